@@ -1,0 +1,224 @@
+"""The use case at the heart of the product: answer one question in one conversation.
+
+Rules:
+- The provider's context is referenced by an opaque handle kept per conversation. When the provider
+  has lost it, the conversation continues from the stored transcript instead of forgetting.
+- Provider failures are retried with backoff only while the user has seen nothing; afterwards the
+  partial answer is kept with a note (retrying then would show a second, different answer).
+- Whatever the user saw is persisted: a stopped or broken answer is remembered in the transcript
+  and handed to the model with the next question, since the provider's chain does not contain it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.core.errors import ContextLostError, ProviderError
+from bot.core.models import CompletedAnswer, Notice, Outcome, Question, Turn, Usage
+from bot.core.ports import (
+    AnswerModel,
+    AnswerRequest,
+    AnswerStream,
+    AnswerView,
+    ConversationState,
+    ConversationStore,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_CARRY_OVER_TURNS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 4.0
+
+    def delay(self, attempt: int, jitter: Callable[[], float] = random.random) -> float:
+        """Exponential backoff with full jitter in [50%, 100%] of the step."""
+        step: float = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        return step * (0.5 + 0.5 * jitter())
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSettings:
+    instructions: str
+    replay_turns: int = 20
+    replay_chars: int = 12_000
+    retry: RetryPolicy = RetryPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerReport:
+    outcome: Outcome
+    usage: Usage = Usage()
+    shown_chars: int = 0
+
+
+class _Stopped(Exception):
+    """The user asked to stop; raised inside the use case only."""
+
+
+class AnswerQuestion:
+    def __init__(self, model: AnswerModel, store: ConversationStore, settings: AnswerSettings) -> None:
+        self._model = model
+        self._store = store
+        self._settings = settings
+
+    async def execute(
+        self,
+        question: Question,
+        view: AnswerView,
+        stop: asyncio.Event,
+        search_index: str | None = None,
+    ) -> AnswerReport:
+        await view.start()
+        state = await self._store.load(question.key)
+        request = AnswerRequest(
+            text=_model_text(question),
+            instructions=self._settings.instructions,
+            context_handle=state.context_handle,
+            replay=state.carry_over,
+            search_index=search_index,
+        )
+        user_turn = Turn(role="user", text=question.text, author=question.author)
+        received = ""
+        try:
+            stream = await self._open_stream(question, request, stop)
+            watcher = asyncio.create_task(_cancel_when_stopped(stream, stop))
+            try:
+                async for delta in stream.deltas():
+                    if stop.is_set():
+                        break
+                    received += delta
+                    view.show(received)
+                completed = stream.result
+            finally:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+                await stream.close()
+            if stop.is_set():
+                raise _Stopped
+        except _Stopped:
+            return await self._stopped(question, view, state, user_turn)
+        except ProviderError as error:
+            if stop.is_set():
+                return await self._stopped(question, view, state, user_turn)
+            if received:
+                log.warning("answer stream broke after %d chars: %s", len(received), error)
+                await view.interrupt(received, Notice.ANSWER_INTERRUPTED)
+                await self._remember_partial(question, state, user_turn, received)
+                return AnswerReport(Outcome.INTERRUPTED, shown_chars=len(received))
+            log.warning("answer failed before any text: %s", error)
+            await view.fail(_notice_for(error))
+            await self._store.record(question.key, [user_turn], state)
+            return AnswerReport(Outcome.FAILED)
+        if completed is None:
+            # The stream ended without a completion event: treat like a broken stream.
+            await view.interrupt(received, Notice.ANSWER_INTERRUPTED)
+            await self._remember_partial(question, state, user_turn, received)
+            return AnswerReport(Outcome.INTERRUPTED, shown_chars=len(received))
+        return await self._finish(question, view, user_turn, completed)
+
+    async def _stopped(
+        self, question: Question, view: AnswerView, state: ConversationState, user_turn: Turn
+    ) -> AnswerReport:
+        shown = view.shown_text
+        await view.interrupt(shown, Notice.ANSWER_STOPPED)
+        await self._remember_partial(question, state, user_turn, shown)
+        return AnswerReport(Outcome.STOPPED, shown_chars=len(shown))
+
+    async def _open_stream(
+        self, question: Question, request: AnswerRequest, stop: asyncio.Event
+    ) -> AnswerStream:
+        """Start the stream, recovering a lost context once and retrying transient failures."""
+        attempt = 0
+        context_recovered = False
+        while True:
+            if stop.is_set():
+                raise _Stopped
+            attempt += 1
+            try:
+                return await self._model.start(request)
+            except ContextLostError:
+                if context_recovered:
+                    raise
+                context_recovered = True
+                log.info("provider lost the conversation context; replaying the stored transcript")
+                request = await self._request_from_transcript(question, request)
+            except ProviderError as error:
+                if not error.retryable or attempt >= self._settings.retry.attempts:
+                    raise
+                delay = self._settings.retry.delay(attempt)
+                log.info("provider error (%s), retry %d in %.2fs", error, attempt, delay)
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                except TimeoutError:
+                    continue
+                raise _Stopped from None
+
+    async def _request_from_transcript(self, question: Question, request: AnswerRequest) -> AnswerRequest:
+        turns = await self._store.recent_turns(question.key, self._settings.replay_turns)
+        budget = self._settings.replay_chars
+        kept: list[Turn] = []
+        for turn in reversed(turns):
+            budget -= len(turn.text)
+            if budget < 0:
+                break
+            kept.append(turn)
+        kept.reverse()
+        return AnswerRequest(
+            text=request.text,
+            instructions=request.instructions,
+            context_handle=None,
+            replay=tuple(kept),
+            search_index=request.search_index,
+        )
+
+    async def _finish(
+        self, question: Question, view: AnswerView, user_turn: Turn, completed: CompletedAnswer
+    ) -> AnswerReport:
+        await view.complete(completed.text, completed.sources)
+        assistant_turn = Turn(role="assistant", text=completed.text)
+        await self._store.record(
+            question.key,
+            [user_turn, assistant_turn],
+            ConversationState(context_handle=completed.context_handle, carry_over=()),
+        )
+        return AnswerReport(Outcome.COMPLETED, usage=completed.usage, shown_chars=len(completed.text))
+
+    async def _remember_partial(
+        self, question: Question, state: ConversationState, user_turn: Turn, shown: str
+    ) -> None:
+        assistant_turn = Turn(role="assistant", text=shown, interrupted=True)
+        carry_over = (*state.carry_over, user_turn, assistant_turn)[-MAX_CARRY_OVER_TURNS:]
+        await self._store.record(
+            question.key,
+            [user_turn, assistant_turn],
+            ConversationState(context_handle=state.context_handle, carry_over=carry_over),
+        )
+
+
+async def _cancel_when_stopped(stream: AnswerStream, stop: asyncio.Event) -> None:
+    """Cancel the provider response as soon as the user asks to stop; ends the delta iteration."""
+    await stop.wait()
+    await stream.cancel()
+
+
+def _model_text(question: Question) -> str:
+    if question.author:
+        return f"{question.author}: {question.text}"
+    return question.text
+
+
+def _notice_for(error: ProviderError) -> Notice:
+    if error.status == 429:
+        return Notice.PROVIDER_BUSY
+    if error.retryable:
+        return Notice.PROVIDER_UNAVAILABLE
+    return Notice.PROVIDER_REJECTED

@@ -1,0 +1,96 @@
+"""Domain values of the product: who is talking, what was said, what the model answered.
+
+Nothing here knows about Telegram, Redis or the provider SDK; provider ids are opaque strings.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+Language = Literal["en", "ru"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """The scope of one persistent conversation: a chat, optionally narrowed to a topic or a user."""
+
+    chat_id: int
+    thread_id: int | None = None
+    user_id: int | None = None
+
+    def as_path(self) -> str:
+        """A stable textual form used in storage keys (no separators other than ':')."""
+        parts = [str(self.chat_id), f"t{self.thread_id or 0}"]
+        if self.user_id is not None:
+            parts.append(f"u{self.user_id}")
+        return ":".join(parts)
+
+    def with_chat(self, chat_id: int) -> ConversationKey:
+        return ConversationKey(chat_id=chat_id, thread_id=self.thread_id, user_id=self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of a conversation's transcript."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    at: float = field(default_factory=time.time)
+    author: str | None = None
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A user's words addressed to the assistant, already stripped of a leading command or mention."""
+
+    key: ConversationKey
+    text: str
+    language: Language = "en"
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedAnswer:
+    """What the provider returned once an answer was complete."""
+
+    text: str
+    context_handle: str | None
+    sources: tuple[str, ...] = ()
+    usage: Usage = Usage()
+
+
+class Outcome(StrEnum):
+    """How an answer ended, as far as the user is concerned."""
+
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
+class Notice(StrEnum):
+    """Short messages the user may see; the Telegram layer renders them in the user's language."""
+
+    PROVIDER_BUSY = "provider_busy"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    PROVIDER_REJECTED = "provider_rejected"
+    ANSWER_INTERRUPTED = "answer_interrupted"
+    ANSWER_STOPPED = "answer_stopped"
+    EMPTY_QUESTION = "empty_question"
+    QUESTION_TOO_LONG = "question_too_long"
+    QUEUE_FULL = "queue_full"
+    INTERNAL_ERROR = "internal_error"

@@ -1,0 +1,83 @@
+"""Redis implementation of the ConversationStore port.
+
+Key families (see storage.keys): the conversation state hash and the transcript list. Both expire
+after `ttl_seconds` without activity; every write refreshes the TTL. One answer costs two round
+trips here: one `load` and one pipelined `record`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Literal
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, TypeAdapter
+
+from bot.core.models import ConversationKey, Turn
+from bot.core.ports import ConversationState
+from bot.storage.keys import ConversationStateKey, Namespace, TranscriptKey
+from bot.storage.redis_typing import awaited
+
+
+class TurnRecord(BaseModel):
+    role: Literal["user", "assistant"]
+    text: str
+    at: float
+    author: str | None = None
+    interrupted: bool = False
+
+    @classmethod
+    def of(cls, turn: Turn) -> TurnRecord:
+        return cls(
+            role=turn.role, text=turn.text, at=turn.at, author=turn.author, interrupted=turn.interrupted
+        )
+
+    def to_turn(self) -> Turn:
+        return Turn(
+            role=self.role, text=self.text, at=self.at, author=self.author, interrupted=self.interrupted
+        )
+
+
+_TURNS = TypeAdapter(list[TurnRecord])
+
+
+class RedisConversationStore:
+    def __init__(self, redis: aioredis.Redis, ns: Namespace, *, max_turns: int, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._ns = ns
+        self._max_turns = max_turns
+        self._ttl = ttl_seconds
+
+    async def load(self, key: ConversationKey) -> ConversationState:
+        raw: dict[bytes, bytes] = await awaited(self._redis.hgetall(str(ConversationStateKey(self._ns, key))))
+        handle = raw.get(b"context_handle", b"").decode() or None
+        carry_raw = raw.get(b"carry_over")
+        carry = tuple(r.to_turn() for r in _TURNS.validate_json(carry_raw)) if carry_raw else ()
+        return ConversationState(context_handle=handle, carry_over=carry)
+
+    async def recent_turns(self, key: ConversationKey, limit: int) -> list[Turn]:
+        raw: list[bytes] = await awaited(self._redis.lrange(str(TranscriptKey(self._ns, key)), -limit, -1))
+        return [TurnRecord.model_validate_json(item).to_turn() for item in raw]
+
+    async def transcript(self, key: ConversationKey) -> list[Turn]:
+        return await self.recent_turns(key, self._max_turns)
+
+    async def record(self, key: ConversationKey, turns: Sequence[Turn], state: ConversationState) -> None:
+        state_key = str(ConversationStateKey(self._ns, key))
+        transcript_key = str(TranscriptKey(self._ns, key))
+        carry = json.dumps([TurnRecord.of(t).model_dump() for t in state.carry_over], ensure_ascii=False)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if turns:
+                pipe.rpush(transcript_key, *(TurnRecord.of(t).model_dump_json() for t in turns))
+                pipe.ltrim(transcript_key, -self._max_turns, -1)
+                pipe.expire(transcript_key, self._ttl)
+            pipe.hset(
+                state_key,
+                mapping={"context_handle": state.context_handle or "", "carry_over": carry},
+            )
+            pipe.expire(state_key, self._ttl)
+            await pipe.execute()
+
+    async def reset(self, key: ConversationKey) -> None:
+        await self._redis.delete(str(ConversationStateKey(self._ns, key)), str(TranscriptKey(self._ns, key)))

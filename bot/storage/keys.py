@@ -1,0 +1,52 @@
+"""Typed Redis keys. Every key family has one owner module, a prefix and a TTL policy (see owners).
+
+All keys live under a namespace holding the bot id, so several bots may share one Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.models import ConversationKey
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    bot_id: int
+
+    @property
+    def prefix(self) -> str:
+        return f"yab:{self.bot_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationStateKey:
+    """Hash: provider context handle + carry-over turns. Owner: storage.conversations."""
+
+    ns: Namespace
+    conversation: ConversationKey
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:conv:{self.conversation.as_path()}"
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptKey:
+    """List of JSON turns, newest last, trimmed. Owner: storage.conversations."""
+
+    ns: Namespace
+    conversation: ConversationKey
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:transcript:{self.conversation.as_path()}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessNoticeKey:
+    """String with TTL: a refusal was already sent to this chat recently. Owner: storage.access."""
+
+    ns: Namespace
+    chat_id: int
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:access-notice:{self.chat_id}"
