@@ -1,0 +1,112 @@
+"""Typed settings from the environment and an optional `.env` file (pydantic-settings).
+
+Loaded once in `bot.__main__` and passed down; nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful assistant in a Telegram chat. Answer concisely and accurately, in the language "
+    "of the question. Use Markdown sparingly. When documents are available, rely on them and say so."
+)
+
+IdSet = Annotated[frozenset[int], NoDecode]
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it and is safe to print."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Telegram
+    bot_token: SecretStr
+    telegram_api_url: str | None = None
+    # Storage
+    redis_url: str = "redis://localhost:6379/0"
+    # Yandex AI Studio
+    yc_folder_id: str
+    yc_api_key: SecretStr | None = None
+    yc_iam_token: SecretStr | None = None
+    yc_base_url: str = "https://ai.api.cloud.yandex.net/v1"
+    yc_model: str = "yandexgpt/latest"
+    yc_timeout_seconds: float = Field(default=120.0, gt=0)
+    assistant_instructions: str = DEFAULT_INSTRUCTIONS
+    # Presentation
+    reply_format: Literal["rich", "classic"] = "rich"
+    private_streaming: Literal["draft", "edit"] = "draft"
+    # Access
+    allowed_user_ids: IdSet = frozenset()
+    allowed_chat_ids: IdSet = frozenset()
+    admin_user_ids: IdSet = frozenset()
+    # Behaviour and limits
+    max_queued_per_chat: int = Field(default=5, ge=1, le=100)
+    max_question_chars: int = Field(default=8000, ge=100)
+    transcript_max_turns: int = Field(default=200, ge=10)
+    replay_turns: int = Field(default=20, ge=0)
+    conversation_ttl_days: int = Field(default=29, ge=1, le=365)
+    shutdown_deadline_seconds: float = Field(default=25.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("allowed_user_ids", "allowed_chat_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _parse_id_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            return frozenset(int(p) for p in parts if p)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        bot_id, _, secret = value.get_secret_value().partition(":")
+        if not bot_id.isdigit() or not secret:
+            raise ValueError("must look like <bot id>:<secret> as issued by @BotFather")
+        return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Settings:
+        if self.yc_api_key is None and self.yc_iam_token is None:
+            raise ValueError("YC_API_KEY or YC_IAM_TOKEN must be set")
+        return self
+
+    @property
+    def bot_id(self) -> int:
+        return int(self.bot_token.get_secret_value().split(":", 1)[0])
+
+    @property
+    def yc_credential(self) -> str:
+        secret = self.yc_api_key or self.yc_iam_token
+        assert secret is not None  # guaranteed by _one_credential
+        return secret.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings or raise SettingsError with one line naming the offending setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = [str(part) for part in first.get("loc", ()) if not str(part).isdigit()]
+    name = location[0].upper() if location else ""
+    message = first.get("msg", "invalid value")
+    if first.get("type") == "missing":
+        message = "is required but not set"
+    if not name:
+        return f"invalid configuration: {message.removeprefix('Value error, ')}"
+    return f"invalid setting {name}: {message.removeprefix('Value error, ')}"

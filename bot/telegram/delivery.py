@@ -1,0 +1,238 @@
+"""Every call that shows something in a chat goes through TelegramSender.
+
+It applies the budget (telegram.budget), honours `retry after` for the whole chat, retries Telegram
+5xx and network errors for text that must arrive, treats "message is not modified" as success,
+falls back from rich to classic and from entities to plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import (
+    EditMessageText,
+    SendChatAction,
+    SendMessage,
+    SendMessageDraft,
+    SendRichMessage,
+    SendRichMessageDraft,
+    TelegramMethod,
+)
+from aiogram.types import InlineKeyboardMarkup, InputRichMessage, Message, ReplyParameters
+
+from bot.telegram.budget import Kind, TelegramBudget
+from bot.telegram.formatting import Chunk
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_SERVER_ERROR_RETRIES = 5
+NOT_MODIFIED = "message is not modified"
+
+
+class RichRejectedError(Exception):
+    """Telegram refused a rich message (older server or markup it cannot render)."""
+
+
+class DraftRejectedError(Exception):
+    """Telegram refused a draft (older server, or not a private chat)."""
+
+
+@dataclass
+class Capabilities:
+    """What this Bot API server accepts; learnt from refusals, shared by all answers."""
+
+    drafts: bool = True
+    rich: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    chat_id: int
+    is_group: bool = False
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+    @property
+    def is_private(self) -> bool:
+        return not self.is_group and self.chat_id > 0
+
+
+class TelegramSender:
+    def __init__(self, bot: Bot, budget: TelegramBudget, capabilities: Capabilities) -> None:
+        self._bot = bot
+        self._budget = budget
+        self.capabilities = capabilities
+
+    @property
+    def budget(self) -> TelegramBudget:
+        return self._budget
+
+    async def chat_action(self, dest: Destination) -> None:
+        try:
+            await self._bot(
+                SendChatAction(chat_id=dest.chat_id, action="typing", message_thread_id=dest.thread_id)
+            )
+        except (TelegramBadRequest, TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as error:
+            log.debug("typing action failed: %s", error)
+
+    async def send_chunk(
+        self,
+        dest: Destination,
+        chunk: Chunk,
+        *,
+        reply: bool,
+        essential: bool = True,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> Message | None:
+        method = SendMessage(
+            chat_id=dest.chat_id,
+            text=chunk.text,
+            entities=list(chunk.entities) or None,
+            parse_mode=None,
+            message_thread_id=dest.thread_id,
+            reply_parameters=self._reply(dest, reply),
+            reply_markup=markup,
+        )
+        try:
+            return await self._call(method, dest, Kind.MESSAGE, essential)
+        except TelegramBadRequest as error:
+            if not chunk.entities or "can't parse entities" not in error.message:
+                raise
+            log.warning("Telegram refused our entities, sending plain text: %s", error.message)
+            plain = method.model_copy(update={"entities": None})
+            return await self._call(plain, dest, Kind.MESSAGE, essential)
+
+    async def edit_chunk(
+        self,
+        dest: Destination,
+        message_id: int,
+        chunk: Chunk,
+        *,
+        essential: bool = True,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> bool:
+        method = EditMessageText(
+            chat_id=dest.chat_id,
+            message_id=message_id,
+            text=chunk.text,
+            entities=list(chunk.entities) or None,
+            parse_mode=None,
+            reply_markup=markup,
+        )
+        try:
+            result = await self._call(method, dest, Kind.MESSAGE, essential)
+        except TelegramBadRequest as error:
+            if not chunk.entities or "can't parse entities" not in error.message:
+                raise
+            result = await self._call(
+                method.model_copy(update={"entities": None}), dest, Kind.MESSAGE, essential
+            )
+        return result is not None
+
+    async def send_rich(self, dest: Destination, markdown: str, *, reply: bool) -> Message | None:
+        method = SendRichMessage(
+            chat_id=dest.chat_id,
+            rich_message=InputRichMessage(markdown=markdown),
+            message_thread_id=dest.thread_id,
+            reply_parameters=self._reply(dest, reply),
+        )
+        try:
+            return await self._call(method, dest, Kind.MESSAGE, essential=True)
+        except (TelegramBadRequest, TelegramNotFound) as error:
+            raise self._rich_rejected(error) from error
+
+    async def edit_rich(self, dest: Destination, message_id: int, markdown: str) -> None:
+        method = EditMessageText(
+            chat_id=dest.chat_id, message_id=message_id, rich_message=InputRichMessage(markdown=markdown)
+        )
+        try:
+            await self._call(method, dest, Kind.MESSAGE, essential=True)
+        except (TelegramBadRequest, TelegramNotFound) as error:
+            raise self._rich_rejected(error) from error
+
+    async def draft_text(self, dest: Destination, draft_id: int, chunk: Chunk) -> bool:
+        method = SendMessageDraft(
+            chat_id=dest.chat_id,
+            draft_id=draft_id,
+            text=chunk.text,
+            entities=list(chunk.entities) or None,
+            parse_mode=None,
+            message_thread_id=dest.thread_id,
+            can_stop=True,
+        )
+        return await self._draft(method, dest)
+
+    async def draft_rich(self, dest: Destination, draft_id: int, markdown: str) -> bool:
+        method = SendRichMessageDraft(
+            chat_id=dest.chat_id,
+            draft_id=draft_id,
+            rich_message=InputRichMessage(markdown=markdown),
+            message_thread_id=dest.thread_id,
+            can_stop=True,
+        )
+        return await self._draft(method, dest)
+
+    async def _draft(self, method: TelegramMethod[bool], dest: Destination) -> bool:
+        try:
+            return await self._call(method, dest, Kind.DRAFT, essential=False) is not None
+        except (TelegramBadRequest, TelegramNotFound) as error:
+            raise DraftRejectedError(error.message) from error
+
+    def _rich_rejected(self, error: TelegramBadRequest | TelegramNotFound) -> RichRejectedError:
+        log.warning("Telegram refused a rich message, using classic formatting: %s", error.message)
+        if isinstance(error, TelegramNotFound) or "not supported" in error.message.lower():
+            self.capabilities.rich = False
+        return RichRejectedError(error.message)
+
+    @staticmethod
+    def _reply(dest: Destination, reply: bool) -> ReplyParameters | None:
+        if not reply or dest.reply_to is None:
+            return None
+        return ReplyParameters(message_id=dest.reply_to, allow_sending_without_reply=True)
+
+    async def _call(
+        self, method: TelegramMethod[T], dest: Destination, kind: Kind, essential: bool
+    ) -> T | None:
+        """Run one Bot API call within the budget. None: a frame was dropped, or the edit changed nothing."""
+        failures = 0
+        while True:
+            if essential:
+                await self._budget.take(dest.chat_id, kind, is_group=dest.is_group)
+            elif not self._budget.try_take(dest.chat_id, kind, is_group=dest.is_group, reserve=1):
+                return None
+            try:
+                return await self._bot(method)
+            except TelegramRetryAfter as error:
+                log.warning("429 from Telegram in chat %s: retry after %ss", dest.chat_id, error.retry_after)
+                self._budget.pause_chat(dest.chat_id, error.retry_after)
+                if not essential:
+                    return None
+            except (TelegramServerError, TelegramNetworkError) as error:
+                if not essential:
+                    log.info("dropped a frame after a Telegram error: %s", error)
+                    return None
+                failures += 1
+                if failures > MAX_SERVER_ERROR_RETRIES:
+                    raise
+                delay = min(8.0, 0.25 * 2**failures)
+                log.warning(
+                    "Telegram call %s failed (%s), retrying in %.1fs", method.__api_method__, error, delay
+                )
+                await asyncio.sleep(delay)
+            except TelegramBadRequest as error:
+                if NOT_MODIFIED in error.message:
+                    return None
+                raise

@@ -1,0 +1,262 @@
+"""The streaming renderer: shows an answer while it grows, then delivers it whole.
+
+Private chats stream into a draft (`sendMessageDraft` / `sendRichMessageDraft` with a Stop button)
+and finish with a real message. Groups — and private chats when the operator prefers it, or when
+the server refuses drafts — stream by editing a sent message, continuing in follow-up messages when
+the text outgrows one. Frames are coalesced: a background pump sends the newest text whenever the
+chat's budget allows, so intermediate frames may be skipped but the final text never is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.core.models import Language, Notice
+from bot.telegram import texts
+from bot.telegram.budget import Kind
+from bot.telegram.delivery import Destination, DraftRejectedError, RichRejectedError, TelegramSender
+from bot.telegram.formatting import (
+    CLASSIC_LIMIT,
+    RICH_LIMIT,
+    Chunk,
+    classic_chunks,
+    escape_markdown,
+    rich_parts,
+    with_sources,
+)
+
+log = logging.getLogger(__name__)
+
+DRAFT_KEEPALIVE_S = 20.0  # drafts vanish after 30 s without an update
+RICH_DRAFT_TAIL = RICH_LIMIT - 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ViewOptions:
+    reply_format: Literal["rich", "classic"]
+    use_drafts: bool
+    language: Language
+
+
+class StreamingAnswerView:
+    """AnswerView for one answer in one chat."""
+
+    def __init__(
+        self, sender: TelegramSender, dest: Destination, options: ViewOptions, draft_id: int
+    ) -> None:
+        self._sender = sender
+        self._dest = dest
+        self._options = options
+        self._draft_id = draft_id
+        self._drafting = options.use_drafts and dest.is_private and sender.capabilities.drafts
+        self._latest = ""
+        self._shown = ""
+        self._changed = asyncio.Event()
+        self._finishing = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._last_frame_at = 0.0
+        self._messages: list[int] = []  # edit mode: the messages holding the answer so far
+        self._message_texts: list[str] = []
+        self.first_visible_at: float | None = None
+
+    @property
+    def shown_text(self) -> str:
+        return self._shown
+
+    @property
+    def draft_id(self) -> int:
+        return self._draft_id
+
+    async def start(self) -> None:
+        await self._sender.chat_action(self._dest)
+        self._pump = asyncio.create_task(self._run_pump(), name=f"frames:{self._dest.chat_id}")
+
+    def show(self, text: str) -> None:
+        self._latest = text
+        self._changed.set()
+
+    async def complete(self, text: str, sources: Sequence[str]) -> None:
+        await self._stop_pump()
+        label = texts.text(self._options.language, "sources")
+        await self._deliver(with_sources(text, sources, label))
+
+    async def interrupt(self, text: str, notice: Notice) -> None:
+        await self._stop_pump()
+        note = f"_{escape_markdown(texts.text(self._options.language, notice))}_"
+        body = f"{text.rstrip()}\n\n{note}" if text.strip() else note
+        await self._deliver(body)
+
+    async def fail(self, notice: Notice) -> None:
+        await self._stop_pump()
+        await self._deliver(escape_markdown(texts.text(self._options.language, notice)))
+
+    async def close(self) -> None:
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+
+    # -- frames while streaming ---------------------------------------------------------------
+
+    async def _stop_pump(self) -> None:
+        self._finishing.set()
+        self._changed.set()
+        if self._pump is not None:
+            try:
+                await self._pump
+            except Exception:
+                log.exception("frame pump failed")
+
+    async def _run_pump(self) -> None:
+        while not self._finishing.is_set():
+            if not await self._wait_for_change():
+                continue
+            kind = Kind.DRAFT if self._drafting else Kind.MESSAGE
+            delay = self._sender.budget.delay(
+                self._dest.chat_id, kind, is_group=self._dest.is_group, reserve=1
+            )
+            if delay > 0:
+                await self._sleep_unless_finishing(delay)
+                continue
+            if self._finishing.is_set():
+                return
+            self._changed.clear()
+            try:
+                await self._send_frame(self._latest)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A frame is only a preview: log and let the final delivery do its job.
+                log.exception("streaming frame failed in chat %s", self._dest.chat_id)
+
+    async def _wait_for_change(self) -> bool:
+        """True when there is new text to show; in draft mode also wakes to keep the draft alive."""
+        if not self._drafting or not self._shown:
+            await self._changed.wait()
+            return not self._finishing.is_set()
+        remaining = DRAFT_KEEPALIVE_S - (time.monotonic() - self._last_frame_at)
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout=max(0.05, remaining))
+        except TimeoutError:
+            self._changed.set()  # re-send the same text so the draft does not expire
+        return not self._finishing.is_set()
+
+    async def _sleep_unless_finishing(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._finishing.wait(), timeout=delay)
+
+    async def _send_frame(self, text: str) -> None:
+        if not text.strip():
+            return
+        if self._drafting:
+            try:
+                sent = await self._send_draft(text)
+            except DraftRejectedError as error:
+                log.warning("drafts refused (%s); streaming by edits instead", error)
+                self._sender.capabilities.drafts = False
+                self._drafting = False
+                sent = await self._send_edit_frame(text)
+        else:
+            sent = await self._send_edit_frame(text)
+        if sent:
+            self._mark_shown(text)
+
+    async def _send_draft(self, text: str) -> bool:
+        if self._options.reply_format == "rich" and self._sender.capabilities.rich:
+            try:
+                return await self._sender.draft_rich(self._dest, self._draft_id, text[-RICH_DRAFT_TAIL:])
+            except DraftRejectedError:
+                if not self._sender.capabilities.drafts:
+                    raise
+                # Rich drafts refused but plain drafts may work: try the classic form below.
+        chunk = classic_chunks(text)[-1]
+        return await self._sender.draft_text(self._dest, self._draft_id, chunk)
+
+    async def _send_edit_frame(self, text: str) -> bool:
+        chunks = classic_chunks(text)
+        return await self._sync_messages(chunks, final=False)
+
+    async def _sync_messages(self, chunks: list[Chunk], *, final: bool) -> bool:
+        """Make the answer's messages show `chunks`: edit what changed, send what is new.
+
+        Earlier messages are always brought up to date (essential), so a message is never left cut
+        when the text moves on to the next one; the last one may be skipped unless `final`.
+        """
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            essential = final or not last
+            if index < len(self._messages):
+                if self._message_texts[index] == chunk.text:
+                    continue
+                if (
+                    not await self._sender.edit_chunk(
+                        self._dest, self._messages[index], chunk, essential=essential
+                    )
+                    and not essential
+                ):
+                    return False
+                self._message_texts[index] = chunk.text
+            else:
+                message = await self._sender.send_chunk(
+                    self._dest, chunk, reply=not self._messages, essential=essential
+                )
+                if message is None:
+                    return False
+                self._messages.append(message.message_id)
+                self._message_texts.append(chunk.text)
+        return True
+
+    def _mark_shown(self, text: str) -> None:
+        self._last_frame_at = time.monotonic()
+        if len(text) >= len(self._shown):
+            self._shown = text
+        if self.first_visible_at is None:
+            self.first_visible_at = time.time()
+
+    # -- final delivery -----------------------------------------------------------------------
+
+    async def _deliver(self, markdown: str) -> None:
+        if self._options.reply_format == "rich" and self._sender.capabilities.rich:
+            try:
+                await self._deliver_rich(markdown)
+            except RichRejectedError:
+                pass
+            else:
+                self._mark_shown(markdown)
+                return
+        await self._deliver_classic(markdown)
+        self._mark_shown(markdown)
+
+    async def _deliver_rich(self, markdown: str) -> None:
+        parts = rich_parts(markdown)
+        if self._messages:
+            if len(self._messages) > 1 or len(parts) > 1:
+                raise RichRejectedError("answer already spans several messages")
+            await self._sender.edit_rich(self._dest, self._messages[0], parts[0])
+            self._message_texts[0] = parts[0]
+            return
+        for index, part in enumerate(parts):
+            try:
+                message = await self._sender.send_rich(self._dest, part, reply=index == 0)
+            except RichRejectedError:
+                if index == 0:
+                    raise
+                # Later parts fall back one by one; the first parts are already shown.
+                for chunk in classic_chunks(part, CLASSIC_LIMIT):
+                    await self._sender.send_chunk(self._dest, chunk, reply=False)
+                continue
+            if message is not None:
+                self._messages.append(message.message_id)
+                self._message_texts.append(part)
+
+    async def _deliver_classic(self, markdown: str) -> None:
+        chunks = classic_chunks(markdown)
+        await self._sync_messages(chunks, final=True)
+        for extra in self._messages[len(chunks) :]:
+            log.info("final answer is shorter than its preview; leaving message %s as is", extra)

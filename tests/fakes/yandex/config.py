@@ -1,0 +1,33 @@
+"""Run-time settings of the Yandex AI Studio emulator.
+
+One mutable object per running emulator: handlers read it on every request, so a test may change a
+value (say ``first_delta_delay = 0.0``) while the server runs and the next request obeys it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DAY_SECONDS = 24 * 3600
+
+
+@dataclass
+class EmulatorConfig:
+    """Knobs of the emulator; the defaults imitate the real service at a test-friendly pace."""
+
+    api_keys: frozenset[str] | None = None
+    """Accepted API keys; ``None`` accepts any non-empty key."""
+    first_delta_delay: float = 0.15
+    """Seconds from the start of a response to its first text delta."""
+    chars_per_second: float = 200.0
+    """Pace of the text deltas after the first one."""
+    indexing_delay: float = 0.3
+    """Seconds a file attached to a vector store stays ``in_progress``."""
+    response_ttl: float = 30 * DAY_SECONDS
+    """Seconds a stored response stays retrievable and chainable (Yandex keeps them 30 days)."""
+    vector_store_quota: int = 150
+    """Live (not expired, not deleted) vector stores the folder may hold (Yandex's default quota)."""
+    poll_after_ms: int = 50
+    """Value of the ``openai-poll-after-ms`` hint on vector-store reads; the openai polling helpers obey it."""
+    max_file_bytes: int = 128 * 1024 * 1024
+    """Largest accepted upload (Yandex: 128 MB)."""
