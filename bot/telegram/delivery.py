@@ -23,13 +23,14 @@ from aiogram.exceptions import (
 from aiogram.methods import (
     EditMessageText,
     SendChatAction,
+    SendDocument,
     SendMessage,
     SendMessageDraft,
     SendRichMessage,
     SendRichMessageDraft,
     TelegramMethod,
 )
-from aiogram.types import InlineKeyboardMarkup, InputRichMessage, Message, ReplyParameters
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, InputRichMessage, Message, ReplyParameters
 
 from bot.telegram.budget import Kind, TelegramBudget
 from bot.telegram.formatting import Chunk
@@ -141,6 +142,19 @@ class TelegramSender:
                 method.model_copy(update={"entities": None}), dest, Kind.MESSAGE, essential
             )
         return result is not None
+
+    async def send_document(
+        self, dest: Destination, filename: str, content: bytes, *, caption: str | None = None
+    ) -> Message | None:
+        method = SendDocument(
+            chat_id=dest.chat_id,
+            document=BufferedInputFile(content, filename=filename),
+            caption=caption,
+            parse_mode=None,
+            message_thread_id=dest.thread_id,
+            reply_parameters=self._reply(dest, True),
+        )
+        return await self._call(method, dest, Kind.MESSAGE, essential=True)
 
     async def send_rich(self, dest: Destination, markdown: str, *, reply: bool) -> Message | None:
         method = SendRichMessage(

@@ -1,0 +1,46 @@
+"""Running the bot: long polling (the default)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram.exceptions import TelegramUnauthorizedError
+
+from bot.settings import Settings
+from bot.telegram.dispatcher import register_commands
+from bot.wiring import Runtime, StartupError, build_runtime
+
+log = logging.getLogger(__name__)
+
+
+class BotApp:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @classmethod
+    async def create(cls, settings: Settings, **kwargs: object) -> BotApp:
+        runtime = await build_runtime(settings, **kwargs)  # type: ignore[arg-type]
+        try:
+            me = await runtime.bot.me()  # also warms aiogram's cache used by command filters
+        except TelegramUnauthorizedError:
+            await runtime.close()
+            raise StartupError("Telegram rejected BOT_TOKEN (401 Unauthorized)") from None
+        log.info("starting as @%s", me.username)
+        await register_commands(runtime.bot)
+        return cls(runtime)
+
+    async def run_polling(self, *, handle_signals: bool = True) -> None:
+        """Poll until stopped (SIGINT/SIGTERM or `stop()`), then finish answers and close clients."""
+        dispatcher = self.runtime.dispatcher
+        try:
+            await dispatcher.start_polling(
+                self.runtime.bot,
+                handle_signals=handle_signals,
+                close_bot_session=False,
+                allowed_updates=dispatcher.resolve_used_update_types(),
+            )
+        finally:
+            await self.runtime.close()
+
+    async def stop(self) -> None:
+        await self.runtime.dispatcher.stop_polling()

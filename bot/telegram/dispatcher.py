@@ -1,0 +1,40 @@
+"""Assembles the router tree and the bot's command menu."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import BotCommand, BotCommandScopeDefault
+
+from bot.telegram.handlers import errors, private, stop
+from bot.telegram.middlewares import AccessMiddleware
+from bot.telegram.services import BotServices
+
+COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "en": [
+        ("new", "Start a fresh conversation"),
+        ("history", "Get this conversation as a file"),
+        ("help", "What the bot can do"),
+    ],
+    "ru": [
+        ("new", "Начать новый разговор"),
+        ("history", "Получить разговор файлом"),
+        ("help", "Что умеет бот"),
+    ],
+}
+
+
+def build_dispatcher(services: BotServices) -> Dispatcher:
+    dispatcher = Dispatcher(services=services)
+    dispatcher.message.outer_middleware(AccessMiddleware())
+    dispatcher.include_routers(stop.setup(), private.setup(), errors.setup())
+    return dispatcher
+
+
+async def register_commands(bot: Bot) -> None:
+    """setMyCommands in English (the default) and Russian."""
+    for lang, commands in COMMANDS.items():
+        await bot.set_my_commands(
+            [BotCommand(command=name, description=description) for name, description in commands],
+            scope=BotCommandScopeDefault(),
+            language_code=None if lang == "en" else lang,
+        )

@@ -1,0 +1,38 @@
+"""Last line of defence: log the failure (never show it), tell the user something short."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.types import ErrorEvent
+
+from bot.core.models import Notice
+from bot.telegram.mappers import destination, language
+from bot.telegram.services import BotServices
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(event: ErrorEvent, services: BotServices) -> None:
+    log.error(
+        "update %s failed: %s",
+        event.update.update_id,
+        type(event.exception).__name__,
+        exc_info=event.exception,
+    )
+    message = event.update.message
+    if message is None:
+        return
+    try:
+        await services.answers.notify(
+            destination(message, reply=True), language(message.from_user), Notice.INTERNAL_ERROR
+        )
+    except Exception:
+        log.exception("could not tell the user about the failure")
+
+
+def setup() -> Router:
+    router = Router(name="errors")
+    router.errors.register(on_error)
+    return router

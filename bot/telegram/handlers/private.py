@@ -1,0 +1,80 @@
+"""Private chats: commands, questions, and a polite word about content the bot cannot read.
+
+Handlers only translate: Telegram message → core values → one service call.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandStart
+from aiogram.types import Message
+
+from bot.core.models import Question
+from bot.telegram import texts
+from bot.telegram.formatting import classic_chunks
+from bot.telegram.history import transcript_markdown
+from bot.telegram.mappers import conversation_key, destination, language
+from bot.telegram.services import BotServices
+
+
+async def _reply(message: Message, services: BotServices, markdown: str) -> None:
+    dest = destination(message, reply=False)
+    for chunk in classic_chunks(markdown):
+        await services.sender.send_chunk(dest, chunk, reply=False)
+
+
+async def start(message: Message, services: BotServices) -> None:
+    await _reply(message, services, texts.text(language(message.from_user), "start"))
+
+
+async def help_command(message: Message, services: BotServices) -> None:
+    await _reply(message, services, texts.text(language(message.from_user), "help"))
+
+
+async def new_conversation(message: Message, services: BotServices) -> None:
+    await services.conversations.reset(conversation_key(message))
+    await _reply(message, services, texts.text(language(message.from_user), "new"))
+
+
+async def history(message: Message, services: BotServices) -> None:
+    lang = language(message.from_user)
+    turns = await services.conversations.transcript(conversation_key(message))
+    if not turns:
+        await _reply(message, services, texts.text(lang, "history_empty"))
+        return
+    document = transcript_markdown(turns, lang).encode("utf-8")
+    caption = texts.text(lang, "history_caption", turns=len(turns))
+    await services.sender.send_document(
+        destination(message, reply=True), "conversation.md", document, caption=caption
+    )
+
+
+async def unknown_command(message: Message, services: BotServices) -> None:
+    await _reply(message, services, texts.text(language(message.from_user), "unknown_command"))
+
+
+async def ask(message: Message, services: BotServices) -> None:
+    question = Question(
+        key=conversation_key(message),
+        text=message.text or "",
+        language=language(message.from_user),
+    )
+    await services.answers.ask(question, destination(message, reply=False))
+
+
+async def unsupported(message: Message, services: BotServices) -> None:
+    await _reply(message, services, texts.text(language(message.from_user), "unsupported_content"))
+
+
+def setup() -> Router:
+    router = Router(name="private")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.register(start, CommandStart())
+    router.message.register(help_command, Command("help"))
+    router.message.register(new_conversation, Command("new"))
+    router.message.register(history, Command("history"))
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(ask, F.text)
+    router.message.register(unsupported)
+    return router

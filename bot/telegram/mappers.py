@@ -1,0 +1,38 @@
+"""Telegram objects → the product's values. The only place that reads chat/thread/user ids."""
+
+from __future__ import annotations
+
+from aiogram.enums import ChatType
+from aiogram.types import Message, User
+
+from bot.core.models import ConversationKey, Language
+from bot.telegram.delivery import Destination
+from bot.telegram.texts import language_of
+
+
+def is_group(message: Message) -> bool:
+    return message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+def conversation_key(message: Message) -> ConversationKey:
+    thread = message.message_thread_id if message.is_topic_message else None
+    return ConversationKey(chat_id=message.chat.id, thread_id=thread)
+
+
+def destination(message: Message, *, reply: bool) -> Destination:
+    return Destination(
+        chat_id=message.chat.id,
+        is_group=is_group(message),
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        reply_to=message.message_id if reply else None,
+    )
+
+
+def language(user: User | None) -> Language:
+    return language_of(user.language_code if user else None)
+
+
+def display_name(user: User | None) -> str | None:
+    if user is None:
+        return None
+    return user.full_name or (f"@{user.username}" if user.username else str(user.id))

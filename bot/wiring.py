@@ -1,0 +1,133 @@
+"""The one place that builds clients (Bot, Redis, AsyncOpenAI) and services, and closes them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from openai import AsyncOpenAI
+from redis.exceptions import RedisError
+
+from bot.core.access import AccessPolicy
+from bot.core.answering import AnswerQuestion, AnswerSettings
+from bot.core.scheduling import ChatScheduler
+from bot.settings import Settings
+from bot.storage.access import RedisRefusalLog
+from bot.storage.conversations import RedisConversationStore
+from bot.storage.keys import Namespace
+from bot.telegram.answers import ActiveAnswers, AnswerOptions, ChatAnswers
+from bot.telegram.budget import BudgetConfig, TelegramBudget
+from bot.telegram.delivery import Capabilities, TelegramSender
+from bot.telegram.dispatcher import build_dispatcher
+from bot.telegram.services import BotServices
+from bot.yandex.answers import ResponsesAnswerModel
+from bot.yandex.client import build_openai_client, model_uri
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is safe to print (no secrets)."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    bot: Bot
+    redis: aioredis.Redis
+    openai: AsyncOpenAI
+    scheduler: ChatScheduler
+    services: BotServices
+    dispatcher: Dispatcher
+
+    async def close(self) -> None:
+        await self.scheduler.close(self.settings.shutdown_deadline_seconds)
+        await self.openai.close()
+        await self.redis.aclose()
+        await self.bot.session.close()
+
+
+def build_bot(settings: Settings) -> Bot:
+    api = TelegramAPIServer.from_base(settings.telegram_api_url) if settings.telegram_api_url else PRODUCTION
+    session = AiohttpSession(api=api, timeout=60)
+    return Bot(settings.bot_token.get_secret_value(), session=session, default=DefaultBotProperties())
+
+
+def redacted_url(url: str) -> str:
+    """Redis URL without credentials, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}"
+
+
+async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = None) -> Runtime:
+    redis: aioredis.Redis = aioredis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=5, health_check_interval=30
+    )
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as error:
+        await redis.aclose()
+        raise StartupError(
+            f"cannot reach Redis at {redacted_url(settings.redis_url)} ({type(error).__name__})"
+        ) from None
+
+    bot = build_bot(settings)
+    openai = build_openai_client(
+        api_key=settings.yc_credential,
+        folder_id=settings.yc_folder_id,
+        base_url=settings.yc_base_url,
+        timeout=settings.yc_timeout_seconds,
+    )
+    ns = Namespace(bot_id=settings.bot_id)
+    conversations = RedisConversationStore(
+        redis,
+        ns,
+        max_turns=settings.transcript_max_turns,
+        ttl_seconds=settings.conversation_ttl_days * 86400,
+    )
+    model = ResponsesAnswerModel(openai, model_uri(settings.yc_folder_id, settings.yc_model))
+    use_case = AnswerQuestion(
+        model,
+        conversations,
+        AnswerSettings(instructions=settings.assistant_instructions, replay_turns=settings.replay_turns),
+    )
+    scheduler = ChatScheduler(max_pending_per_key=settings.max_queued_per_chat)
+    sender = TelegramSender(bot, TelegramBudget(budget), Capabilities())
+    active = ActiveAnswers()
+    answers = ChatAnswers(
+        use_case,
+        scheduler,
+        sender,
+        active,
+        AnswerOptions(
+            reply_format=settings.reply_format,
+            private_streaming=settings.private_streaming,
+            max_question_chars=settings.max_question_chars,
+        ),
+    )
+    services = BotServices(
+        answers=answers,
+        conversations=conversations,
+        sender=sender,
+        access=AccessPolicy(
+            allowed_user_ids=settings.allowed_user_ids,
+            allowed_chat_ids=settings.allowed_chat_ids,
+            admin_user_ids=settings.admin_user_ids,
+        ),
+        refusals=RedisRefusalLog(redis, ns),
+        active=active,
+    )
+    return Runtime(
+        settings=settings,
+        bot=bot,
+        redis=redis,
+        openai=openai,
+        scheduler=scheduler,
+        services=services,
+        dispatcher=build_dispatcher(services),
+    )

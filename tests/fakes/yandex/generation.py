@@ -1,0 +1,225 @@
+"""One response from request to text: validation, context, file search, answer, and paced deltas.
+
+``parse_response_request`` checks a ``POST /v1/responses`` body the way Yandex does (model URI and
+folder, one vector store per ``file_search``). ``plan_answer`` resolves the model's context (a
+``previous_response_id`` chain or a conversation, plus the request's own items), runs the search and
+composes the deterministic answer. ``generate`` then releases that text delta by delta on schedule,
+for the SSE writer or for a plain JSON reply alike.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .answers import Directives, compose_answer, estimate_tokens, parse_directives, strip_directives
+from .config import EmulatorConfig
+from .errors import bad_request
+from .items import count_user_messages, item_text, latest_user_text, new_id, normalize_input
+from .search import quote_best_sentences
+from .state import EmulatorState, StoredResponse, VectorStore
+from .streaming import paced, split_into_deltas
+
+_MODEL_URI = re.compile(r"^gpt://(?P<folder>[^/]+)/(?P<name>.+)$")
+DEFAULT_MAX_NUM_RESULTS = 10
+_ECHOED_PARAMS = ("temperature", "top_p", "max_output_tokens", "max_tool_calls", "metadata", "user", "include")
+
+
+@dataclass(frozen=True)
+class ResponseRequest:
+    model: str
+    input_items: list[dict[str, Any]]
+    instructions: str | None
+    previous_response_id: str | None
+    conversation_id: str | None
+    tools: list[dict[str, Any]]
+    file_search: dict[str, Any] | None
+    stream: bool
+    store: bool
+    echoed_params: dict[str, Any]
+
+    @property
+    def vector_store_id(self) -> str | None:
+        return str(self.file_search["vector_store_ids"][0]) if self.file_search else None
+
+
+def parse_response_request(body: dict[str, Any], project: str | None) -> ResponseRequest:
+    """A validated ``POST /v1/responses`` body; ``ApiError`` 400 for what Yandex would reject.
+    Without an ``OpenAI-Project`` header any folder is accepted (service-account keys imply one)."""
+    model = body.get("model")
+    match = _MODEL_URI.match(model) if isinstance(model, str) else None
+    if match is None:
+        raise bad_request(
+            f"Invalid model URI {model!r}: expected gpt://<folder_id>/<model_name>.",
+            param="model",
+            code="invalid_model",
+        )
+    if project is not None and match["folder"] != project:
+        raise bad_request(
+            f"Specified folder ID '{match['folder']}' does not match the folder of the request ('{project}').",
+            param="model",
+            code="invalid_argument",
+        )
+    if "input" not in body:
+        raise bad_request("Missing required parameter: 'input'.", param="input")
+    conversation = body.get("conversation")
+    conversation_id = conversation.get("id") if isinstance(conversation, dict) else conversation
+    previous_response_id = body.get("previous_response_id")
+    if conversation_id and previous_response_id:
+        raise bad_request(
+            "'previous_response_id' cannot be used together with 'conversation'.", param="previous_response_id"
+        )
+    tools = body.get("tools") or []
+    if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
+        raise bad_request("'tools' must be a list of objects.", param="tools")
+    instructions = body.get("instructions")
+    return ResponseRequest(
+        model=model,
+        input_items=normalize_input(body["input"]),
+        instructions=instructions if isinstance(instructions, str) else None,
+        previous_response_id=previous_response_id,
+        conversation_id=conversation_id,
+        tools=tools,
+        file_search=_file_search_tool(tools),
+        stream=bool(body.get("stream")),
+        store=body.get("store") is not False,
+        echoed_params={key: body[key] for key in _ECHOED_PARAMS if key in body},
+    )
+
+
+def _file_search_tool(tools: list[dict[str, Any]]) -> dict[str, Any] | None:
+    searches = [tool for tool in tools if tool.get("type") == "file_search"]
+    if not searches:
+        return None
+    store_ids = [store_id for tool in searches for store_id in tool.get("vector_store_ids") or []]
+    if len(store_ids) != 1:
+        raise bad_request(
+            "You can connect only one search index to a model at a time: "
+            f"file_search got {len(store_ids)} vector store ids.",
+            param="tools",
+        )
+    return searches[0]
+
+
+@dataclass(frozen=True)
+class AnswerPlan:
+    """Everything decided before the first delta."""
+
+    text: str
+    directives: Directives
+    search_call: dict[str, Any] | None
+    annotations: list[dict[str, Any]]
+    input_tokens: int
+
+
+def plan_answer(state: EmulatorState, request: ResponseRequest) -> AnswerPlan:
+    """Resolve context and search, compose the answer. ``ApiError`` 404 for an unknown or expired
+    previous response, conversation or vector store."""
+    context = _context_items(state, request)
+    latest = latest_user_text(request.input_items)
+    directives = parse_directives(latest)
+    question = strip_directives(latest)
+    store = state.get_vector_store(request.vector_store_id, param="tools") if request.vector_store_id else None
+    search_call, quotes_text, annotations, quotes = None, "", [], []
+    if store is not None and request.file_search is not None:
+        search_call, quotes = _search(store, question, request.file_search)
+        quotes_text = "\n".join(result["text"] for result in search_call["results"])
+        cited = dict.fromkeys((quote.file_id, quote.filename) for quote in quotes)
+        annotations = [
+            {"type": "file_citation", "file_id": file_id, "filename": filename, "index": 0}
+            for file_id, filename in cited
+        ]
+    text = compose_answer(
+        question,
+        directives,
+        history_count=count_user_messages([*context, *request.input_items]),
+        searched_documents=store is not None,
+        quotes=quotes,
+    )
+    prompt = "\n".join(
+        [request.instructions or "", *(item_text(item) for item in [*context, *request.input_items]), quotes_text]
+    )
+    return AnswerPlan(text, directives, search_call, annotations, estimate_tokens(prompt))
+
+
+def _context_items(state: EmulatorState, request: ResponseRequest) -> list[dict[str, Any]]:
+    if request.previous_response_id:
+        state.get_response(
+            request.previous_response_id, param="previous_response_id", code="previous_response_not_found"
+        )
+        return state.chain_items(request.previous_response_id)
+    if request.conversation_id:
+        return list(state.get_conversation(request.conversation_id, param="conversation").items)
+    return []
+
+
+def _search(
+    store: VectorStore, question: str, tool: dict[str, Any]
+) -> tuple[dict[str, Any], list[Any]]:
+    store.touch()
+    index, documents = store.index(tool.get("filters"))
+    hits = index.search(question, int(tool.get("max_num_results") or DEFAULT_MAX_NUM_RESULTS))
+    call = {
+        "id": new_id(),
+        "type": "file_search_call",
+        "status": "completed",
+        "queries": [question],
+        "results": [
+            {
+                "file_id": hit.chunk.file_id,
+                "filename": hit.chunk.filename,
+                "score": hit.score,
+                "text": hit.chunk.text,
+                "attributes": dict(hit.chunk.attributes),
+            }
+            for hit in hits
+        ],
+    }
+    return call, quote_best_sentences(question, hits, documents, index)
+
+
+class Outcome(enum.Enum):
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    """``stop_requested`` was set: cancel, or the server shutting down."""
+    FAILED_MIDWAY = "failed_midway"
+    """``emu:fail_mid``: about half of the deltas went out."""
+
+
+async def generate(
+    response: StoredResponse,
+    plan: AnswerPlan,
+    config: EmulatorConfig,
+    emit: Callable[[str], Awaitable[None]],
+) -> Outcome:
+    """Release the planned text delta by delta: append each to ``response`` and pass it to ``emit``."""
+    pieces = split_into_deltas(plan.text)
+    fail_after = max(1, len(pieces) // 2) if plan.directives.fail_mid else None
+    sent = 0
+    async for piece in paced(
+        pieces,
+        first_at=response.created_at + config.first_delta_delay,
+        chars_per_second=config.chars_per_second,
+        pause_ms=plan.directives.slow_ms,
+        stop=response.stop_requested,
+    ):
+        response.append_delta(piece)
+        await emit(piece)
+        sent += 1
+        if fail_after is not None and sent >= fail_after:
+            return Outcome.FAILED_MIDWAY
+    return Outcome.COMPLETED if sent == len(pieces) else Outcome.STOPPED
+
+
+def record_usage(response: StoredResponse, plan: AnswerPlan) -> None:
+    output_tokens = estimate_tokens(response.output_text)
+    response.usage = {
+        "input_tokens": plan.input_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": plan.input_tokens + output_tokens,
+    }
