@@ -20,6 +20,7 @@ from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
 from bot.storage.conversations import RedisConversationStore
 from bot.storage.keys import Namespace
+from bot.storage.redis_typing import awaited
 from bot.telegram.answers import ActiveAnswers, AnswerOptions, ChatAnswers
 from bot.telegram.budget import BudgetConfig, TelegramBudget
 from bot.telegram.delivery import Capabilities, TelegramSender
@@ -69,7 +70,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         settings.redis_url, socket_connect_timeout=5, health_check_interval=30
     )
     try:
-        await redis.ping()
+        await awaited(redis.ping())
     except (RedisError, OSError) as error:
         await redis.aclose()
         raise StartupError(
