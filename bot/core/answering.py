@@ -183,6 +183,10 @@ class AnswerQuestion:
     async def _finish(
         self, question: Question, view: AnswerView, user_turn: Turn, completed: CompletedAnswer
     ) -> AnswerReport:
+        if not completed.text.strip():
+            await view.fail(Notice.EMPTY_ANSWER)
+            await self._store.record(question.key, [user_turn], ConversationState(completed.context_handle))
+            return AnswerReport(Outcome.FAILED, usage=completed.usage)
         await view.complete(completed.text, completed.sources)
         assistant_turn = Turn(role="assistant", text=completed.text)
         await self._store.record(

@@ -90,6 +90,7 @@ class Notice(StrEnum):
     PROVIDER_REJECTED = "provider_rejected"
     ANSWER_INTERRUPTED = "answer_interrupted"
     ANSWER_STOPPED = "answer_stopped"
+    EMPTY_ANSWER = "empty_answer"
     EMPTY_QUESTION = "empty_question"
     QUESTION_TOO_LONG = "question_too_long"
     QUEUE_FULL = "queue_full"

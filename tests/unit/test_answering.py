@@ -1,0 +1,152 @@
+"""The answer use case against hand-written fakes of its ports."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.core.answering import AnswerQuestion, AnswerSettings, RetryPolicy
+from bot.core.errors import ContextLostError, ProviderError, StreamBrokenError
+from bot.core.models import CompletedAnswer, ConversationKey, Notice, Outcome, Question, Turn
+from bot.core.ports import ConversationState
+from tests.unit.fakes import InMemoryConversationStore, RecordingView, ScriptedModel, ScriptedStream
+
+KEY = ConversationKey(chat_id=42)
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002)
+
+
+def make(model: ScriptedModel, store: InMemoryConversationStore | None = None) -> AnswerQuestion:
+    return AnswerQuestion(
+        model,
+        store or InMemoryConversationStore(),
+        AnswerSettings(instructions="be brief", replay_turns=4, retry=FAST_RETRY),
+    )
+
+
+def completed(text: str, handle: str = "resp-1", sources: tuple[str, ...] = ()) -> CompletedAnswer:
+    return CompletedAnswer(text=text, context_handle=handle, sources=sources)
+
+
+async def test_completed_answer_is_streamed_shown_and_remembered() -> None:
+    store = InMemoryConversationStore()
+    model = ScriptedModel([ScriptedStream(["Hel", "lo"], completed("Hello", sources=("a.md",)))])
+    view = RecordingView()
+    report = await make(model, store).execute(Question(KEY, "hi"), view, asyncio.Event())
+
+    assert report.outcome is Outcome.COMPLETED
+    assert view.started
+    assert view.frames == ["Hel", "Hello"]
+    assert view.events == [("complete", "Hello|a.md")]
+    assert store.states[KEY] == ConversationState(context_handle="resp-1")
+    assert [(t.role, t.text) for t in store.turns[KEY]] == [("user", "hi"), ("assistant", "Hello")]
+    assert model.requests[0].context_handle is None
+    assert model.requests[0].instructions == "be brief"
+
+
+async def test_next_question_continues_the_provider_chain() -> None:
+    store = InMemoryConversationStore()
+    store.states[KEY] = ConversationState(context_handle="resp-7")
+    model = ScriptedModel([ScriptedStream(["ok"], completed("ok", handle="resp-8"))])
+    await make(model, store).execute(Question(KEY, "again"), RecordingView(), asyncio.Event())
+    assert model.requests[0].context_handle == "resp-7"
+    assert store.states[KEY].context_handle == "resp-8"
+
+
+async def test_lost_context_is_rebuilt_from_the_transcript() -> None:
+    store = InMemoryConversationStore()
+    store.states[KEY] = ConversationState(context_handle="expired")
+    store.turns[KEY] = [
+        Turn("user", f"q{i}") if i % 2 == 0 else Turn("assistant", f"a{i}") for i in range(10)
+    ]
+    model = ScriptedModel([ContextLostError("gone"), ScriptedStream(["x"], completed("x", handle="fresh"))])
+    report = await make(model, store).execute(Question(KEY, "next"), RecordingView(), asyncio.Event())
+
+    assert report.outcome is Outcome.COMPLETED
+    retried = model.requests[1]
+    assert retried.context_handle is None
+    assert [t.text for t in retried.replay] == ["q6", "a7", "q8", "a9"]  # the last replay_turns turns
+    assert store.states[KEY].context_handle == "fresh"
+
+
+async def test_transient_errors_are_retried_while_nothing_was_shown() -> None:
+    model = ScriptedModel(
+        [
+            ProviderError("503", retryable=True, status=503),
+            ProviderError("429", retryable=True, status=429),
+            ScriptedStream(["fine"], completed("fine")),
+        ]
+    )
+    view = RecordingView()
+    report = await make(model).execute(Question(KEY, "q"), view, asyncio.Event())
+    assert report.outcome is Outcome.COMPLETED
+    assert len(model.requests) == 3
+
+
+async def test_persistent_errors_end_with_a_short_notice() -> None:
+    model = ScriptedModel([ProviderError("429", retryable=True, status=429) for _ in range(3)])
+    view = RecordingView()
+    store = InMemoryConversationStore()
+    report = await make(model, store).execute(Question(KEY, "q"), view, asyncio.Event())
+    assert report.outcome is Outcome.FAILED
+    assert view.events == [(f"fail:{Notice.PROVIDER_BUSY}", "")]
+    assert store.states[KEY].context_handle is None
+
+
+async def test_rejected_requests_are_not_retried() -> None:
+    model = ScriptedModel([ProviderError("400", retryable=False, status=400)])
+    view = RecordingView()
+    await make(model).execute(Question(KEY, "q"), view, asyncio.Event())
+    assert view.events == [(f"fail:{Notice.PROVIDER_REJECTED}", "")]
+    assert len(model.requests) == 1
+
+
+async def test_a_broken_stream_keeps_the_partial_answer_and_carries_it_over() -> None:
+    store = InMemoryConversationStore()
+    store.states[KEY] = ConversationState(context_handle="resp-1")
+    broken = ScriptedStream(["Part one. ", "Part two"], None, break_with=StreamBrokenError("mid"))
+    model = ScriptedModel([broken])
+    view = RecordingView()
+    report = await make(model, store).execute(Question(KEY, "q"), view, asyncio.Event())
+
+    assert report.outcome is Outcome.INTERRUPTED
+    assert view.events == [(f"interrupt:{Notice.ANSWER_INTERRUPTED}", "Part one. Part two")]
+    state = store.states[KEY]
+    assert state.context_handle == "resp-1"  # the broken response is not a chain point
+    assert [(t.role, t.text, t.interrupted) for t in state.carry_over] == [
+        ("user", "q", False),
+        ("assistant", "Part one. Part two", True),
+    ]
+    # The next question hands the interrupted exchange to the model explicitly.
+    model.outcomes.append(ScriptedStream(["ok"], completed("ok", handle="resp-2")))
+    await make(model, store).execute(Question(KEY, "continue"), RecordingView(), asyncio.Event())
+    assert [t.text for t in model.requests[1].replay] == ["q", "Part one. Part two"]
+    assert store.states[KEY].carry_over == ()
+
+
+async def test_stop_cancels_the_provider_and_keeps_what_was_shown() -> None:
+    store = InMemoryConversationStore()
+    stream = ScriptedStream(["Shown ", "text"], None, hang_after=True)
+    model = ScriptedModel([stream])
+    view = RecordingView()
+    stop = asyncio.Event()
+    task = asyncio.create_task(make(model, store).execute(Question(KEY, "q"), view, stop))
+    while view.shown_text != "Shown text":
+        await asyncio.sleep(0.001)
+    stop.set()
+    report = await asyncio.wait_for(task, timeout=1)
+
+    assert report.outcome is Outcome.STOPPED
+    assert stream.cancelled and stream.closed
+    assert view.events == [(f"interrupt:{Notice.ANSWER_STOPPED}", "Shown text")]
+    assert store.turns[KEY][-1].text == "Shown text"
+    assert store.turns[KEY][-1].interrupted
+
+
+async def test_group_questions_tell_the_model_who_asked() -> None:
+    model = ScriptedModel([ScriptedStream(["ok"], completed("ok"))])
+    store = InMemoryConversationStore()
+    await make(model, store).execute(
+        Question(KEY, "what time?", author="Ann"), RecordingView(), asyncio.Event()
+    )
+    assert model.requests[0].text == "Ann: what time?"
+    assert store.turns[KEY][0].text == "what time?"
+    assert store.turns[KEY][0].author == "Ann"

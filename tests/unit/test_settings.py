@@ -1,0 +1,97 @@
+"""Settings: one clear line naming the bad setting, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID = {"BOT_TOKEN": "123:abc", "YC_FOLDER_ID": "folder", "YC_API_KEY": "super-secret-api-key"}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(("BOT_", "YC_", "REDIS_", "ALLOWED_", "ADMIN_", "REPLY_", "PRIVATE_", "LOG_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_valid_settings_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in VALID.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ALLOWED_USER_IDS", "1, 2,3")
+    settings = load_settings()
+    assert settings.bot_id == 123
+    assert settings.allowed_user_ids == frozenset({1, 2, 3})
+    assert settings.admin_user_ids == frozenset()
+    assert settings.reply_format == "rich"
+    assert settings.private_streaming == "draft"
+    assert settings.yc_base_url == "https://ai.api.cloud.yandex.net/v1"
+    assert settings.yc_model == "yandexgpt/latest"
+    assert "super-secret-api-key" not in repr(settings)
+
+
+def test_env_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BOT_TOKEN=9:x\nYC_FOLDER_ID=f\nYC_IAM_TOKEN=t\nREPLY_FORMAT=classic\n")
+    settings = load_settings()
+    assert settings.bot_id == 9
+    assert settings.reply_format == "classic"
+    assert settings.yc_credential == "t"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"BOT_TOKEN": None}, "BOT_TOKEN"),
+        ({"BOT_TOKEN": "nonsense"}, "BOT_TOKEN"),
+        ({"YC_FOLDER_ID": None}, "YC_FOLDER_ID"),
+        ({"YC_API_KEY": None}, "YC_API_KEY or YC_IAM_TOKEN"),
+        ({"REPLY_FORMAT": "html"}, "REPLY_FORMAT"),
+        ({"PRIVATE_STREAMING": "carrier-pigeon"}, "PRIVATE_STREAMING"),
+        ({"ALLOWED_USER_IDS": "12,abc"}, "ALLOWED_USER_IDS"),
+    ],
+)
+def test_bad_settings_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch, overrides: dict[str, str | None], expected: str
+) -> None:
+    for name, value in {**VALID, **overrides}.items():
+        if value is not None:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert expected in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_python_m_bot_with_bad_settings_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "YC_FOLDER_ID": "f", "YC_API_KEY": "k"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: invalid setting BOT_TOKEN: is required but not set"]
+    assert "Traceback" not in result.stderr
+
+
+def test_python_m_bot_without_redis_exits_1_with_one_line(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
+        **VALID,
+        "REDIS_URL": "redis://:secret-password@127.0.0.1:1/0",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: cannot reach Redis at redis://127.0.0.1:1/0 (ConnectionError)"
+    ]
+    assert "secret-password" not in result.stderr
