@@ -95,7 +95,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build Settings or raise SettingsError with one line naming the offending setting."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings takes env-style kwargs
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
 
