@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiogram.exceptions import TelegramUnauthorizedError
 
 from bot.settings import Settings
+from bot.storage.heartbeat import beat_forever
+from bot.storage.keys import Namespace
 from bot.telegram.dispatcher import register_commands
 from bot.wiring import Runtime, StartupError, build_runtime
 
@@ -32,6 +35,9 @@ class BotApp:
     async def run_polling(self, *, handle_signals: bool = True) -> None:
         """Poll until stopped (SIGINT/SIGTERM or `stop()`), then finish answers and close clients."""
         dispatcher = self.runtime.dispatcher
+        heartbeat = asyncio.create_task(
+            beat_forever(self.runtime.redis, Namespace(self.runtime.settings.bot_id)), name="heartbeat"
+        )
         try:
             await dispatcher.start_polling(
                 self.runtime.bot,
@@ -40,6 +46,8 @@ class BotApp:
                 allowed_updates=dispatcher.resolve_used_update_types(),
             )
         finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
             await self.runtime.close()
 
     async def stop(self) -> None:

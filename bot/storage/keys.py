@@ -50,3 +50,13 @@ class AccessNoticeKey:
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:access-notice:{self.chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatKey:
+    """String (unix time) with TTL, refreshed by a serving bot process. Owner: storage.heartbeat."""
+
+    ns: Namespace
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:heartbeat"
