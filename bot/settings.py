@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     allowed_user_ids: IdSet = frozenset()
     allowed_chat_ids: IdSet = frozenset()
     admin_user_ids: IdSet = frozenset()
+    # Documents
+    max_document_mb: float = Field(default=20.0, gt=0, le=2000)
+    max_documents_per_chat: int = Field(default=20, ge=1, le=10_000)
+    index_ttl_days: int = Field(default=7, ge=1, le=365)
+    chunk_size_tokens: int = Field(default=800, ge=100, le=4096)
+    chunk_overlap_tokens: int = Field(default=400, ge=0, le=2048)
+    reclaim_idle_indexes: bool = False
+    index_poll_seconds: float = Field(default=1.0, gt=0)
+    index_timeout_seconds: float = Field(default=600.0, gt=0)
     # Behaviour and limits
     max_queued_per_chat: int = Field(default=5, ge=1, le=100)
     max_question_chars: int = Field(default=8000, ge=100)
@@ -77,6 +86,12 @@ class Settings(BaseSettings):
         if not bot_id.isdigit() or not secret:
             raise ValueError("must look like <bot id>:<secret> as issued by @BotFather")
         return value
+
+    @model_validator(mode="after")
+    def _chunk_overlap(self) -> Settings:
+        if self.chunk_overlap_tokens * 2 > self.chunk_size_tokens:
+            raise ValueError("CHUNK_OVERLAP_TOKENS must be at most half of CHUNK_SIZE_TOKENS")
+        return self
 
     @model_validator(mode="after")
     def _one_credential(self) -> Settings:

@@ -15,21 +15,28 @@ from redis.exceptions import RedisError
 
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
+from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.scheduling import ChatScheduler
 from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
 from bot.storage.conversations import RedisConversationStore
 from bot.storage.keys import Namespace
+from bot.storage.knowledge import RedisKnowledgeBaseStore
 from bot.storage.redis_typing import awaited
 from bot.telegram.answers import ActiveAnswers, AnswerOptions, ChatAnswers
 from bot.telegram.budget import BudgetConfig, TelegramBudget
 from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
+from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
 from bot.telegram.services import BotServices
 from bot.yandex.answers import ResponsesAnswerModel
 from bot.yandex.client import build_openai_client, model_uri
+from bot.yandex.documents import VectorStoreIndex
 
 log = logging.getLogger(__name__)
+
+# Document records outlive provider indexes: they let us rebuild an expired index from Telegram.
+KNOWLEDGE_TTL_DAYS = 180
 
 
 class StartupError(Exception):
@@ -47,6 +54,7 @@ class Runtime:
     dispatcher: Dispatcher
 
     async def close(self) -> None:
+        await self.services.albums.close()
         await self.scheduler.close(self.settings.shutdown_deadline_seconds)
         await self.openai.close()
         await self.redis.aclose()
@@ -100,6 +108,22 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     scheduler = ChatScheduler(max_pending_per_key=settings.max_queued_per_chat)
     sender = TelegramSender(bot, TelegramBudget(budget), Capabilities())
     active = ActiveAnswers()
+    knowledge = KnowledgeBaseService(
+        TelegramDocumentSource(bot),
+        VectorStoreIndex(
+            openai, poll_interval=settings.index_poll_seconds, deadline=settings.index_timeout_seconds
+        ),
+        RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400),
+        DocumentLimits(
+            max_bytes=int(settings.max_document_mb * 1024 * 1024),
+            max_documents=settings.max_documents_per_chat,
+            index_ttl_days=settings.index_ttl_days,
+            chunk_size_tokens=settings.chunk_size_tokens,
+            chunk_overlap_tokens=settings.chunk_overlap_tokens,
+            reclaim_idle_indexes=settings.reclaim_idle_indexes,
+        ),
+    )
+    documents = DocumentFlow(knowledge, scheduler, sender)
     answers = ChatAnswers(
         use_case,
         scheduler,
@@ -110,6 +134,8 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             private_streaming=settings.private_streaming,
             max_question_chars=settings.max_question_chars,
         ),
+        knowledge,
+        documents,
     )
     services = BotServices(
         answers=answers,
@@ -122,6 +148,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ),
         refusals=RedisRefusalLog(redis, ns),
         active=active,
+        knowledge=knowledge,
+        documents=documents,
+        albums=AlbumCollector(),
     )
     return Runtime(
         settings=settings,

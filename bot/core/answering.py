@@ -15,9 +15,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bot.core.errors import ContextLostError, ProviderError
+from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError
 from bot.core.models import CompletedAnswer, Notice, Outcome, Question, Turn, Usage
 from bot.core.ports import (
     AnswerModel,
@@ -26,6 +26,7 @@ from bot.core.ports import (
     AnswerView,
     ConversationState,
     ConversationStore,
+    SearchScope,
 )
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class AnswerQuestion:
         question: Question,
         view: AnswerView,
         stop: asyncio.Event,
-        search_index: str | None = None,
+        search: SearchScope | None = None,
     ) -> AnswerReport:
         await view.start()
         state = await self._store.load(question.key)
@@ -84,12 +85,12 @@ class AnswerQuestion:
             instructions=self._settings.instructions,
             context_handle=state.context_handle,
             replay=state.carry_over,
-            search_index=search_index,
+            search_index=search.index_id if search else None,
         )
         user_turn = Turn(role="user", text=question.text, author=question.author)
         received = ""
         try:
-            stream = await self._open_stream(question, request, stop)
+            stream = await self._open_stream(question, request, stop, search)
             watcher = asyncio.create_task(_cancel_when_stopped(stream, stop))
             try:
                 async for delta in stream.deltas():
@@ -134,17 +135,24 @@ class AnswerQuestion:
         return AnswerReport(Outcome.STOPPED, shown_chars=len(shown))
 
     async def _open_stream(
-        self, question: Question, request: AnswerRequest, stop: asyncio.Event
+        self, question: Question, request: AnswerRequest, stop: asyncio.Event, search: SearchScope | None
     ) -> AnswerStream:
-        """Start the stream, recovering a lost context once and retrying transient failures."""
+        """Start the stream, recovering a lost context or index once and retrying transient failures."""
         attempt = 0
         context_recovered = False
+        index_rebuilt = False
         while True:
             if stop.is_set():
                 raise _Stopped
             attempt += 1
             try:
                 return await self._model.start(request)
+            except SearchIndexGoneError:
+                if search is None or index_rebuilt:
+                    raise
+                index_rebuilt = True
+                log.info("provider lost the document index; rebuilding it")
+                request = replace(request, search_index=await search.rebuild())
             except ContextLostError:
                 if context_recovered:
                     raise
@@ -172,13 +180,7 @@ class AnswerQuestion:
                 break
             kept.append(turn)
         kept.reverse()
-        return AnswerRequest(
-            text=request.text,
-            instructions=request.instructions,
-            context_handle=None,
-            replay=tuple(kept),
-            search_index=request.search_index,
-        )
+        return replace(request, context_handle=None, replay=tuple(kept))
 
     async def _finish(
         self, question: Question, view: AnswerView, user_turn: Turn, completed: CompletedAnswer

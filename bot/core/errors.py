@@ -24,3 +24,10 @@ class StreamBrokenError(ProviderError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=True)
+
+
+class SearchIndexGoneError(ProviderError):
+    """The provider no longer has the document index the request named (expired or deleted)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False, status=404)

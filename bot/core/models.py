@@ -28,6 +28,12 @@ class ConversationKey:
             parts.append(f"u{self.user_id}")
         return ":".join(parts)
 
+    @classmethod
+    def from_path(cls, path: str) -> ConversationKey:
+        chat, thread, *rest = path.split(":")
+        user = int(rest[0][1:]) if rest else None
+        return cls(chat_id=int(chat), thread_id=int(thread[1:]) or None, user_id=user)
+
     def with_chat(self, chat_id: int) -> ConversationKey:
         return ConversationKey(chat_id=chat_id, thread_id=self.thread_id, user_id=self.user_id)
 

@@ -53,6 +53,17 @@ class ConversationState:
     """Turns shown to the user that the provider's chain does not contain (stopped or broken answers)."""
 
 
+class SearchScope(Protocol):
+    """The document index an answer searches, and how to get it back when the provider lost it."""
+
+    @property
+    def index_id(self) -> str: ...
+
+    async def rebuild(self) -> str | None:
+        """Re-index the conversation's documents; the new index id, or None if that failed."""
+        ...
+
+
 class ConversationStore(Protocol):
     async def load(self, key: ConversationKey) -> ConversationState: ...
 

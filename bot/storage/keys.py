@@ -60,3 +60,24 @@ class HeartbeatKey:
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBaseKey:
+    """JSON of the chat's documents and index id. Owner: storage.knowledge."""
+
+    ns: Namespace
+    conversation: ConversationKey
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:kb:{self.conversation.as_path()}"
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeActivityKey:
+    """Sorted set: conversation path → last use of its index (unix time). Owner: storage.knowledge."""
+
+    ns: Namespace
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:kb-activity"

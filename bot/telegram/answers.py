@@ -14,10 +14,12 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from bot.core.answering import AnswerQuestion
-from bot.core.models import Language, Notice, Question
+from bot.core.documents import KnowledgeBaseService
+from bot.core.models import ConversationKey, Language, Notice, Question
 from bot.core.scheduling import ChatScheduler
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
+from bot.telegram.documents import DocumentFlow
 from bot.telegram.formatting import classic_chunks, escape_markdown
 from bot.telegram.streaming import StreamingAnswerView, ViewOptions
 
@@ -56,6 +58,22 @@ class AnswerOptions:
     max_question_chars: int
 
 
+@dataclass(frozen=True, slots=True)
+class _ChatSearchScope:
+    """The chat's document index; rebuilding it re-indexes from Telegram file ids, telling the user."""
+
+    index_id: str
+    knowledge: KnowledgeBaseService
+    documents: DocumentFlow
+    key: ConversationKey
+    dest: Destination
+    language: Language
+
+    async def rebuild(self) -> str | None:
+        await self.documents.rebuild(self.key, self.dest, self.language)
+        return (await self.knowledge.search_target(self.key)).index_id
+
+
 class ChatAnswers:
     def __init__(
         self,
@@ -64,12 +82,16 @@ class ChatAnswers:
         sender: TelegramSender,
         active: ActiveAnswers,
         options: AnswerOptions,
+        knowledge: KnowledgeBaseService,
+        documents: DocumentFlow,
     ) -> None:
         self._use_case = use_case
         self._scheduler = scheduler
         self._sender = sender
         self._active = active
         self._options = options
+        self._knowledge = knowledge
+        self._documents = documents
 
     async def ask(self, question: Question, dest: Destination) -> None:
         """Validate and queue a question. Everything up to the queueing is synchronous, so
@@ -102,11 +124,25 @@ class ChatAnswers:
             use_drafts=self._options.private_streaming == "draft",
             language=question.language,
         )
+        search = await self._search_scope(question, dest)
         view = StreamingAnswerView(self._sender, dest, options, draft_id)
         stop = self._active.register(dest.chat_id, draft_id)
         try:
-            report = await self._use_case.execute(question, view, stop)
+            report = await self._use_case.execute(question, view, stop, search)
             log.info("answer in chat %s: %s, %d chars", dest.chat_id, report.outcome, report.shown_chars)
         finally:
             self._active.unregister(dest.chat_id, draft_id)
             await view.close()
+
+    async def _search_scope(self, question: Question, dest: Destination) -> _ChatSearchScope | None:
+        target = await self._knowledge.search_target(question.key)
+        index_id = target.index_id
+        if target.has_documents and index_id is None:
+            # The index was reclaimed (provider quota): rebuild it before answering.
+            await self._documents.rebuild(question.key, dest, question.language)
+            index_id = (await self._knowledge.search_target(question.key)).index_id
+        if index_id is None:
+            return None
+        return _ChatSearchScope(
+            index_id, self._knowledge, self._documents, question.key, dest, question.language
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
-from bot.telegram.handlers import errors, private, stop
+from bot.telegram.handlers import documents, errors, private, stop
 from bot.telegram.middlewares import AccessMiddleware
 from bot.telegram.services import BotServices
 
@@ -13,11 +13,15 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
     "en": [
         ("new", "Start a fresh conversation"),
         ("history", "Get this conversation as a file"),
+        ("docs", "Documents I know in this chat"),
+        ("forget", "Delete all documents of this chat"),
         ("help", "What the bot can do"),
     ],
     "ru": [
         ("new", "Начать новый разговор"),
         ("history", "Получить разговор файлом"),
+        ("docs", "Документы этого чата"),
+        ("forget", "Удалить все документы чата"),
         ("help", "Что умеет бот"),
     ],
 }
@@ -26,7 +30,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
 def build_dispatcher(services: BotServices) -> Dispatcher:
     dispatcher = Dispatcher(services=services)
     dispatcher.message.outer_middleware(AccessMiddleware())
-    dispatcher.include_routers(stop.setup(), private.setup(), errors.setup())
+    dispatcher.include_routers(stop.setup(), documents.setup(), private.setup(), errors.setup())
     return dispatcher
 
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.access import AccessPolicy
+from bot.core.documents import KnowledgeBaseService
 from bot.core.ports import ConversationStore
 from bot.telegram.answers import ActiveAnswers, ChatAnswers
 from bot.telegram.delivery import TelegramSender
+from bot.telegram.documents import AlbumCollector, DocumentFlow
 
 
 class RefusalLog(Protocol):
@@ -23,3 +25,6 @@ class BotServices:
     access: AccessPolicy
     refusals: RefusalLog
     active: ActiveAnswers
+    knowledge: KnowledgeBaseService
+    documents: DocumentFlow
+    albums: AlbumCollector

@@ -17,10 +17,13 @@ _EN: dict[str, str] = {
         "*Commands*\n"
         "/new — start a fresh conversation (I forget the current one)\n"
         "/history — get this chat's conversation as a Markdown file\n"
+        "/docs — the documents I know in this chat; /forget — delete them all\n"
         "/help — this message\n\n"
         "*Good to know*\n"
         "• One answer at a time per chat: messages you send meanwhile are answered in order.\n"
-        "• I understand text messages; stickers, voice and other media are not supported yet."
+        "• Send me documents (PDF, DOC/DOCX, XLS/XLSX, PPT, RTF, CSV, HTML, MD, TXT, XML, JSON, TeX, up to "
+        "20 MB) and I'll answer from them, naming my sources. Each chat has its own documents.\n"
+        "• I understand text and documents; stickers, voice and photos are not supported yet."
     ),
     "new": "Started a fresh conversation. What would you like to talk about?",
     "history_empty": "This conversation is empty so far.",
@@ -29,9 +32,38 @@ _EN: dict[str, str] = {
     "you": "You",
     "assistant": "Assistant",
     "sources": "Sources",
-    "unsupported_content": "I can only read text messages for now. Please write your question as text.",
+    "unsupported_content": "I can read text messages and documents, not this kind of content. Please write your question as text.",
     "unknown_command": "I don't know that command. See /help.",
     "access_denied": "Sorry, this bot is private. Ask its owner for access.",
+    "doc_received": "📥 Received {names}. Indexing…",
+    "doc_ready": "✅ Ready: {names}. Ask me about it — answers will cite it.",
+    "doc_failed": "❌ Could not index {name}: {reason}",
+    "doc_quota": "❌ I can't create a search index right now: the service's limit of indexes is reached. The operator has been told; please try again later.",
+    "doc_busy": "I'm still busy with this chat's previous requests. Please send the document again in a moment.",
+    "doc_refused_type": "I can't index {name}: this file type is not supported. Supported: {types}.",
+    "doc_refused_size": "I can't index {name}: it is {size}, the limit is {limit}.",
+    "doc_refused_count": "I can't index {name}: this chat already has {limit} documents, the maximum. Delete some with /docs.",
+    "doc_refused_empty": "I can't index {name}: the file is empty.",
+    "doc_reason_download": "Telegram did not let me download it",
+    "doc_reason_unreadable": "its content could not be read",
+    "doc_reason_timeout": "indexing took too long",
+    "doc_reason_other": "the indexing service refused it",
+    "doc_reindexing": "🔄 The search index of this chat's documents had expired; re-indexing them, one moment…",
+    "docs_empty": "No documents in this chat yet. Send me a file (PDF, DOCX, TXT, MD, …) and I'll use it in my answers.",
+    "docs_title": "Documents in this chat ({count}):",
+    "docs_forget_hint": "Tap a document to delete it, or use /forget to delete all.",
+    "doc_status_ready": "ready",
+    "doc_status_indexing": "indexing",
+    "doc_status_failed": "failed",
+    "doc_deleted": "🗑 Deleted {name}.",
+    "doc_missing": "That document is already gone.",
+    "not_allowed": "Only the person who uploaded it or a group admin can do that.",
+    "forget_confirm": "Delete all {count} documents of this chat and their search index? This cannot be undone.",
+    "forget_yes": "Yes, delete all",
+    "forget_no": "Cancel",
+    "forget_done": "🗑 Deleted {count} documents and the search index.",
+    "forget_cancelled": "Nothing was deleted.",
+    "forget_nothing": "There are no documents to delete.",
     Notice.PROVIDER_BUSY: "The assistant is overloaded right now. Please try again in a minute.",
     Notice.PROVIDER_UNAVAILABLE: "The assistant is temporarily unavailable. Please try again a bit later.",
     Notice.PROVIDER_REJECTED: "The assistant could not process this request. Try rephrasing it, or /new.",
@@ -57,10 +89,13 @@ _RU: dict[str, str] = {
         "*Команды*\n"
         "/new — начать новый разговор (текущий я забуду)\n"
         "/history — получить разговор в этом чате файлом Markdown\n"
+        "/docs — документы, которые я знаю в этом чате; /forget — удалить их все\n"
         "/help — это сообщение\n\n"
         "*Полезно знать*\n"
         "• В одном чате я отвечаю по очереди: сообщения, отправленные во время ответа, получат ответ по порядку.\n"
-        "• Я понимаю текстовые сообщения; стикеры, голосовые и другие медиа пока не поддерживаются."
+        "• Пришлите документы (PDF, DOC/DOCX, XLS/XLSX, PPT, RTF, CSV, HTML, MD, TXT, XML, JSON, TeX, до 20 МБ) — "
+        "я буду отвечать по ним и называть источники. У каждого чата свои документы.\n"
+        "• Я понимаю текст и документы; стикеры, голосовые и фото пока не поддерживаются."
     ),
     "new": "Начал новый разговор. О чём поговорим?",
     "history_empty": "В этом разговоре пока ничего нет.",
@@ -69,9 +104,38 @@ _RU: dict[str, str] = {
     "you": "Вы",
     "assistant": "Ассистент",
     "sources": "Источники",
-    "unsupported_content": "Пока я понимаю только текстовые сообщения. Напишите, пожалуйста, вопрос текстом.",
+    "unsupported_content": "Я понимаю текстовые сообщения и документы, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
     "unknown_command": "Я не знаю такой команды. Смотрите /help.",
     "access_denied": "Извините, это закрытый бот. Попросите доступ у его владельца.",
+    "doc_received": "📥 Получил {names}. Индексирую…",
+    "doc_ready": "✅ Готово: {names}. Спрашивайте — в ответах будут ссылки на документ.",
+    "doc_failed": "❌ Не удалось проиндексировать {name}: {reason}",
+    "doc_quota": "❌ Сейчас не получается создать поисковый индекс: исчерпан лимит индексов сервиса. Оператор уже знает; попробуйте позже.",
+    "doc_busy": "Я ещё занят предыдущими запросами в этом чате. Пришлите документ ещё раз чуть позже.",
+    "doc_refused_type": "Не могу проиндексировать {name}: этот тип файлов не поддерживается. Поддерживаются: {types}.",
+    "doc_refused_size": "Не могу проиндексировать {name}: размер {size}, а предел — {limit}.",
+    "doc_refused_count": "Не могу проиндексировать {name}: в этом чате уже {limit} документов — это максимум. Удалите лишние через /docs.",
+    "doc_refused_empty": "Не могу проиндексировать {name}: файл пустой.",
+    "doc_reason_download": "Telegram не дал его скачать",
+    "doc_reason_unreadable": "не удалось прочитать содержимое",
+    "doc_reason_timeout": "индексация заняла слишком много времени",
+    "doc_reason_other": "сервис индексации его отклонил",
+    "doc_reindexing": "🔄 Поисковый индекс документов этого чата устарел; переиндексирую их, секунду…",
+    "docs_empty": "В этом чате пока нет документов. Пришлите файл (PDF, DOCX, TXT, MD, …) — я буду использовать его в ответах.",
+    "docs_title": "Документы в этом чате ({count}):",
+    "docs_forget_hint": "Нажмите на документ, чтобы удалить его, или /forget, чтобы удалить все.",
+    "doc_status_ready": "готов",
+    "doc_status_indexing": "индексируется",
+    "doc_status_failed": "ошибка",
+    "doc_deleted": "🗑 Удалил {name}.",
+    "doc_missing": "Этого документа уже нет.",
+    "not_allowed": "Это может сделать только тот, кто загрузил документ, или администратор группы.",
+    "forget_confirm": "Удалить все документы этого чата ({count}) и их поисковый индекс? Это необратимо.",
+    "forget_yes": "Да, удалить все",
+    "forget_no": "Отмена",
+    "forget_done": "🗑 Удалил документы ({count}) и поисковый индекс.",
+    "forget_cancelled": "Ничего не удалено.",
+    "forget_nothing": "Удалять нечего: документов нет.",
     Notice.PROVIDER_BUSY: "Ассистент сейчас перегружен. Попробуйте через минуту.",
     Notice.PROVIDER_UNAVAILABLE: "Ассистент временно недоступен. Попробуйте чуть позже.",
     Notice.PROVIDER_REJECTED: "Ассистент не смог обработать запрос. Попробуйте переформулировать или /new.",

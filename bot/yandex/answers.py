@@ -16,7 +16,7 @@ import openai
 from openai import AsyncOpenAI, AsyncStream
 from openai.types.responses import Response, ResponseStreamEvent
 
-from bot.core.errors import ContextLostError, ProviderError, StreamBrokenError
+from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError, StreamBrokenError
 from bot.core.models import CompletedAnswer, Usage
 from bot.core.ports import AnswerRequest
 
@@ -138,10 +138,17 @@ def _completed(response: Response) -> CompletedAnswer:
 
 def _translate_status_error(error: openai.APIStatusError, *, had_context: bool) -> ProviderError:
     status = error.status_code
+    if status == 404 and _about_search_index(error):
+        return SearchIndexGoneError("provider lost the document index")
     if had_context and (status == 404 or _is_previous_response_error(error)):
         return ContextLostError(f"provider lost the conversation ({status})")
     retryable = status == 429 or status >= 500 or status == 408
     return ProviderError(f"provider answered {status}", retryable=retryable, status=status)
+
+
+def _about_search_index(error: openai.APIStatusError) -> bool:
+    param = str(getattr(error, "param", "") or "")
+    return param.startswith("tools") or "vector store" in str(error.message).lower()
 
 
 def _is_previous_response_error(error: openai.APIStatusError) -> bool:

@@ -265,7 +265,7 @@ async def test_commands_help_history_and_unsupported_content(stack: Stack) -> No
         await stack.telegram.send_user_message(chat_id, user, sticker=True)
         await stack.telegram.send_user_message(chat_id, user, "/nonsense")
         texts = await wait_final(stack, chat_id, count=7)
-        assert texts[-2].startswith("Пока я понимаю только текстовые сообщения")
+        assert texts[-2].startswith("Я понимаю текстовые сообщения и документы")
         assert texts[-1] == "Я не знаю такой команды. Смотрите /help."
     commands = stack.telegram.calls("setMyCommands")
     assert {c["params"].get("language_code") for c in commands} == {None, "ru"}

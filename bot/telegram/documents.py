@@ -1,0 +1,246 @@
+"""The Telegram side of the knowledge base: downloading, album grouping, status messages, listings.
+
+- TelegramDocumentSource downloads a file by its Telegram file id into a spooled temporary file
+  (kept in memory while small, on disk when large), so a document is never held twice in memory.
+- AlbumCollector turns the separate messages of an album (same media_group_id) into one batch.
+- DocumentFlow validates, shows the status message at once, and queues the ingestion in the chat's
+  lane, so a question sent right after the document is answered with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO, cast
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.core.documents import (
+    SUPPORTED_TYPES,
+    DocumentFetchError,
+    DocumentRecord,
+    IncomingDocument,
+    IngestReport,
+    KnowledgeBaseService,
+    Refusal,
+    Rejected,
+    validate,
+)
+from bot.core.models import ConversationKey, Language
+from bot.core.scheduling import ChatScheduler
+from bot.telegram import texts
+from bot.telegram.delivery import Destination, TelegramSender
+from bot.telegram.formatting import Chunk
+
+log = logging.getLogger(__name__)
+
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024
+ALBUM_QUIET_PERIOD_S = 0.8
+
+
+class TelegramDocumentSource:
+    def __init__(self, bot: Bot, *, timeout: float = 120.0) -> None:
+        self._bot = bot
+        self._timeout = timeout
+
+    async def fetch(self, file_ref: str) -> BinaryIO:
+        try:
+            file = await self._bot.get_file(file_ref)
+            if file.file_path is None:
+                raise DocumentFetchError("download")
+            # A binary file object kept in memory while small; closed by the caller after the upload.
+            spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES))  # noqa: SIM115
+            await self._bot.download_file(file.file_path, destination=spool, timeout=int(self._timeout))
+        except (TelegramBadRequest, TelegramNetworkError, TelegramServerError) as error:
+            log.warning("document download failed: %s", type(error).__name__)
+            raise DocumentFetchError("download") from error
+        spool.seek(0)
+        return spool
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+@dataclass
+class _Album:
+    documents: list[IncomingDocument] = field(default_factory=list)
+    waiter: asyncio.Task[None] | None = None
+
+
+AlbumHandler = Callable[[list[IncomingDocument]], Awaitable[None]]
+
+
+class AlbumCollector:
+    """Collects the documents of one album, then hands them over once no new part arrived for a moment."""
+
+    def __init__(self, quiet_period: float = ALBUM_QUIET_PERIOD_S) -> None:
+        self._quiet = quiet_period
+        self._albums: dict[tuple[int, str], _Album] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, chat_id: int, group_id: str, document: IncomingDocument, handler: AlbumHandler) -> None:
+        album = self._albums.setdefault((chat_id, group_id), _Album())
+        album.documents.append(document)
+        if album.waiter is not None:
+            album.waiter.cancel()
+        album.waiter = asyncio.create_task(self._flush_later((chat_id, group_id), album, handler))
+        self._tasks.add(album.waiter)
+        album.waiter.add_done_callback(self._tasks.discard)
+
+    async def _flush_later(self, key: tuple[int, str], album: _Album, handler: AlbumHandler) -> None:
+        await asyncio.sleep(self._quiet)
+        if self._albums.get(key) is album:
+            del self._albums[key]
+        try:
+            await handler(album.documents)
+        except Exception:
+            log.exception("album handling failed")
+
+    async def close(self) -> None:
+        """Flush nothing more; wait briefly for albums being handed over."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self._quiet * 2)
+        for task in self._tasks:
+            task.cancel()
+
+
+class DocumentFlow:
+    def __init__(
+        self, knowledge: KnowledgeBaseService, scheduler: ChatScheduler, sender: TelegramSender
+    ) -> None:
+        self._knowledge = knowledge
+        self._scheduler = scheduler
+        self._sender = sender
+
+    async def receive(
+        self,
+        key: ConversationKey,
+        dest: Destination,
+        documents: Sequence[IncomingDocument],
+        language: Language,
+    ) -> None:
+        base = await self._knowledge.load(key)
+        accepted, rejected = validate(documents, len(base.documents), self._knowledge.limits)
+        for refusal in rejected:
+            await self._say(dest, self._refusal_text(refusal, language))
+        if not accepted:
+            return
+        names = ", ".join(d.file_name for d in accepted)
+        status = await self._sender.send_chunk(
+            dest, Chunk(texts.text(language, "doc_received", names=names)), reply=True
+        )
+        status_id = status.message_id if status else None
+
+        async def ingest() -> None:
+            report = await self._knowledge.ingest(key, accepted)
+            await self._report(dest, status_id, report, language)
+
+        if not self._scheduler.submit(key, ingest):
+            await self._edit_or_say(dest, status_id, texts.text(language, "doc_busy"))
+
+    async def rebuild(self, key: ConversationKey, dest: Destination, language: Language) -> None:
+        """Re-index a chat's documents whose provider index expired, telling the user."""
+        status = await self._sender.send_chunk(
+            dest, Chunk(texts.text(language, "doc_reindexing")), reply=False
+        )
+        report = await self._knowledge.rebuild(key)
+        await self._report(dest, status.message_id if status else None, report, language)
+
+    async def _report(
+        self, dest: Destination, status_id: int | None, report: IngestReport, language: Language
+    ) -> None:
+        lines: list[str] = []
+        if report.ready:
+            lines.append(
+                texts.text(language, "doc_ready", names=", ".join(d.file_name for d in report.ready))
+            )
+        if report.quota_exceeded:
+            lines.append(texts.text(language, "doc_quota"))
+        else:
+            for record in report.failed:
+                reason = texts.text(language, _failure_reason(record))
+                lines.append(texts.text(language, "doc_failed", name=record.file_name, reason=reason))
+        await self._edit_or_say(dest, status_id, "\n".join(lines))
+
+    async def _edit_or_say(self, dest: Destination, message_id: int | None, text: str) -> None:
+        if not text:
+            return
+        if message_id is not None:
+            await self._sender.edit_chunk(dest, message_id, Chunk(text))
+        else:
+            await self._say(dest, text)
+
+    async def _say(self, dest: Destination, text: str) -> None:
+        await self._sender.send_chunk(dest, Chunk(text), reply=True)
+
+    def _refusal_text(self, rejected: Rejected, language: Language) -> str:
+        limits = self._knowledge.limits
+        name = rejected.document.file_name
+        if rejected.reason is Refusal.UNSUPPORTED_TYPE:
+            types = ", ".join(
+                sorted({ext.upper() for ext in SUPPORTED_TYPES if ext not in ("htm", "markdown")})
+            )
+            return texts.text(language, "doc_refused_type", name=name, types=types)
+        if rejected.reason is Refusal.TOO_BIG:
+            return texts.text(
+                language,
+                "doc_refused_size",
+                name=name,
+                size=human_size(rejected.document.size or 0),
+                limit=human_size(limits.max_bytes),
+            )
+        if rejected.reason is Refusal.TOO_MANY:
+            return texts.text(language, "doc_refused_count", name=name, limit=limits.max_documents)
+        return texts.text(language, "doc_refused_empty", name=name)
+
+
+def _failure_reason(record: DocumentRecord) -> str:
+    error = record.error or ""
+    if error == "download":
+        return "doc_reason_download"
+    if error in ("invalid_file", "unsupported_file"):
+        return "doc_reason_unreadable"
+    if error == "timeout":
+        return "doc_reason_timeout"
+    return "doc_reason_other"
+
+
+def documents_listing(
+    records: Sequence[DocumentRecord], language: Language
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    if not records:
+        return texts.text(language, "docs_empty"), None
+    lines = [texts.text(language, "docs_title", count=len(records))]
+    buttons: list[list[InlineKeyboardButton]] = []
+    for number, record in enumerate(records, start=1):
+        status = texts.text(language, f"doc_status_{record.status.value}")
+        added = datetime.fromtimestamp(record.added_at, tz=UTC).strftime("%Y-%m-%d")
+        lines.append(f"{number}. {record.file_name} — {status}, {added}, {human_size(record.size)}")
+        label = f"🗑 {number}. {record.file_name}"
+        buttons.append([InlineKeyboardButton(text=label[:60], callback_data=f"doc:del:{record.doc_id}")])
+    lines.append("")
+    lines.append(texts.text(language, "docs_forget_hint"))
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=buttons)
+
+
+def forget_keyboard(language: Language) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=texts.text(language, "forget_yes"), callback_data="kb:forget:yes"),
+                InlineKeyboardButton(text=texts.text(language, "forget_no"), callback_data="kb:forget:no"),
+            ]
+        ]
+    )

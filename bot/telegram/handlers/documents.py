@@ -1,0 +1,152 @@
+"""Documents: receiving files (albums as one batch), /docs with delete buttons, /forget with confirmation.
+
+Every callback is resolved within the chat it came from, so a button can only ever touch that
+chat's own documents; in groups, deleting needs the uploader or a group admin.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.core.documents import IncomingDocument
+from bot.telegram import texts
+from bot.telegram.documents import documents_listing, forget_keyboard
+from bot.telegram.formatting import Chunk
+from bot.telegram.mappers import conversation_key, destination, is_group, language
+from bot.telegram.services import BotServices
+
+log = logging.getLogger(__name__)
+
+ADMIN_STATUSES = frozenset({"creator", "administrator"})
+
+
+def incoming(message: Message) -> IncomingDocument:
+    document = message.document
+    assert document is not None
+    return IncomingDocument(
+        file_ref=document.file_id,
+        file_name=document.file_name or f"document-{document.file_unique_id}",
+        mime_type=document.mime_type,
+        size=document.file_size,
+        uploaded_by=message.from_user.id if message.from_user else None,
+    )
+
+
+async def receive_document(message: Message, services: BotServices) -> None:
+    key = conversation_key(message)
+    dest = destination(message, reply=True)
+    lang = language(message.from_user)
+    document = incoming(message)
+    if message.media_group_id:
+
+        async def receive_album(documents: list[IncomingDocument]) -> None:
+            await services.documents.receive(key, dest, documents, lang)
+
+        services.albums.add(message.chat.id, message.media_group_id, document, receive_album)
+        return
+    await services.documents.receive(key, dest, [document], lang)
+
+
+async def list_documents(message: Message, services: BotServices) -> None:
+    lang = language(message.from_user)
+    base = await services.knowledge.load(conversation_key(message))
+    body, keyboard = documents_listing(base.documents, lang)
+    await services.sender.send_chunk(
+        destination(message, reply=False), Chunk(body), reply=False, markup=keyboard
+    )
+
+
+async def forget_documents(message: Message, services: BotServices, bot: Bot) -> None:
+    lang = language(message.from_user)
+    dest = destination(message, reply=True)
+    if is_group(message) and not await _is_group_admin(bot, services, message.chat.id, message.from_user):
+        await services.sender.send_chunk(dest, Chunk(texts.text(lang, "not_allowed")), reply=True)
+        return
+    base = await services.knowledge.load(conversation_key(message))
+    if not base.documents:
+        await services.sender.send_chunk(dest, Chunk(texts.text(lang, "forget_nothing")), reply=True)
+        return
+    await services.sender.send_chunk(
+        dest,
+        Chunk(texts.text(lang, "forget_confirm", count=len(base.documents))),
+        reply=True,
+        markup=forget_keyboard(lang),
+    )
+
+
+async def delete_document(query: CallbackQuery, services: BotServices, bot: Bot) -> None:
+    message = query.message
+    lang = language(query.from_user)
+    if not isinstance(message, Message) or query.data is None:
+        await query.answer()
+        return
+    doc_id = query.data.removeprefix("doc:del:")
+    key = conversation_key(message)
+    base = await services.knowledge.load(key)
+    record = next((d for d in base.documents if d.doc_id == doc_id), None)
+    if record is None:
+        await query.answer(texts.text(lang, "doc_missing"), show_alert=False)
+        return
+    uploader = record.uploaded_by == query.from_user.id
+    if (
+        is_group(message)
+        and not uploader
+        and not await _is_group_admin(bot, services, message.chat.id, query.from_user)
+    ):
+        await query.answer(texts.text(lang, "not_allowed"), show_alert=True)
+        return
+    await services.knowledge.delete(key, doc_id)
+    await query.answer(texts.text(lang, "doc_deleted", name=record.file_name))
+    base = await services.knowledge.load(key)
+    body, keyboard = documents_listing(base.documents, lang)
+    await services.sender.edit_chunk(
+        destination(message, reply=False), message.message_id, Chunk(body), markup=keyboard
+    )
+
+
+async def confirm_forget(query: CallbackQuery, services: BotServices, bot: Bot) -> None:
+    message = query.message
+    lang = language(query.from_user)
+    if not isinstance(message, Message):
+        await query.answer()
+        return
+    dest = destination(message, reply=False)
+    if query.data != "kb:forget:yes":
+        await query.answer()
+        await services.sender.edit_chunk(
+            dest, message.message_id, Chunk(texts.text(lang, "forget_cancelled"))
+        )
+        return
+    if is_group(message) and not await _is_group_admin(bot, services, message.chat.id, query.from_user):
+        await query.answer(texts.text(lang, "not_allowed"), show_alert=True)
+        return
+    count = await services.knowledge.forget(conversation_key(message))
+    await query.answer()
+    await services.sender.edit_chunk(
+        dest, message.message_id, Chunk(texts.text(lang, "forget_done", count=count))
+    )
+
+
+async def _is_group_admin(bot: Bot, services: BotServices, chat_id: int, user: object) -> bool:
+    user_id = getattr(user, "id", None)
+    if user_id is None:
+        return False
+    if services.access.is_admin(user_id):
+        return True
+    member = await bot.get_chat_member(chat_id, user_id)
+    return member.status in ADMIN_STATUSES
+
+
+def setup() -> Router:
+    router = Router(name="documents")
+    router.message.register(list_documents, Command("docs"))
+    router.message.register(forget_documents, Command("forget"))
+    router.message.register(receive_document, F.document, F.chat.type == ChatType.PRIVATE)
+    router.callback_query.register(delete_document, F.data.startswith("doc:del:"))
+    router.callback_query.register(confirm_forget, F.data.startswith("kb:forget:"))
+    return router
