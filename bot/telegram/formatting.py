@@ -21,7 +21,8 @@ CLASSIC_LIMIT = 4096
 RICH_LIMIT = 32_768
 _MIN_FILL = 0.5  # a boundary must leave the chunk at least half full, else cut harder
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"')\]»]|$)")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()~>#+\-=|{}.!<])")
+# Inline-significant characters only: notes and file names sit inside a line, never at its start.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]~<>|])")
 _FENCE = re.compile(r"^(```|~~~)(.*)$", re.MULTILINE)
 
 

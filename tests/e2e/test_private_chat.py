@@ -3,6 +3,8 @@ Yandex emulator, real Redis. Assertions read what a user would see (the fake's m
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 import time
 from typing import Any
@@ -31,6 +33,10 @@ def answers(stack: Stack) -> list[dict[str, Any]]:
     return stack.yandex.responses(limit=100)
 
 
+def completed(stack: Stack, question: str) -> bool:
+    return any(r["input_text"] == question and r["status"] == "completed" for r in answers(stack))
+
+
 async def test_answer_streams_into_drafts_and_ends_as_the_models_exact_text(stack: Stack) -> None:
     stack.yandex.config.chars_per_second = 400
     async with stack.bot():
@@ -54,15 +60,13 @@ async def test_answer_streams_into_drafts_and_ends_as_the_models_exact_text(stac
 
 
 async def test_first_visible_text_follows_the_first_model_delta_closely(stack: Stack) -> None:
+    stack.yandex.config.chars_per_second = 400
     async with stack.bot():
         user, chat_id = await private_chat(stack)
-        for question in ("warm-up question", "the measured question"):
+        for question in ("warm-up question", "the measured question emu:long=300"):
             await stack.telegram.send_user_message(chat_id, user, question)
-            await stack.telegram.wait_for(
-                lambda q=question: any(
-                    r["input_text"] == q and r["status"] == "completed" for r in answers(stack)
-                )
-            )
+            await stack.telegram.wait_for(functools.partial(completed, stack, question))
+            await asyncio.sleep(1.0)  # the chat's draft budget refills between questions
         await wait_final(stack, chat_id, count=2)
     measured = answers(stack)[-1]
     drafts = stack.telegram.drafts(chat_id)

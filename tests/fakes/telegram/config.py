@@ -19,7 +19,8 @@ class FakeConfig:
     bot_username: str = "test_assistant_bot"
     bot_first_name: str = "Assistant"
 
-    # Rate limits (see README "Rate-limit model"). All clocks are time.monotonic().
+    # Rate limits (see README "Rate-limit model"). Limits run on time.monotonic(); recorded
+    # timestamps (calls, messages, drafts, violations) are unix time, comparable across fakes.
     rate_limits_enabled: bool = True
     chat_burst: int = 3
     chat_rate_per_s: float = 1.0

@@ -52,7 +52,9 @@ SECRET_TOKEN_INVALID = "Bad Request: secret token contains unallowed characters"
 # Drafts in non-private chats: the community reports TDLib's TEXTDRAFT_PEER_INVALID (fake's choice).
 DRAFT_PEER_INVALID = "Bad Request: TEXTDRAFT_PEER_INVALID"
 DRAFT_ID_INVALID = "Bad Request: draft_id must be non-zero"  # (fake's choice)
-RICH_CONTENT_INVALID = "Bad Request: exactly one of the fields html, markdown or blocks must be used"  # (fake's)
+RICH_CONTENT_INVALID = (
+    "Bad Request: exactly one of the fields html, markdown or blocks must be used"  # (fake's)
+)
 PARAMETER_EMPTY = "Bad Request: {name} is empty"
 PARAMETER_INVALID = "Bad Request: invalid {name} specified"
 JSON_INVALID = "Bad Request: can't parse {name} JSON object"
@@ -64,9 +66,7 @@ BOT_NOT_MEMBER = "Forbidden: bot is not a member of the {kind} chat"
 CONFLICT_OTHER_POLLER = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 )
-CONFLICT_WEBHOOK_ACTIVE = (
-    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
-)
+CONFLICT_WEBHOOK_ACTIVE = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 
 TOO_MANY_REQUESTS = "Too Many Requests: retry after {retry_after}"
 
@@ -81,7 +81,11 @@ class BotApiError(Exception):
         self.parameters = parameters or {}
 
     def to_payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"ok": False, "error_code": self.error_code, "description": self.description}
+        payload: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.error_code,
+            "description": self.description,
+        }
         if self.parameters:
             payload["parameters"] = self.parameters
         return payload
@@ -100,9 +104,7 @@ def forbidden(description: str) -> BotApiError:
 
 
 def too_many_requests(retry_after: int) -> BotApiError:
-    return BotApiError(
-        429, TOO_MANY_REQUESTS.format(retry_after=retry_after), {"retry_after": retry_after}
-    )
+    return BotApiError(429, TOO_MANY_REQUESTS.format(retry_after=retry_after), {"retry_after": retry_after})
 
 
 def group_upgraded(migrate_to_chat_id: int) -> BotApiError:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BotApiError, cant_parse_entities
+from .errors import cant_parse_entities
 from .text import Entity, sort_entities
 
 _SUPPORTED_TAGS = frozenset(
@@ -98,7 +98,7 @@ class _HtmlParser:
             code = 0
             if self.at(end) == ord("x"):
                 end += 1
-                while chr(self.at(end)) in "0123456789abcdefABCDEF" and self.at(end):
+                while self.at(end) and chr(self.at(end)) in "0123456789abcdefABCDEF":
                     code = code * 16 + int(chr(self.at(end)), 16)
                     end += 1
             else:
@@ -146,7 +146,7 @@ class _HtmlParser:
             if self.at(i) == _GT:
                 break
             name_begin = i
-            while self.at(i) not in _SPACES and self.at(i) != _EQ:
+            while self.at(i) not in _SPACES and self.at(i) not in (_EQ, _GT):
                 i += 1
             attribute = self.data[name_begin:i].decode("utf-8", "replace")
             if not attribute:
@@ -180,7 +180,7 @@ class _HtmlParser:
         if quote not in (ord("'"), ord('"')):
             # A name token: letters, digits, periods or hyphens; case-insensitive.
             token_begin = i
-            while chr(self.at(i)).isalnum() and self.at(i) < 0x80 or self.at(i) in (ord("."), ord("-")):
+            while (chr(self.at(i)).isalnum() and self.at(i) < 0x80) or self.at(i) in (ord("."), ord("-")):
                 i += 1
             if self.at(i) not in _SPACES and self.at(i) != _GT:
                 raise cant_parse_entities(f"Unexpected end of name token at byte offset {token_begin}")
@@ -268,7 +268,7 @@ class _HtmlParser:
         if user_id is not None:
             user = self.lookup_user(user_id)
             if user is None:
-                raise BotApiError(400, "Bad Request: can't parse entities: User not found")
+                raise cant_parse_entities("User not found")
             self.entities.append({"type": "text_mention", **span, "user": dict(user)})
             return
         checked = _checked_link(url)

@@ -3,6 +3,7 @@ drafts and callback queries. Each knows how to render itself in Bot API shape (`
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +69,11 @@ class Chat:
 
     def to_api(self) -> dict[str, Any]:
         if self.type == PRIVATE and self.private_user is not None:
-            data: dict[str, Any] = {"id": self.id, "type": PRIVATE, "first_name": self.private_user.first_name}
+            data: dict[str, Any] = {
+                "id": self.id,
+                "type": PRIVATE,
+                "first_name": self.private_user.first_name,
+            }
             if self.private_user.username:
                 data["username"] = self.private_user.username
             return data
@@ -95,7 +100,9 @@ class StoredMessage:
     sender: User | None
     date: int
     sent_at: float
-    content: dict[str, Any]  # content fields of the Message: text/entities, caption, document, rich_message, ...
+    content: dict[
+        str, Any
+    ]  # content fields of the Message: text/entities, caption, document, rich_message, ...
     rich: RichContent | None = None
     reply_markup: dict[str, Any] | None = None
     thread_id: int | None = None
@@ -109,10 +116,14 @@ class StoredMessage:
 
     @property
     def content_key(self) -> tuple[str, str]:
-        """What an edit must change (together with the reply markup) not to be "message is not modified"."""
-        if self.rich is not None:
-            return ("rich", self.rich.key())
-        return ("text", repr((self.content.get("text"), self.content.get("entities") or [])))
+        return content_key(self.content, self.rich)
+
+
+def content_key(content: dict[str, Any], rich: RichContent | None) -> tuple[str, str]:
+    """What an edit must change (or the reply markup) not to be "message is not modified"."""
+    if rich is not None:
+        return ("rich", rich.key())
+    return ("text", json.dumps([content.get("text"), content.get("entities") or []], sort_keys=True))
 
 
 @dataclass
@@ -172,3 +183,33 @@ class CallbackQuery:
     data: str
     created_at: float
     answer: dict[str, Any] | None = None
+
+
+def chat_member_api(user: User, status: str) -> dict[str, Any]:
+    """A ChatMember object of the given status (administrators get the usual rights)."""
+    member: dict[str, Any] = {"status": status, "user": user.to_api()}
+    if status == CREATOR:
+        member["is_anonymous"] = False
+    elif status == ADMINISTRATOR:
+        member.update(
+            {
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": True,
+                "can_restrict_members": True,
+                "can_promote_members": False,
+                "can_change_info": True,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+                "can_send_welcome_messages": False,
+                "can_pin_messages": True,
+                "can_manage_topics": True,
+            }
+        )
+    elif status == KICKED:
+        member["until_date"] = 0
+    return member

@@ -56,22 +56,22 @@ def sort_entities(entities: list[Entity]) -> list[Entity]:
 def validate_entities(raw: Any) -> list[Entity]:
     """Check an explicit `entities` parameter: known types, their required fields, sane numbers."""
     if not isinstance(raw, list):
-        raise cant_parse_entities("Field \"entities\" must be an Array")
+        raise cant_parse_entities('Field "entities" must be an Array')
     entities: list[Entity] = []
     for item in raw:
         if not isinstance(item, dict):
             raise cant_parse_entities("MessageEntity must be an Object")
         kind, offset, length = item.get("type"), item.get("offset"), item.get("length")
         if kind not in ENTITY_TYPES:
-            raise cant_parse_entities(f"Unsupported entity type \"{kind}\"")
+            raise cant_parse_entities(f'Unsupported entity type "{kind}"')
         if not isinstance(offset, int) or offset < 0:
             raise cant_parse_entities(f"Receive an entity with incorrect offset {offset}")
         if not isinstance(length, int) or length < 0:
             raise cant_parse_entities(f"Receive an entity with incorrect length {length}")
         if kind == "text_link" and not item.get("url"):
-            raise cant_parse_entities("Field \"url\" must be non-empty")
+            raise cant_parse_entities('Field "url" must be non-empty')
         if kind == "text_mention" and not isinstance(item.get("user"), dict):
-            raise cant_parse_entities("Field \"user\" must be an Object")
+            raise cant_parse_entities('Field "user" must be an Object')
         if kind == "custom_emoji" and not str(item.get("custom_emoji_id", "")).isdigit():
             raise cant_parse_entities("Invalid custom emoji identifier specified")
         entities.append(dict(item))
@@ -82,7 +82,9 @@ def check_entity_bounds(text: str, entities: list[Entity]) -> None:
     total = utf16_len(text)
     for entity in sort_entities([e for e in entities if e["length"] > 0]):
         if entity["offset"] >= total:
-            raise cant_parse_entities(f"Entity begins after the end of the text at UTF-16 offset {entity['offset']}")
+            raise cant_parse_entities(
+                f"Entity begins after the end of the text at UTF-16 offset {entity['offset']}"
+            )
         end = entity["offset"] + entity["length"]
         if end > total:
             raise cant_parse_entities(

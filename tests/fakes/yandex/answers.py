@@ -27,12 +27,13 @@ _DIRECTIVE = re.compile(r"emu:(?:(history|fail_mid|echo)\b|(long|slow|fail)=(\d+
 _DIRECTIVE_WITH_LEADING_SPACE = re.compile(r"[ \t]*" + _DIRECTIVE.pattern)
 _QUOTED_WORDS = 8
 _SENTENCES_PER_PARAGRAPH = 4
-_FILLER_WORDS = """
+_FILLER_TEXT = """
     answer context detail example fact guide idea note outline plan point question reason result
     summary topic value clear short simple useful careful direct general practical precise steady
     explains covers describes lists shows suggests compares outlines mentions highlights notes
     first next then also usually often always carefully briefly plainly quickly simply mostly
-""".split()
+"""
+_FILLER_WORDS = _FILLER_TEXT.split()
 _CLOSING_SENTENCES = (
     "This answer comes from the Yandex AI Studio emulator, not from a language model.",
     "The emulator gives the same answer to the same question in the same context.",

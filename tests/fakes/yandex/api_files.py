@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .errors import bad_request
+from .errors import ApiError, bad_request
 from .wire import json_response, list_page, state_of
 
 routes = web.RouteTableDef()
 
 FILE_PURPOSES = frozenset(
-    {"assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision", "user_data"}
+    {
+        "assistants",
+        "assistants_output",
+        "batch",
+        "batch_output",
+        "fine-tune",
+        "fine-tune-results",
+        "vision",
+        "user_data",
+    }
 )
 MIN_EXPIRY_SECONDS = 3600
 MAX_EXPIRY_SECONDS = 30 * 24 * 3600
@@ -25,8 +34,14 @@ async def create_file(request: web.Request) -> web.Response:
     purpose = form.get("purpose")
     if not isinstance(purpose, str) or purpose not in FILE_PURPOSES:
         raise bad_request(f"Invalid purpose {purpose!r}.", param="purpose")
-    expires_after_seconds = _expires_after_seconds(form.get("expires_after[anchor]"), form.get("expires_after[seconds]"))
-    stored = state_of(request).add_file(upload.filename, purpose, upload.file.read(), expires_after_seconds)
+    expires_after_seconds = _expires_after_seconds(
+        form.get("expires_after[anchor]"), form.get("expires_after[seconds]")
+    )
+    state = state_of(request)
+    data = upload.file.read()
+    if len(data) > state.config.max_file_bytes:
+        raise ApiError(413, f"The file is larger than {state.config.max_file_bytes} bytes.", param="file")
+    stored = state.add_file(upload.filename, purpose, data, expires_after_seconds)
     return json_response(stored.to_api())
 
 
@@ -50,8 +65,12 @@ def _expires_after_seconds(anchor: object, seconds: object) -> float | None:
 @routes.get("/v1/files")
 async def list_files(request: web.Request) -> web.Response:
     purpose = request.query.get("purpose")
-    files = [stored for stored in state_of(request).live_files() if purpose is None or stored.purpose == purpose]
-    return list_page(request, files, object_id=lambda stored: stored.id, render=lambda stored: stored.to_api())
+    files = [
+        stored for stored in state_of(request).live_files() if purpose is None or stored.purpose == purpose
+    ]
+    return list_page(
+        request, files, object_id=lambda stored: stored.id, render=lambda stored: stored.to_api()
+    )
 
 
 @routes.get("/v1/files/{file_id}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +20,21 @@ from .answers import Directives, compose_answer, estimate_tokens, parse_directiv
 from .config import EmulatorConfig
 from .errors import bad_request
 from .items import count_user_messages, item_text, latest_user_text, new_id, normalize_input
-from .search import quote_best_sentences
+from .search import Quote, quote_best_sentences
 from .state import EmulatorState, StoredResponse, VectorStore
 from .streaming import paced, split_into_deltas
 
 _MODEL_URI = re.compile(r"^gpt://(?P<folder>[^/]+)/(?P<name>.+)$")
 DEFAULT_MAX_NUM_RESULTS = 10
-_ECHOED_PARAMS = ("temperature", "top_p", "max_output_tokens", "max_tool_calls", "metadata", "user", "include")
+_ECHOED_PARAMS = (
+    "temperature",
+    "top_p",
+    "max_output_tokens",
+    "max_tool_calls",
+    "metadata",
+    "user",
+    "include",
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ def parse_response_request(body: dict[str, Any], project: str | None) -> Respons
     Without an ``OpenAI-Project`` header any folder is accepted (service-account keys imply one)."""
     model = body.get("model")
     match = _MODEL_URI.match(model) if isinstance(model, str) else None
-    if match is None:
+    if not isinstance(model, str) or match is None:
         raise bad_request(
             f"Invalid model URI {model!r}: expected gpt://<folder_id>/<model_name>.",
             param="model",
@@ -70,7 +79,8 @@ def parse_response_request(body: dict[str, Any], project: str | None) -> Respons
     previous_response_id = body.get("previous_response_id")
     if conversation_id and previous_response_id:
         raise bad_request(
-            "'previous_response_id' cannot be used together with 'conversation'.", param="previous_response_id"
+            "'previous_response_id' cannot be used together with 'conversation'.",
+            param="previous_response_id",
         )
     tools = body.get("tools") or []
     if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
@@ -122,8 +132,13 @@ def plan_answer(state: EmulatorState, request: ResponseRequest) -> AnswerPlan:
     latest = latest_user_text(request.input_items)
     directives = parse_directives(latest)
     question = strip_directives(latest)
-    store = state.get_vector_store(request.vector_store_id, param="tools") if request.vector_store_id else None
-    search_call, quotes_text, annotations, quotes = None, "", [], []
+    store = (
+        state.get_vector_store(request.vector_store_id, param="tools") if request.vector_store_id else None
+    )
+    search_call: dict[str, Any] | None = None
+    quotes_text = ""
+    annotations: list[dict[str, Any]] = []
+    quotes: list[Quote] = []
     if store is not None and request.file_search is not None:
         search_call, quotes = _search(store, question, request.file_search)
         quotes_text = "\n".join(result["text"] for result in search_call["results"])
@@ -140,7 +155,11 @@ def plan_answer(state: EmulatorState, request: ResponseRequest) -> AnswerPlan:
         quotes=quotes,
     )
     prompt = "\n".join(
-        [request.instructions or "", *(item_text(item) for item in [*context, *request.input_items]), quotes_text]
+        [
+            request.instructions or "",
+            *(item_text(item) for item in [*context, *request.input_items]),
+            quotes_text,
+        ]
     )
     return AnswerPlan(text, directives, search_call, annotations, estimate_tokens(prompt))
 
@@ -156,9 +175,7 @@ def _context_items(state: EmulatorState, request: ResponseRequest) -> list[dict[
     return []
 
 
-def _search(
-    store: VectorStore, question: str, tool: dict[str, Any]
-) -> tuple[dict[str, Any], list[Any]]:
+def _search(store: VectorStore, question: str, tool: dict[str, Any]) -> tuple[dict[str, Any], list[Quote]]:
     store.touch()
     index, documents = store.index(tool.get("filters"))
     hits = index.search(question, int(tool.get("max_num_results") or DEFAULT_MAX_NUM_RESULTS))
@@ -184,7 +201,7 @@ def _search(
 class Outcome(enum.Enum):
     COMPLETED = "completed"
     STOPPED = "stopped"
-    """``stop_requested`` was set: cancel, or the server shutting down."""
+    """``stop_requested`` was set: a cancel, a reset, or the server shutting down."""
     FAILED_MIDWAY = "failed_midway"
     """``emu:fail_mid``: about half of the deltas went out."""
 
@@ -199,18 +216,20 @@ async def generate(
     pieces = split_into_deltas(plan.text)
     fail_after = max(1, len(pieces) // 2) if plan.directives.fail_mid else None
     sent = 0
-    async for piece in paced(
+    schedule = paced(
         pieces,
         first_at=response.created_at + config.first_delta_delay,
         chars_per_second=config.chars_per_second,
         pause_ms=plan.directives.slow_ms,
         stop=response.stop_requested,
-    ):
-        response.append_delta(piece)
-        await emit(piece)
-        sent += 1
-        if fail_after is not None and sent >= fail_after:
-            return Outcome.FAILED_MIDWAY
+    )
+    async with aclosing(schedule):
+        async for piece in schedule:
+            response.append_delta(piece)
+            await emit(piece)
+            sent += 1
+            if fail_after is not None and sent >= fail_after:
+                return Outcome.FAILED_MIDWAY
     return Outcome.COMPLETED if sent == len(pieces) else Outcome.STOPPED
 
 

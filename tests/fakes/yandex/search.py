@@ -9,9 +9,10 @@ count whitespace-separated words as tokens.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +21,7 @@ AttributeValue = str | float | bool
 DEFAULT_MAX_CHUNK_SIZE_TOKENS = 800
 DEFAULT_CHUNK_OVERLAP_TOKENS = 400
 
-_STOPWORDS = frozenset(
-    """
+_STOPWORD_TEXT = """
     a an and are as at be but by do does did for from has have how i in is it its me my no not of on or
     so that the their them then there these they this to was we were what when where which who why will
     with you your about into can could would should shall may might than also just only any all some
@@ -32,8 +32,8 @@ _STOPWORDS = frozenset(
     этом один почти мой тем чтоб нее сейчас были куда зачем всех никогда можно при наконец два об другой
     хоть после над больше тот через эти нас про всего них какая много разве три эту моя впрочем хорошо
     свою этой перед иногда лучше чуть том нельзя такой им более всегда конечно всю между это как
-    """.split()
-)
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _WORD = re.compile(r"\w+")
 _NON_SPACE = re.compile(r"\S+")
 _SENTENCE_SEPARATOR = re.compile(r"(?<=[.!?…])\s+|\n+")
@@ -234,7 +234,9 @@ def quote_best_sentences(
             seen.add(sentence)
             weight = sum(index.idf(term) for term in terms & set(tokenize(sentence)))
             if weight > 0:
-                candidates.append((weight, rank, position, Quote(sentence, document.file_id, document.filename)))
+                candidates.append(
+                    (weight, rank, position, Quote(sentence, document.file_id, document.filename))
+                )
     candidates.sort(key=lambda candidate: (-candidate[0], candidate[1], candidate[2]))
     if not candidates:
         return []
@@ -262,17 +264,19 @@ def matches_filter(attributes: Mapping[str, AttributeValue], condition: Mapping[
         return False
 
 
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "in": lambda actual, expected: actual in expected,
+    "nin": lambda actual, expected: actual not in expected,
+}
+
+
 def _compare(kind: str, actual: Any, expected: Any) -> bool:
-    comparisons = {
-        "eq": lambda: actual == expected,
-        "ne": lambda: actual != expected,
-        "gt": lambda: actual > expected,
-        "gte": lambda: actual >= expected,
-        "lt": lambda: actual < expected,
-        "lte": lambda: actual <= expected,
-        "in": lambda: actual in expected,
-        "nin": lambda: actual not in expected,
-    }
-    if kind not in comparisons:
+    if kind not in _COMPARISONS:
         raise TypeError(kind)
-    return bool(comparisons[kind]())
+    return bool(_COMPARISONS[kind](actual, expected))

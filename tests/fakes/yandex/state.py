@@ -40,8 +40,8 @@ class StoredFile:
     created_at: float
     expires_at: float | None
 
-    def is_expired(self, at: float) -> bool:
-        return self.expires_at is not None and at >= self.expires_at
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and now() >= self.expires_at
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -149,10 +149,17 @@ class VectorStore:
     def touch(self) -> None:
         self.last_active_at = now()
 
+    def detach(self, file_id: str) -> None:
+        """Remove a file from the store (the uploaded file itself stays)."""
+        del self.files[file_id]
+        self.touch()
+
     def batch_files(self, batch: FileBatch) -> list[VectorStoreFile]:
         return [self.files[file_id] for file_id in batch.file_ids if file_id in self.files]
 
-    def index(self, attribute_filter: Mapping[str, Any] | None = None) -> tuple[Bm25Index, dict[str, Document]]:
+    def index(
+        self, attribute_filter: Mapping[str, Any] | None = None
+    ) -> tuple[Bm25Index, dict[str, Document]]:
         """A BM25 index over the chunks of the completed files whose attributes pass the filter, and
         those files' documents."""
         documents = {
@@ -267,7 +274,9 @@ class StoredResponse:
             "id": self.message_id,
             "type": "message",
             "role": "assistant",
-            "status": "completed" if done else ("in_progress" if self.status == "in_progress" else "incomplete"),
+            "status": "completed"
+            if done
+            else ("in_progress" if self.status == "in_progress" else "incomplete"),
             "content": [
                 {
                     "type": "output_text",
@@ -373,7 +382,9 @@ class EmulatorState:
 
     # Files
 
-    def add_file(self, filename: str, purpose: str, data: bytes, expires_after_seconds: float | None) -> StoredFile:
+    def add_file(
+        self, filename: str, purpose: str, data: bytes, expires_after_seconds: float | None
+    ) -> StoredFile:
         created_at = now()
         expires_at = created_at + expires_after_seconds if expires_after_seconds is not None else None
         stored = StoredFile(new_id(), filename, purpose, data, created_at, expires_at)
@@ -382,7 +393,7 @@ class EmulatorState:
 
     def get_file(self, file_id: str, *, param: str | None = None) -> StoredFile:
         stored = self.files.get(file_id)
-        if stored is not None and stored.is_expired(now()):
+        if stored is not None and stored.is_expired():
             del self.files[file_id]
             stored = None
         if stored is None:
@@ -394,8 +405,7 @@ class EmulatorState:
         del self.files[self.get_file(file_id).id]
 
     def live_files(self) -> list[StoredFile]:
-        at = now()
-        return [stored for stored in self.files.values() if not stored.is_expired(at)]
+        return [stored for stored in self.files.values() if not stored.is_expired()]
 
     # Vector stores
 
@@ -487,7 +497,9 @@ class EmulatorState:
 
     # Responses
 
-    def get_response(self, response_id: str, *, param: str | None = None, code: str = "not_found") -> StoredResponse:
+    def get_response(
+        self, response_id: str, *, param: str | None = None, code: str = "not_found"
+    ) -> StoredResponse:
         response = self.responses.get(response_id)
         if response is None or not response.is_retrievable(self.config.response_ttl):
             kind = "Previous response" if param == "previous_response_id" else "Response"
@@ -518,6 +530,10 @@ class EmulatorState:
         self.response_log.append(response)
         if response.store:
             self.responses[response.id] = response
+
+    def log_rejected_response(self, response: StoredResponse) -> None:
+        """A request that failed before generating: visible to introspection only."""
+        self.response_log.append(response)
 
     def complete_response(self, response: StoredResponse) -> None:
         """Mark a response completed; a conversation it belongs to gains its input and output items."""
@@ -567,4 +583,3 @@ class EmulatorState:
             del self.files[object_id]
             return "file"
         raise KeyError(object_id)
-

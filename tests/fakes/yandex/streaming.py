@@ -20,7 +20,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from .state import StoredResponse
@@ -40,7 +40,7 @@ async def paced(
     chars_per_second: float,
     pause_ms: int | None,
     stop: asyncio.Event,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Yield the pieces on schedule: the first at wall-clock time ``first_at``, each next one after
     ``len(piece) / chars_per_second`` seconds (or ``pause_ms``). Stops early once ``stop`` is set."""
     due = first_at
@@ -143,7 +143,9 @@ class ResponseEvents:
             for index, annotation in enumerate(response.annotations)
         ]
         events += [
-            self._event("response.output_text.done", **self._text_location(), text=response.output_text, logprobs=[]),
+            self._event(
+                "response.output_text.done", **self._text_location(), text=response.output_text, logprobs=[]
+            ),
             self._event("response.content_part.done", **self._text_location(), part=message["content"][0]),
             self._event("response.output_item.done", output_index=self._message_index, item=message),
             self._event("response.completed", response=response.to_api()),

@@ -35,7 +35,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 
 def json_response(payload: dict[str, Any] | list[Any], *, status: int = 200) -> web.Response:
-    return web.json_response(payload, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False))
+    return web.json_response(
+        payload, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False)
+    )
 
 
 def error_response(error: ApiError) -> web.Response:

@@ -1,0 +1,260 @@
+"""Contract tests of the Yandex emulator's ``emu:`` directives, cancellation, fault injection and
+introspection, driven by the real openai client."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+from openai.types.responses import ResponseErrorEvent
+
+from tests.fakes.yandex.server import YandexEmulator
+
+INTROSPECTION_FIELDS = {
+    "id",
+    "conversation_id",
+    "previous_response_id",
+    "input_text",
+    "output_text",
+    "status",
+    "tools",
+    "started_at",
+    "first_delta_at",
+    "completed_at",
+}
+
+
+async def emu_call(
+    emulator: YandexEmulator, method: str, path: str, payload: dict[str, Any] | None = None
+) -> tuple[int, Any]:
+    """Call an ``/__emu`` endpoint; returns the status and the decoded JSON body."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{emulator.root_url}/__emu/{path}", json=payload) as reply,
+    ):
+        return reply.status, await reply.json()
+
+
+async def wait_for_status(emulator: YandexEmulator, response_id: str, timeout: float = 2.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        [record] = [record for record in emulator.responses() if record["id"] == response_id]
+        if record["status"] != "in_progress" or time.monotonic() > deadline:
+            return str(record["status"])
+        await asyncio.sleep(0.01)
+
+
+async def test_long_gives_about_n_characters_in_paragraphs(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    yandex_emulator.config.chars_per_second = 50_000.0
+    for size in (300, 1500):
+        response = await openai_client.responses.create(
+            model=yandex_model, input=f"Write an essay emu:long={size}"
+        )
+        assert 0.8 * size <= len(response.output_text) <= 1.2 * size
+        assert "\n\n" in response.output_text
+        assert response.output_text.rstrip().endswith(".")
+
+
+async def test_slow_sets_the_pause_between_deltas(
+    openai_client: openai.AsyncOpenAI, yandex_model: str
+) -> None:
+    question = "one two three four five six seven eight nine ten"
+    stream = await openai_client.responses.create(
+        model=yandex_model, input=f"{question} emu:echo emu:slow=40", stream=True
+    )
+    arrivals = [time.monotonic() async for event in stream if event.type == "response.output_text.delta"]
+    gaps = sorted(later - earlier for earlier, later in itertools.pairwise(arrivals))
+    assert len(gaps) == 9
+    assert 0.03 <= gaps[len(gaps) // 2] <= 0.08, "the median gap follows emu:slow=40"
+
+
+async def test_default_pacing_follows_chars_per_second(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    yandex_emulator.config.chars_per_second = 1000.0
+    started = time.monotonic()
+    response = await openai_client.responses.create(model=yandex_model, input="pace emu:long=400")
+    elapsed = time.monotonic() - started
+    expected = yandex_emulator.config.first_delta_delay + len(response.output_text) / 1000.0
+    assert expected * 0.9 <= elapsed <= expected + 0.3
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(429, openai.RateLimitError), (500, openai.InternalServerError), (503, openai.InternalServerError)],
+)
+async def test_fail_fails_the_request_before_streaming(
+    openai_client: openai.AsyncOpenAI,
+    yandex_emulator: YandexEmulator,
+    yandex_model: str,
+    status: int,
+    error: type[openai.APIStatusError],
+) -> None:
+    for stream in (False, True):
+        with pytest.raises(error) as caught:
+            await openai_client.responses.create(
+                model=yandex_model, input=f"boom emu:fail={status}", stream=stream
+            )
+        assert caught.value.status_code == status
+        assert isinstance(caught.value.body, dict) and caught.value.body["message"]
+    record = yandex_emulator.responses()[-1]
+    assert record["status"] == "failed"
+    assert record["input_text"] == f"boom emu:fail={status}"
+    with pytest.raises(openai.NotFoundError):
+        await openai_client.responses.retrieve(record["id"])
+
+
+async def test_fail_mid_sends_an_error_event(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    stream = await openai_client.responses.create(model=yandex_model, input="start emu:fail_mid", stream=True)
+    events = [event async for event in stream]
+    types = [event.type for event in events]
+    assert types.count("response.output_text.delta") >= 2
+    assert "response.completed" not in types
+    error = events[-1]
+    assert isinstance(error, ResponseErrorEvent)
+    assert error.code == "server_error" and error.param is None
+    assert error.sequence_number == len(events) - 1
+    record = yandex_emulator.responses()[-1]
+    assert record["status"] == "failed"
+    assert record["output_text"] and record["completed_at"] is not None
+
+    with pytest.raises(openai.InternalServerError):
+        await openai_client.responses.create(model=yandex_model, input="start emu:fail_mid")
+
+
+async def test_echo_repeats_the_question(openai_client: openai.AsyncOpenAI, yandex_model: str) -> None:
+    question = "Render **bold** and `code`\n\n- a list item"
+    response = await openai_client.responses.create(model=yandex_model, input=f"emu:echo {question}")
+    assert response.output_text == question
+
+
+async def test_directives_combine(openai_client: openai.AsyncOpenAI, yandex_model: str) -> None:
+    started = time.monotonic()
+    response = await openai_client.responses.create(
+        model=yandex_model, input="Tell me emu:echo emu:history emu:long=200 emu:slow=5"
+    )
+    elapsed = time.monotonic() - started
+    assert response.output_text.startswith("Tell me\n\nhistory=1\n\n")
+    assert 160 <= len(response.output_text) <= 240
+    deltas = len(response.output_text.split())
+    assert elapsed >= deltas * 0.005 * 0.8
+
+
+async def test_cancel_stops_a_stream(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    stream = await openai_client.responses.create(
+        model=yandex_model, input="long story emu:long=3000 emu:slow=30", stream=True
+    )
+    response_id = ""
+    deltas = 0
+    cancelled_at = 0.0
+    types: list[str] = []
+    async for event in stream:
+        types.append(event.type)
+        if event.type == "response.created":
+            response_id = event.response.id
+        if event.type == "response.output_text.delta":
+            deltas += 1
+            if deltas == 3:
+                cancelled = await openai_client.responses.cancel(response_id)
+                assert cancelled.status == "cancelled"
+                cancelled_at = time.monotonic()
+    assert time.monotonic() - cancelled_at < 0.2, "the stream ends promptly"
+    assert "response.completed" not in types
+    assert deltas <= 4
+    retrieved = await openai_client.responses.retrieve(response_id)
+    assert retrieved.status == "cancelled"
+    assert yandex_emulator.responses()[-1]["status"] == "cancelled"
+
+    follow_up = await openai_client.responses.create(
+        model=yandex_model, input="continue emu:history", previous_response_id=response_id
+    )
+    assert "history=2" in follow_up.output_text, "a cancelled response can still be chained from"
+    unchanged = await openai_client.responses.cancel(follow_up.id)
+    assert unchanged.status == "completed"
+
+
+async def test_client_disconnect_stops_generation(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    stream = await openai_client.responses.create(
+        model=yandex_model, input="go emu:long=3000 emu:slow=20", stream=True
+    )
+    response_id = ""
+    async for event in stream:
+        if event.type == "response.created":
+            response_id = event.response.id
+        if event.type == "response.output_text.delta":
+            break
+    await stream.close()
+    assert await wait_for_status(yandex_emulator, response_id) == "incomplete"
+    [record] = [record for record in yandex_emulator.responses() if record["id"] == response_id]
+    assert len(record["output_text"]) < 300
+
+
+async def test_injected_faults(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    status, _ = await emu_call(
+        yandex_emulator, "POST", "faults", {"count": 2, "status": 503, "paths": ["/v1/responses"]}
+    )
+    assert status == 200
+    await openai_client.files.list()  # other paths are unaffected
+    for _ in range(2):
+        with pytest.raises(openai.InternalServerError):
+            await openai_client.responses.create(model=yandex_model, input="hi")
+    assert (await openai_client.responses.create(model=yandex_model, input="hi")).status == "completed"
+
+    yandex_emulator.inject_faults(1, 429)
+    with pytest.raises(openai.RateLimitError) as caught:
+        await openai_client.files.list()
+    assert caught.value.response.headers["retry-after-ms"] == "50"
+
+    yandex_emulator.inject_faults(2, 429, paths=["/v1/responses"])
+    retrying = openai_client.with_options(max_retries=2)
+    started = time.monotonic()
+    assert (await retrying.responses.create(model=yandex_model, input="hi")).status == "completed"
+    assert time.monotonic() - started < 1.0, "clients back off briefly"
+
+
+async def test_introspection_records(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    await openai_client.responses.create(model=yandex_model, input="warm up the client")
+    yandex_emulator.config.first_delta_delay = 0.2
+    conversation = await openai_client.conversations.create()
+    first = await openai_client.responses.create(
+        model=yandex_model, input="first emu:history", conversation=conversation.id, stream=True
+    )
+    [event async for event in first]
+    second = await openai_client.responses.create(model=yandex_model, input="second")
+
+    _, records = await emu_call(yandex_emulator, "GET", "responses?limit=2")
+    assert await emu_call(yandex_emulator, "GET", "vector_stores") == (200, [])
+    assert records == yandex_emulator.responses(limit=2)
+    older, newer = records
+    assert set(older) == INTROSPECTION_FIELDS
+    assert newer["id"] == second.id
+    assert older["conversation_id"] == conversation.id
+    assert older["previous_response_id"] is None
+    assert older["input_text"] == "first emu:history"
+    assert "history=1" in older["output_text"]
+    assert older["status"] == "completed"
+    assert older["tools"] == []
+    assert 0.19 <= older["first_delta_at"] - older["started_at"] <= 0.3
+    assert older["first_delta_at"] <= older["completed_at"] <= newer["started_at"]
+
+    assert (await emu_call(yandex_emulator, "POST", "reset"))[0] == 200
+    assert yandex_emulator.responses() == []
+    with pytest.raises(openai.NotFoundError):
+        await openai_client.conversations.retrieve(conversation.id)

@@ -1,0 +1,28 @@
+"""``GET /v1/models``: a short fixed list of Yandex model URIs in the caller's folder."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .state import now
+from .wire import json_response
+
+routes = web.RouteTableDef()
+
+MODEL_NAMES = ("yandexgpt/latest", "yandexgpt/rc", "yandexgpt-lite/latest", "aliceai-llm/latest")
+DEFAULT_FOLDER = "default-folder"
+
+
+@routes.get("/v1/models")
+async def list_models(request: web.Request) -> web.Response:
+    folder = request.headers.get("OpenAI-Project") or DEFAULT_FOLDER
+    created = int(now())
+    return json_response(
+        {
+            "object": "list",
+            "data": [
+                {"id": f"gpt://{folder}/{name}", "object": "model", "created": created, "owned_by": "yandex"}
+                for name in MODEL_NAMES
+            ],
+        }
+    )

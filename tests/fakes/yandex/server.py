@@ -1,0 +1,74 @@
+"""Starting and stopping the emulator, and the handle tests hold while it runs.
+
+async with running_yandex_emulator(EmulatorConfig(first_delta_delay=0.0)) as emu:
+    client = AsyncOpenAI(base_url=emu.base_url, api_key="key", project="b1gfolder")
+    ...
+    assert emu.responses()[-1]["status"] == "completed"
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .app import create_app
+from .config import EmulatorConfig
+from .state import EmulatorState
+
+SHUTDOWN_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass
+class YandexEmulator:
+    """A running emulator. The methods mirror the ``/__emu`` endpoints without going over HTTP."""
+
+    base_url: str
+    """``http://127.0.0.1:<port>/v1``: the ``base_url`` for ``AsyncOpenAI``."""
+    root_url: str
+    """``http://127.0.0.1:<port>``: where ``/__emu/*`` lives."""
+    config: EmulatorConfig
+    """Read on every request; change it at run time to change the pace or the quota."""
+    state: EmulatorState
+
+    def responses(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The last ``limit`` response records, newest last (as ``GET /__emu/responses``)."""
+        return self.state.response_records(limit)
+
+    def vector_stores(self) -> list[dict[str, Any]]:
+        """Every vector store with its files (as ``GET /__emu/vector_stores``)."""
+        return self.state.vector_store_records()
+
+    def inject_faults(self, count: int, status: int, paths: list[str] | None = None) -> None:
+        """The next ``count`` ``/v1`` requests whose path starts with one of ``paths`` fail with ``status``."""
+        self.state.faults.add(count, status, paths)
+
+    def expire(self, object_id: str) -> None:
+        """Make a conversation, response, vector store or file vanish; ``KeyError`` if the id is unknown."""
+        self.state.expire(object_id)
+
+    def reset(self) -> None:
+        """Forget every object, record and pending fault (the config stays)."""
+        self.state.reset()
+
+
+@asynccontextmanager
+async def running_yandex_emulator(
+    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[YandexEmulator]:
+    """Serve the emulator on ``host:port`` (``port=0`` picks a free one) for the duration of the block."""
+    effective = config or EmulatorConfig()
+    state = EmulatorState(effective)
+    runner = web.AppRunner(create_app(state), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        root_url = f"http://{bound_host}:{bound_port}"
+        yield YandexEmulator(base_url=f"{root_url}/v1", root_url=root_url, config=effective, state=state)
+    finally:
+        await runner.cleanup()
