@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     allowed_user_ids: IdSet = frozenset()
     allowed_chat_ids: IdSet = frozenset()
     admin_user_ids: IdSet = frozenset()
+    # Groups
+    group_context: Literal["group", "topic", "user"] = "topic"
+    group_context_messages: int = Field(default=0, ge=0, le=50)
+    group_documents_from_anyone: bool = False
+    group_state_retention_days: int = Field(default=30, ge=1, le=365)
     # Documents
     max_document_mb: float = Field(default=20.0, gt=0, le=2000)
     max_documents_per_chat: int = Field(default=20, ge=1, le=10_000)

@@ -19,6 +19,8 @@ from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.scheduling import ChatScheduler
 from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
+from bot.storage.chats import RedisChatKeys
+from bot.storage.chatter import RedisChatter
 from bot.storage.conversations import RedisConversationStore
 from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
@@ -124,6 +126,18 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ),
     )
     documents = DocumentFlow(knowledge, scheduler, sender)
+    chat_keys = RedisChatKeys(redis, ns)
+    chatter = (
+        RedisChatter(redis, ns, keep=settings.group_context_messages)
+        if settings.group_context_messages
+        else None
+    )
+
+    async def move_chat_state(old_chat_id: int, new_chat_id: int) -> None:
+        await chat_keys.move(old_chat_id, new_chat_id)
+        active.move_chat(old_chat_id, new_chat_id)
+
+    sender.on_migration(move_chat_state)
     answers = ChatAnswers(
         use_case,
         scheduler,
@@ -136,6 +150,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ),
         knowledge,
         documents,
+        chatter,
     )
     services = BotServices(
         answers=answers,
@@ -151,6 +166,11 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         knowledge=knowledge,
         documents=documents,
         albums=AlbumCollector(),
+        chat_keys=chat_keys,
+        chatter=chatter,
+        group_context=settings.group_context,
+        group_documents_from_anyone=settings.group_documents_from_anyone,
+        group_state_retention_days=settings.group_state_retention_days,
     )
     return Runtime(
         settings=settings,

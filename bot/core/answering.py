@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError
@@ -77,14 +77,17 @@ class AnswerQuestion:
         view: AnswerView,
         stop: asyncio.Event,
         search: SearchScope | None = None,
+        context: Sequence[Turn] = (),
     ) -> AnswerReport:
+        """Answer `question` into `view`. `context`: extra turns for the model only (e.g. recent group
+        messages that were not addressed to the assistant); they are not added to the transcript."""
         await view.start()
         state = await self._store.load(question.key)
         request = AnswerRequest(
             text=_model_text(question),
             instructions=self._settings.instructions,
             context_handle=state.context_handle,
-            replay=state.carry_over,
+            replay=(*state.carry_over, *context),
             search_index=search.index_id if search else None,
         )
         user_turn = Turn(role="user", text=question.text, author=question.author)

@@ -81,3 +81,19 @@ class KnowledgeActivityKey:
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:kb-activity"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatterKey:
+    """List of recent unaddressed group messages (JSON), trimmed, 1-day TTL. Owner: storage.chatter."""
+
+    ns: Namespace
+    conversation: ConversationKey
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:chatter:{self.conversation.as_path()}"
+
+
+def chat_key_pattern(ns: Namespace, chat_id: int) -> str:
+    """SCAN pattern matching every per-conversation key of one chat, whatever its family."""
+    return f"{ns.prefix}:*:{chat_id}:t*"

@@ -12,10 +12,13 @@ import logging
 import secrets
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.answering import AnswerQuestion
 from bot.core.documents import KnowledgeBaseService
-from bot.core.models import ConversationKey, Language, Notice, Question
+from bot.core.models import ConversationKey, Language, Notice, Question, Turn
 from bot.core.scheduling import ChatScheduler
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
@@ -26,29 +29,42 @@ from bot.telegram.streaming import StreamingAnswerView, ViewOptions
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class RunningAnswer:
+    stop: asyncio.Event
+    asker_id: int | None
+
+
 @dataclass
 class ActiveAnswers:
-    """Stop events of the answers being streamed, by (chat id, draft id)."""
+    """The answers being streamed, by (chat id, answer id); the answer id is also the draft id."""
 
-    _stops: dict[tuple[int, int], asyncio.Event] = field(default_factory=dict)
+    _running: dict[tuple[int, int], RunningAnswer] = field(default_factory=dict)
 
-    def register(self, chat_id: int, draft_id: int) -> asyncio.Event:
-        event = asyncio.Event()
-        self._stops[(chat_id, draft_id)] = event
-        return event
+    def register(self, chat_id: int, answer_id: int, asker_id: int | None) -> asyncio.Event:
+        running = RunningAnswer(asyncio.Event(), asker_id)
+        self._running[(chat_id, answer_id)] = running
+        return running.stop
 
-    def unregister(self, chat_id: int, draft_id: int) -> None:
-        self._stops.pop((chat_id, draft_id), None)
+    def unregister(self, chat_id: int, answer_id: int) -> None:
+        self._running.pop((chat_id, answer_id), None)
 
-    def stop(self, chat_id: int, draft_id: int) -> bool:
-        event = self._stops.get((chat_id, draft_id))
-        if event is None:
+    def get(self, chat_id: int, answer_id: int) -> RunningAnswer | None:
+        return self._running.get((chat_id, answer_id))
+
+    def stop(self, chat_id: int, answer_id: int) -> bool:
+        running = self._running.get((chat_id, answer_id))
+        if running is None:
             return False
-        event.set()
+        running.stop.set()
         return True
 
+    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        for chat_id, answer_id in [k for k in self._running if k[0] == old_chat_id]:
+            self._running[(new_chat_id, answer_id)] = self._running.pop((chat_id, answer_id))
+
     def __len__(self) -> int:
-        return len(self._stops)
+        return len(self._running)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +72,22 @@ class AnswerOptions:
     reply_format: str
     private_streaming: str
     max_question_chars: int
+
+
+STOP_CALLBACK_PREFIX = "stop:"
+
+
+def stop_keyboard(answer_id: int, language: Language) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=texts.text(language, "stop_button"),
+                    callback_data=f"{STOP_CALLBACK_PREFIX}{answer_id}",
+                )
+            ]
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +106,10 @@ class _ChatSearchScope:
         return (await self.knowledge.search_target(self.key)).index_id
 
 
+class RecentChatter(Protocol):
+    async def take(self, key: ConversationKey) -> list[Turn]: ...
+
+
 class ChatAnswers:
     def __init__(
         self,
@@ -84,6 +120,7 @@ class ChatAnswers:
         options: AnswerOptions,
         knowledge: KnowledgeBaseService,
         documents: DocumentFlow,
+        chatter: RecentChatter | None = None,
     ) -> None:
         self._use_case = use_case
         self._scheduler = scheduler
@@ -92,14 +129,15 @@ class ChatAnswers:
         self._options = options
         self._knowledge = knowledge
         self._documents = documents
+        self._chatter = chatter
 
-    async def ask(self, question: Question, dest: Destination) -> None:
+    async def ask(self, question: Question, dest: Destination, asker_id: int | None = None) -> None:
         """Validate and queue a question. Everything up to the queueing is synchronous, so
         messages keep their arrival order in the chat's lane."""
         notice = self._validate(question)
         if notice is None:
             lane: Hashable = question.key
-            if self._scheduler.submit(lane, lambda: self._answer(question, dest)):
+            if self._scheduler.submit(lane, lambda: self._answer(question, dest, asker_id)):
                 return
             notice = Notice.QUEUE_FULL
         await self.notify(dest, question.language, notice, length=len(question.text))
@@ -117,21 +155,24 @@ class ChatAnswers:
             return Notice.QUESTION_TOO_LONG
         return None
 
-    async def _answer(self, question: Question, dest: Destination) -> None:
-        draft_id = secrets.randbelow(2**31 - 2) + 1
+    async def _answer(self, question: Question, dest: Destination, asker_id: int | None) -> None:
+        answer_id = secrets.randbelow(2**31 - 2) + 1  # also the draft id: must be non-zero
         options = ViewOptions(
             reply_format="classic" if self._options.reply_format == "classic" else "rich",
             use_drafts=self._options.private_streaming == "draft",
             language=question.language,
+            stop_markup=stop_keyboard(answer_id, question.language),
         )
         search = await self._search_scope(question, dest)
-        view = StreamingAnswerView(self._sender, dest, options, draft_id)
-        stop = self._active.register(dest.chat_id, draft_id)
+        context = await self._chatter.take(question.key) if self._chatter and dest.is_group else []
+        view = StreamingAnswerView(self._sender, dest, options, answer_id)
+        stop = self._active.register(dest.chat_id, answer_id, asker_id)
         try:
-            report = await self._use_case.execute(question, view, stop, search)
+            report = await self._use_case.execute(question, view, stop, search, context=context)
             log.info("answer in chat %s: %s, %d chars", dest.chat_id, report.outcome, report.shown_chars)
         finally:
-            self._active.unregister(dest.chat_id, draft_id)
+            self._active.unregister(dest.chat_id, answer_id)
+            await self._sender.after_answer(dest.chat_id)
             await view.close()
 
     async def _search_scope(self, question: Question, dest: Destination) -> _ChatSearchScope | None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -71,11 +73,39 @@ class Destination:
         return not self.is_group and self.chat_id > 0
 
 
+MigrationListener = Callable[[int, int], Awaitable[None]]
+
+
 class TelegramSender:
     def __init__(self, bot: Bot, budget: TelegramBudget, capabilities: Capabilities) -> None:
         self._bot = bot
         self._budget = budget
         self.capabilities = capabilities
+        self._moved: dict[int, int] = {}
+        self._migration_listeners: list[MigrationListener] = []
+
+    def on_migration(self, listener: MigrationListener) -> None:
+        """Called once per old id when a group turns out to have become a supergroup."""
+        self._migration_listeners.append(listener)
+
+    async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Record a group → supergroup move (from a service message or a failed send); idempotent."""
+        if self._moved.get(old_chat_id) == new_chat_id:
+            return
+        self._moved[old_chat_id] = new_chat_id
+        self._budget.move_chat(old_chat_id, new_chat_id)
+        for listener in self._migration_listeners:
+            await listener(old_chat_id, new_chat_id)
+
+    def current_chat_id(self, chat_id: int) -> int:
+        return self._moved.get(chat_id, chat_id)
+
+    async def after_answer(self, chat_id: int) -> None:
+        """An answer that started before its group migrated wrote its state under the old id: move it."""
+        new_chat_id = self._moved.get(chat_id)
+        if new_chat_id is not None:
+            for listener in self._migration_listeners:
+                await listener(chat_id, new_chat_id)
 
     @property
     def budget(self) -> TelegramBudget:
@@ -223,6 +253,10 @@ class TelegramSender:
         """Run one Bot API call within the budget. None: a frame was dropped, or the edit changed nothing."""
         failures = 0
         while True:
+            chat_id = getattr(method, "chat_id", None)
+            if isinstance(chat_id, int) and chat_id in self._moved:
+                method = method.model_copy(update={"chat_id": self._moved[chat_id]})
+                dest = replace(dest, chat_id=self._moved[chat_id], is_group=True)
             if essential:
                 await self._budget.take(dest.chat_id, kind, is_group=dest.is_group)
             elif not self._budget.try_take(dest.chat_id, kind, is_group=dest.is_group, reserve=1):
@@ -246,6 +280,9 @@ class TelegramSender:
                     "Telegram call %s failed (%s), retrying in %.1fs", method.__api_method__, error, delay
                 )
                 await asyncio.sleep(delay)
+            except TelegramMigrateToChat as error:
+                log.info("group %s became supergroup %s", dest.chat_id, error.migrate_to_chat_id)
+                await self.chat_migrated(dest.chat_id, error.migrate_to_chat_id)
             except TelegramBadRequest as error:
                 if NOT_MODIFIED in error.message:
                     return None

@@ -5,12 +5,13 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
-from bot.telegram.handlers import documents, errors, private, stop
+from bot.telegram.handlers import documents, errors, groups, private, stop
 from bot.telegram.middlewares import AccessMiddleware
 from bot.telegram.services import BotServices
 
 COMMANDS: dict[str, list[tuple[str, str]]] = {
     "en": [
+        ("ask", "Ask a question (in groups)"),
         ("new", "Start a fresh conversation"),
         ("history", "Get this conversation as a file"),
         ("docs", "Documents I know in this chat"),
@@ -18,6 +19,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("help", "What the bot can do"),
     ],
     "ru": [
+        ("ask", "Задать вопрос (в группах)"),
         ("new", "Начать новый разговор"),
         ("history", "Получить разговор файлом"),
         ("docs", "Документы этого чата"),
@@ -30,7 +32,9 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
 def build_dispatcher(services: BotServices) -> Dispatcher:
     dispatcher = Dispatcher(services=services)
     dispatcher.message.outer_middleware(AccessMiddleware())
-    dispatcher.include_routers(stop.setup(), documents.setup(), private.setup(), errors.setup())
+    dispatcher.include_routers(
+        stop.setup(), documents.setup(), groups.setup(), private.setup(), errors.setup()
+    )
     return dispatcher
 
 

@@ -76,10 +76,13 @@ def human_size(size: int) -> str:
 @dataclass
 class _Album:
     documents: list[IncomingDocument] = field(default_factory=list)
+    addressed: bool = False
     waiter: asyncio.Task[None] | None = None
 
 
-AlbumHandler = Callable[[list[IncomingDocument]], Awaitable[None]]
+AlbumHandler = Callable[[list[IncomingDocument], bool], Awaitable[None]]
+"""Receives an album's documents and whether any part of it addressed the bot (the caption usually
+sits on the first part only)."""
 
 
 class AlbumCollector:
@@ -90,9 +93,12 @@ class AlbumCollector:
         self._albums: dict[tuple[int, str], _Album] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def add(self, chat_id: int, group_id: str, document: IncomingDocument, handler: AlbumHandler) -> None:
+    def add(
+        self, chat_id: int, group_id: str, document: IncomingDocument, addressed: bool, handler: AlbumHandler
+    ) -> None:
         album = self._albums.setdefault((chat_id, group_id), _Album())
         album.documents.append(document)
+        album.addressed = album.addressed or addressed
         if album.waiter is not None:
             album.waiter.cancel()
         album.waiter = asyncio.create_task(self._flush_later((chat_id, group_id), album, handler))
@@ -104,7 +110,7 @@ class AlbumCollector:
         if self._albums.get(key) is album:
             del self._albums[key]
         try:
-            await handler(album.documents)
+            await handler(album.documents, album.addressed)
         except Exception:
             log.exception("album handling failed")
 

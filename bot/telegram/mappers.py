@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiogram.enums import ChatType
 from aiogram.types import Message, User
 
@@ -14,8 +16,20 @@ def is_group(message: Message) -> bool:
     return message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
-def conversation_key(message: Message) -> ConversationKey:
+GroupContext = Literal["group", "topic", "user"]
+
+
+def conversation_key(message: Message, group_context: GroupContext = "topic") -> ConversationKey:
+    """Private chats: one conversation per chat (per topic in private topics). Groups: per the
+    operator's choice — the whole group, each forum topic, or each member."""
     thread = message.message_thread_id if message.is_topic_message else None
+    if not is_group(message):
+        return ConversationKey(chat_id=message.chat.id, thread_id=thread)
+    if group_context == "group":
+        return ConversationKey(chat_id=message.chat.id)
+    if group_context == "user":
+        user_id = message.from_user.id if message.from_user else 0
+        return ConversationKey(chat_id=message.chat.id, thread_id=thread, user_id=user_id)
     return ConversationKey(chat_id=message.chat.id, thread_id=thread)
 
 

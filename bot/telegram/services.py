@@ -7,10 +7,20 @@ from typing import Protocol
 
 from bot.core.access import AccessPolicy
 from bot.core.documents import KnowledgeBaseService
+from bot.core.models import ConversationKey
 from bot.core.ports import ConversationStore
 from bot.telegram.answers import ActiveAnswers, ChatAnswers
 from bot.telegram.delivery import TelegramSender
 from bot.telegram.documents import AlbumCollector, DocumentFlow
+from bot.telegram.mappers import GroupContext
+
+
+class RecentChatterLog(Protocol):
+    async def remember(self, key: ConversationKey, author: str | None, text: str) -> None: ...
+
+
+class ChatKeys(Protocol):
+    async def expire_within(self, chat_id: int, seconds: int) -> int: ...
 
 
 class RefusalLog(Protocol):
@@ -28,3 +38,8 @@ class BotServices:
     knowledge: KnowledgeBaseService
     documents: DocumentFlow
     albums: AlbumCollector
+    chat_keys: ChatKeys
+    chatter: RecentChatterLog | None = None
+    group_context: GroupContext = "topic"
+    group_documents_from_anyone: bool = False
+    group_state_retention_days: int = 30

@@ -17,6 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import InlineKeyboardMarkup
+
 from bot.core.models import Language, Notice
 from bot.telegram import texts
 from bot.telegram.budget import Kind
@@ -34,6 +37,10 @@ from bot.telegram.formatting import (
 log = logging.getLogger(__name__)
 
 DRAFT_KEEPALIVE_S = 20.0  # drafts vanish after 30 s without an update
+# Groups share 20 sends+edits per minute among all answers: frames of one answer go at most every 3 s.
+GROUP_FRAME_INTERVAL_S = 3.0
+# Slots of the group's per-minute budget that frames leave free, so final texts are never starved.
+GROUP_FINAL_RESERVE = 3
 RICH_DRAFT_TAIL = RICH_LIMIT - 1024
 
 
@@ -42,6 +49,9 @@ class ViewOptions:
     reply_format: Literal["rich", "classic"]
     use_drafts: bool
     language: Language
+    stop_markup: InlineKeyboardMarkup | None = None
+    """Inline Stop button shown under an answer streamed by edits (drafts have their own)."""
+    draft_keepalive_s: float = DRAFT_KEEPALIVE_S
 
 
 class StreamingAnswerView:
@@ -140,7 +150,7 @@ class StreamingAnswerView:
         if not self._drafting or not self._shown:
             await self._changed.wait()
             return not self._finishing.is_set()
-        remaining = DRAFT_KEEPALIVE_S - (time.monotonic() - self._last_frame_at)
+        remaining = self._options.draft_keepalive_s - (time.monotonic() - self._last_frame_at)
         try:
             await asyncio.wait_for(self._changed.wait(), timeout=max(0.05, remaining))
         except TimeoutError:
@@ -186,25 +196,34 @@ class StreamingAnswerView:
         """Make the answer's messages show `chunks`: edit what changed, send what is new.
 
         Earlier messages are always brought up to date (essential), so a message is never left cut
-        when the text moves on to the next one; the last one may be skipped unless `final`.
+        when the text moves on to the next one; the last one may be skipped unless `final`. While
+        streaming, the last message carries the Stop button; final texts carry no keyboard.
         """
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
             essential = final or not last
+            markup = self._options.stop_markup if last and not final else None
             if index < len(self._messages):
-                if self._message_texts[index] == chunk.text:
+                drops_stop_button = final and last and self._options.stop_markup is not None
+                if self._message_texts[index] == chunk.text and not drops_stop_button:
                     continue
-                if (
-                    not await self._sender.edit_chunk(
-                        self._dest, self._messages[index], chunk, essential=essential
+                try:
+                    edited = await self._sender.edit_chunk(
+                        self._dest, self._messages[index], chunk, essential=essential, markup=markup
                     )
-                    and not essential
-                ):
+                except TelegramBadRequest as error:
+                    if not final or "message to edit not found" not in error.message:
+                        raise
+                    # The message is gone (deleted, or the group migrated): continue in a new one.
+                    log.warning("answer message vanished; sending the rest anew")
+                    del self._messages[index:], self._message_texts[index:]
+                    return await self._sync_messages(chunks[index:], final=final)
+                if not edited and not essential:
                     return False
                 self._message_texts[index] = chunk.text
             else:
                 message = await self._sender.send_chunk(
-                    self._dest, chunk, reply=not self._messages, essential=essential
+                    self._dest, chunk, reply=not self._messages, essential=essential, markup=markup
                 )
                 if message is None:
                     return False

@@ -32,6 +32,17 @@ _EN: dict[str, str] = {
     "you": "You",
     "assistant": "Assistant",
     "sources": "Sources",
+    "stop_button": "⏹ Stop",
+    "stop_not_allowed": "Only the person who asked or a group admin can stop this answer.",
+    "stop_too_late": "This answer has already finished.",
+    "group_greeting": (
+        "Hi! I'm an AI assistant. In this group I answer when addressed: mention me ({mention}), "
+        "reply to one of my messages, or write /ask followed by your question. "
+        "Everyone here shares one conversation{per_topic}. /help tells more."
+    ),
+    "group_greeting_per_topic": " (one per topic)",
+    "ask_usage": "Write your question after the command, e.g. /ask What is a vector store? — or reply to a message with /ask.",
+    "admins_only": "Only group admins can do that.",
     "unsupported_content": "I can read text messages and documents, not this kind of content. Please write your question as text.",
     "unknown_command": "I don't know that command. See /help.",
     "access_denied": "Sorry, this bot is private. Ask its owner for access.",
@@ -104,6 +115,17 @@ _RU: dict[str, str] = {
     "you": "Вы",
     "assistant": "Ассистент",
     "sources": "Источники",
+    "stop_button": "⏹ Стоп",
+    "stop_not_allowed": "Остановить ответ может только тот, кто спросил, или администратор группы.",
+    "stop_too_late": "Этот ответ уже завершён.",
+    "group_greeting": (
+        "Привет! Я AI-ассистент. В этой группе я отвечаю, когда ко мне обращаются: упомяните меня ({mention}), "
+        "ответьте на моё сообщение или напишите /ask и вопрос. "
+        "У всех участников общий разговор{per_topic}. Подробнее — /help."
+    ),
+    "group_greeting_per_topic": " (свой в каждой теме)",
+    "ask_usage": "Напишите вопрос после команды, например: /ask Что такое векторное хранилище? — или ответьте на сообщение командой /ask.",
+    "admins_only": "Это могут делать только администраторы группы.",
     "unsupported_content": "Я понимаю текстовые сообщения и документы, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
     "unknown_command": "Я не знаю такой команды. Смотрите /help.",
     "access_denied": "Извините, это закрытый бот. Попросите доступ у его владельца.",

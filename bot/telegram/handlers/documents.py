@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.core.documents import IncomingDocument
 from bot.telegram import texts
 from bot.telegram.documents import documents_listing, forget_keyboard
+from bot.telegram.filters import is_reply_to_bot, strip_mentions
 from bot.telegram.formatting import Chunk
 from bot.telegram.mappers import conversation_key, destination, is_group, language
 from bot.telegram.services import BotServices
@@ -37,24 +37,37 @@ def incoming(message: Message) -> IncomingDocument:
     )
 
 
-async def receive_document(message: Message, services: BotServices) -> None:
-    key = conversation_key(message)
+async def receive_document(message: Message, services: BotServices, bot: Bot) -> None:
+    """Private chats: every document. Groups: documents whose caption mentions the bot or that reply
+    to it (or every document, if the operator allows uploads from anyone)."""
+    key = conversation_key(message, services.group_context)
     dest = destination(message, reply=True)
     lang = language(message.from_user)
     document = incoming(message)
+    addressed = True
+    if is_group(message):
+        me = await bot.me()
+        addressed = (
+            services.group_documents_from_anyone
+            or strip_mentions(message, me)[0]
+            or is_reply_to_bot(message, me)
+            or (message.caption or "").startswith("/ask")
+        )
     if message.media_group_id:
 
-        async def receive_album(documents: list[IncomingDocument]) -> None:
-            await services.documents.receive(key, dest, documents, lang)
+        async def receive_album(documents: list[IncomingDocument], album_addressed: bool) -> None:
+            if album_addressed:
+                await services.documents.receive(key, dest, documents, lang)
 
-        services.albums.add(message.chat.id, message.media_group_id, document, receive_album)
+        services.albums.add(message.chat.id, message.media_group_id, document, addressed, receive_album)
         return
-    await services.documents.receive(key, dest, [document], lang)
+    if addressed:
+        await services.documents.receive(key, dest, [document], lang)
 
 
 async def list_documents(message: Message, services: BotServices) -> None:
     lang = language(message.from_user)
-    base = await services.knowledge.load(conversation_key(message))
+    base = await services.knowledge.load(conversation_key(message, services.group_context))
     body, keyboard = documents_listing(base.documents, lang)
     await services.sender.send_chunk(
         destination(message, reply=False), Chunk(body), reply=False, markup=keyboard
@@ -64,10 +77,10 @@ async def list_documents(message: Message, services: BotServices) -> None:
 async def forget_documents(message: Message, services: BotServices, bot: Bot) -> None:
     lang = language(message.from_user)
     dest = destination(message, reply=True)
-    if is_group(message) and not await _is_group_admin(bot, services, message.chat.id, message.from_user):
-        await services.sender.send_chunk(dest, Chunk(texts.text(lang, "not_allowed")), reply=True)
+    if is_group(message) and not await is_group_admin(bot, services, message.chat.id, message.from_user):
+        await services.sender.send_chunk(dest, Chunk(texts.text(lang, "admins_only")), reply=True)
         return
-    base = await services.knowledge.load(conversation_key(message))
+    base = await services.knowledge.load(conversation_key(message, services.group_context))
     if not base.documents:
         await services.sender.send_chunk(dest, Chunk(texts.text(lang, "forget_nothing")), reply=True)
         return
@@ -86,7 +99,7 @@ async def delete_document(query: CallbackQuery, services: BotServices, bot: Bot)
         await query.answer()
         return
     doc_id = query.data.removeprefix("doc:del:")
-    key = conversation_key(message)
+    key = conversation_key(message, services.group_context)
     base = await services.knowledge.load(key)
     record = next((d for d in base.documents if d.doc_id == doc_id), None)
     if record is None:
@@ -96,7 +109,7 @@ async def delete_document(query: CallbackQuery, services: BotServices, bot: Bot)
     if (
         is_group(message)
         and not uploader
-        and not await _is_group_admin(bot, services, message.chat.id, query.from_user)
+        and not await is_group_admin(bot, services, message.chat.id, query.from_user)
     ):
         await query.answer(texts.text(lang, "not_allowed"), show_alert=True)
         return
@@ -122,17 +135,17 @@ async def confirm_forget(query: CallbackQuery, services: BotServices, bot: Bot) 
             dest, message.message_id, Chunk(texts.text(lang, "forget_cancelled"))
         )
         return
-    if is_group(message) and not await _is_group_admin(bot, services, message.chat.id, query.from_user):
+    if is_group(message) and not await is_group_admin(bot, services, message.chat.id, query.from_user):
         await query.answer(texts.text(lang, "not_allowed"), show_alert=True)
         return
-    count = await services.knowledge.forget(conversation_key(message))
+    count = await services.knowledge.forget(conversation_key(message, services.group_context))
     await query.answer()
     await services.sender.edit_chunk(
         dest, message.message_id, Chunk(texts.text(lang, "forget_done", count=count))
     )
 
 
-async def _is_group_admin(bot: Bot, services: BotServices, chat_id: int, user: object) -> bool:
+async def is_group_admin(bot: Bot, services: BotServices, chat_id: int, user: object) -> bool:
     user_id = getattr(user, "id", None)
     if user_id is None:
         return False
@@ -146,7 +159,7 @@ def setup() -> Router:
     router = Router(name="documents")
     router.message.register(list_documents, Command("docs"))
     router.message.register(forget_documents, Command("forget"))
-    router.message.register(receive_document, F.document, F.chat.type == ChatType.PRIVATE)
+    router.message.register(receive_document, F.document)
     router.callback_query.register(delete_document, F.data.startswith("doc:del:"))
     router.callback_query.register(confirm_forget, F.data.startswith("kb:forget:"))
     return router

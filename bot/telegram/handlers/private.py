@@ -60,7 +60,8 @@ async def ask(message: Message, services: BotServices) -> None:
         text=message.text or "",
         language=language(message.from_user),
     )
-    await services.answers.ask(question, destination(message, reply=False))
+    asker = message.from_user.id if message.from_user else None
+    await services.answers.ask(question, destination(message, reply=False), asker)
 
 
 async def unsupported(message: Message, services: BotServices) -> None:

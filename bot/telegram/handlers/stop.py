@@ -1,12 +1,19 @@
-"""The Stop button under a streamed draft (Bot API 10.3 `stopped_message_generation`)."""
+"""Stopping an answer: the Stop button under a private draft (Bot API 10.3
+`stopped_message_generation`), or the inline Stop button under an answer streamed by edits (asker or
+group admin only)."""
 
 from __future__ import annotations
 
 import logging
 
-from aiogram import Router
-from aiogram.types import MessageGenerationStopped
+from aiogram import Bot, F, Router
+from aiogram.types import CallbackQuery, Message, MessageGenerationStopped
 
+from bot.core.models import Notice
+from bot.telegram import texts
+from bot.telegram.answers import STOP_CALLBACK_PREFIX
+from bot.telegram.handlers.documents import is_group_admin
+from bot.telegram.mappers import is_group, language
 from bot.telegram.services import BotServices
 
 log = logging.getLogger(__name__)
@@ -17,7 +24,33 @@ async def stop_generation(event: MessageGenerationStopped, services: BotServices
         log.info("stop for an answer that already ended (chat %s)", event.chat.id)
 
 
+async def stop_button(query: CallbackQuery, services: BotServices, bot: Bot) -> None:
+    message = query.message
+    lang = language(query.from_user)
+    if not isinstance(message, Message) or query.data is None:
+        await query.answer()
+        return
+    try:
+        answer_id = int(query.data.removeprefix(STOP_CALLBACK_PREFIX))
+    except ValueError:
+        await query.answer()
+        return
+    running = services.active.get(message.chat.id, answer_id)
+    if running is None:
+        await query.answer(texts.text(lang, "stop_too_late"))
+        return
+    allowed = running.asker_id == query.from_user.id or (
+        is_group(message) and await is_group_admin(bot, services, message.chat.id, query.from_user)
+    )
+    if not allowed:
+        await query.answer(texts.text(lang, "stop_not_allowed"), show_alert=True)
+        return
+    running.stop.set()
+    await query.answer(texts.text(lang, Notice.ANSWER_STOPPED))
+
+
 def setup() -> Router:
     router = Router(name="stop")
     router.stopped_message_generation.register(stop_generation)
+    router.callback_query.register(stop_button, F.data.startswith(STOP_CALLBACK_PREFIX))
     return router

@@ -1,0 +1,87 @@
+"""Is a group message addressed to this bot? (mention, reply to the bot, or /ask)
+
+In forum topics Telegram adds an implicit `reply_to_message` pointing at the topic's first message
+to every message; that is not a reply to the bot and must not count as one.
+"""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.enums import MessageEntityType
+from aiogram.filters import Filter
+from aiogram.types import Message, MessageEntity, User
+
+
+def is_reply_to_bot(message: Message, me: User) -> bool:
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != me.id:
+        return False
+    implicit_topic_reply = message.is_topic_message and replied.message_id == message.message_thread_id
+    return not implicit_topic_reply
+
+
+def strip_mentions(message: Message, me: User) -> tuple[bool, str]:
+    """(addressed by a mention?, the text without mentions of this bot)."""
+    text = message.text or message.caption or ""
+    entities = message.entities or message.caption_entities or []
+    username = f"@{me.username}".lower() if me.username else None
+    spans = [
+        _char_span(text, entity.offset, entity.length)
+        for entity in entities
+        if _mentions_me(entity, text, me, username)
+    ]
+    if not spans:
+        return False, text
+    kept, cursor = [], 0
+    for start, end in sorted(spans):
+        kept.append(text[cursor:start])
+        cursor = end
+    kept.append(text[cursor:])
+    cleaned = " ".join("".join(kept).split())
+    return True, cleaned.lstrip(",:; ").strip()
+
+
+def _mentions_me(entity: MessageEntity, text: str, me: User, username: str | None) -> bool:
+    if entity.type == MessageEntityType.MENTION:
+        return username is not None and entity.extract_from(text).lower() == username
+    if entity.type == MessageEntityType.TEXT_MENTION:
+        return entity.user is not None and entity.user.id == me.id
+    return False
+
+
+def _char_span(text: str, offset16: int, length16: int) -> tuple[int, int]:
+    """Entity offsets count UTF-16 units; convert them to str indexes."""
+    units = 0
+    start = end = len(text)
+    for index, char in enumerate(text):
+        if units == offset16:
+            start = index
+        if units == offset16 + length16:
+            end = index
+            break
+        units += 2 if ord(char) > 0xFFFF else 1
+    return start, end
+
+
+class AddressedToBot(Filter):
+    """Passes group messages that mention the bot or reply to it; gives handlers `question`."""
+
+    async def __call__(self, message: Message, bot: Bot) -> bool | dict[str, str]:
+        me = await bot.me()
+        mentioned, text = strip_mentions(message, me)
+        if mentioned or is_reply_to_bot(message, me):
+            return {"question": text}
+        return False
+
+
+class CommandForOtherBot(Filter):
+    """`/cmd@other_bot`: a command meant for another bot, to be ignored silently."""
+
+    async def __call__(self, message: Message, bot: Bot) -> bool:
+        text = message.text or message.caption or ""
+        if not text.startswith("/"):
+            return False
+        head = text.split(maxsplit=1)[0]
+        _, _, mention = head.partition("@")
+        me = await bot.me()
+        return bool(mention) and mention.lower() != (me.username or "").lower()
