@@ -34,8 +34,10 @@ class RedisChatKeys:
         activity = str(KnowledgeActivityKey(self._ns))
         for name in await self._keys_of(old_chat_id):
             target = name.replace(old_marker, new_marker, 1)
-            if await self._redis.renamenx(name, target):
-                moved += 1
+            # Overwrite: keys written under the old id after the move (by an answer that was already
+            # running) are newer than what the first move carried over.
+            await self._redis.rename(name, target)
+            moved += 1
         for raw in await awaited(self._redis.zrange(activity, 0, -1, withscores=True)):
             member, score = raw
             path = member.decode() if isinstance(member, bytes) else str(member)

@@ -36,6 +36,8 @@ def strip_mentions(message: Message, me: User) -> tuple[bool, str]:
     for start, end in sorted(spans):
         kept.append(text[cursor:start])
         cursor = end
+        while cursor < len(text) and text[cursor] in ",:;":  # "@bot, question" → "question"
+            cursor += 1
     kept.append(text[cursor:])
     cleaned = " ".join("".join(kept).split())
     return True, cleaned.lstrip(",:; ").strip()

@@ -1,0 +1,64 @@
+"""Deciding whether a group message is addressed to the bot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiogram.types import Chat, Message, MessageEntity, User
+
+from bot.telegram.filters import is_reply_to_bot, strip_mentions
+
+ME = User(id=42, is_bot=True, first_name="Assistant", username="helper_bot")
+ANN = User(id=7, is_bot=False, first_name="Ann")
+GROUP = Chat(id=-100123, type="supergroup", is_forum=True)
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def message(
+    text: str,
+    *,
+    entities: list[MessageEntity] | None = None,
+    reply_to_message: Message | None = None,
+    message_thread_id: int | None = None,
+    is_topic_message: bool | None = None,
+) -> Message:
+    return Message(
+        message_id=10,
+        date=NOW,
+        chat=GROUP,
+        from_user=ANN,
+        text=text,
+        entities=entities,
+        reply_to_message=reply_to_message,
+        message_thread_id=message_thread_id,
+        is_topic_message=is_topic_message,
+    )
+
+
+def test_mention_is_stripped_with_utf16_offsets() -> None:
+    text = "🙂 @helper_bot, what's new?"
+    mention = MessageEntity(type="mention", offset=3, length=11)  # the emoji is two UTF-16 units
+    addressed, question = strip_mentions(message(text, entities=[mention]), ME)
+    assert addressed
+    assert question == "🙂 what's new?"
+
+
+def test_mentions_of_other_users_do_not_count() -> None:
+    other = MessageEntity(type="mention", offset=0, length=6)
+    assert strip_mentions(message("@other hi", entities=[other]), ME) == (False, "@other hi")
+
+
+def test_text_mention_of_the_bot_counts() -> None:
+    entity = MessageEntity(type="text_mention", offset=0, length=9, user=ME)
+    assert strip_mentions(message("Assistant help me", entities=[entity]), ME) == (True, "help me")
+
+
+def test_a_reply_to_the_bot_counts_but_not_the_implicit_reply_of_a_topic() -> None:
+    bot_message = Message(message_id=5, date=NOW, chat=GROUP, from_user=ME, text="earlier answer")
+    explicit = message("and then?", reply_to_message=bot_message)
+    assert is_reply_to_bot(explicit, ME)
+    topic_root = Message(message_id=3, date=NOW, chat=GROUP, from_user=ME, text="topic created")
+    implicit = message("chatter", reply_to_message=topic_root, message_thread_id=3, is_topic_message=True)
+    assert not is_reply_to_bot(implicit, ME)
+    to_ann = Message(message_id=6, date=NOW, chat=GROUP, from_user=ANN, text="hi")
+    assert not is_reply_to_bot(message("hey", reply_to_message=to_ann), ME)
