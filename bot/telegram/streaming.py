@@ -51,7 +51,8 @@ class ViewOptions:
     language: Language
     stop_markup: InlineKeyboardMarkup | None = None
     """Inline Stop button shown under an answer streamed by edits (drafts have their own)."""
-    draft_keepalive_s: float = DRAFT_KEEPALIVE_S
+    draft_keepalive_s: float | None = None
+    """Seconds without a change after which the draft is re-sent (None: DRAFT_KEEPALIVE_S)."""
 
 
 class StreamingAnswerView:
@@ -150,7 +151,8 @@ class StreamingAnswerView:
         if not self._drafting or not self._shown:
             await self._changed.wait()
             return not self._finishing.is_set()
-        remaining = self._options.draft_keepalive_s - (time.monotonic() - self._last_frame_at)
+        keepalive = self._options.draft_keepalive_s or DRAFT_KEEPALIVE_S
+        remaining = keepalive - (time.monotonic() - self._last_frame_at)
         try:
             await asyncio.wait_for(self._changed.wait(), timeout=max(0.05, remaining))
         except TimeoutError:

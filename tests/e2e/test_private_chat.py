@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import re
 import time
 from typing import Any
@@ -298,3 +299,32 @@ async def test_allowlists_refuse_politely_once(stack: Stack) -> None:
         await wait_final(stack, insider_chat)
     assert final_texts(stack.telegram, chat_id) == texts, "at most one refusal per chat per hour"
     assert [r["input_text"] for r in answers(stack)] == ["I am allowed emu:echo"]
+
+
+async def test_edit_mode_streams_into_one_message_with_a_stop_button(stack: Stack) -> None:
+    stack.yandex.config.chars_per_second = 300
+    async with stack.bot(private_streaming="edit"):
+        user, chat_id = await private_chat(stack)
+        await stack.telegram.send_user_message(chat_id, user, "tell me emu:long=600")
+        await stack.telegram.wait_for(lambda: any(r["status"] == "completed" for r in answers(stack)))
+        expected = answers(stack)[-1]["output_text"]
+        await stack.telegram.wait_for(lambda: final_texts(stack.telegram, chat_id) == [expected])
+        await stack.telegram.wait_for(lambda: stack.telegram.bot_messages(chat_id)[0]["reply_markup"] is None)
+    message = stack.telegram.bot_messages(chat_id)[0]
+    assert len(message["versions"]) >= 3
+    assert message["versions"][0]["reply_markup"] is not None, "Stop button while streaming"
+    assert stack.telegram.drafts(chat_id) == []
+    assert stack.telegram.violations() == []
+
+
+async def test_an_idle_draft_is_kept_alive(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.telegram.streaming.DRAFT_KEEPALIVE_S", 0.4)
+    async with stack.bot():
+        user, chat_id = await private_chat(stack)
+        # Words arrive 1.5 s apart: longer than the keep-alive interval.
+        await stack.telegram.send_user_message(chat_id, user, "slowly emu:slow=1500 emu:long=40")
+        await wait_final(stack, chat_id, timeout=30)
+    frames = [d["rich_markdown"] for d in stack.telegram.drafts(chat_id)]
+    repeats = sum(1 for a, b in itertools.pairwise(frames) if a == b)
+    assert repeats >= 2, "the same text was re-sent while the model was silent"
+    assert stack.telegram.violations() == []
