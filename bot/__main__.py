@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 
 from bot.app import BotApp
+from bot.logs import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.wiring import StartupError
 
@@ -16,16 +16,19 @@ async def _run(settings: Settings) -> None:
     await app.run_polling()
 
 
+def _secrets(settings: Settings) -> list[str]:
+    values = [settings.bot_token.get_secret_value(), settings.yc_credential]
+    password = settings.redis_url.partition("://")[2].rpartition("@")[0].rpartition(":")[2]
+    return [*values, password] if password else values
+
+
 def main() -> int:
     try:
         settings = load_settings()
     except SettingsError as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(settings.log_level, settings.log_format, secrets=_secrets(settings))
     try:
         asyncio.run(_run(settings))
     except StartupError as error:

@@ -6,11 +6,13 @@ import asyncio
 import logging
 
 from aiogram.exceptions import TelegramUnauthorizedError
+from aiohttp import web
 
 from bot.settings import Settings
 from bot.storage.heartbeat import beat_forever
 from bot.storage.keys import Namespace
 from bot.telegram.dispatcher import register_commands
+from bot.web import add_operational_routes
 from bot.wiring import Runtime, StartupError, build_runtime
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class BotApp:
         heartbeat = asyncio.create_task(
             beat_forever(self.runtime.redis, Namespace(self.runtime.settings.bot_id)), name="heartbeat"
         )
+        web_runner = await self._start_operational_server()
         try:
             await dispatcher.start_polling(
                 self.runtime.bot,
@@ -48,7 +51,22 @@ class BotApp:
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
+            if web_runner is not None:
+                await web_runner.cleanup()
             await self.runtime.close()
+
+    async def _start_operational_server(self) -> web.AppRunner | None:
+        """/metrics and /healthz on METRICS_HOST:METRICS_PORT (0 disables them)."""
+        settings = self.runtime.settings
+        if settings.metrics_port == 0:
+            return None
+        app = web.Application()
+        add_operational_routes(app, self.runtime.metrics, self.runtime.redis, self.runtime.openai)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
+        log.info("metrics on http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
+        return runner
 
     async def stop(self) -> None:
         await self.runtime.dispatcher.stop_polling()

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     replay_turns: int = Field(default=20, ge=0)
     conversation_ttl_days: int = Field(default=29, ge=1, le=365)
     shutdown_deadline_seconds: float = Field(default=25.0, ge=0)
+    user_daily_tokens: int = Field(default=0, ge=0)
+    chat_daily_tokens: int = Field(default=0, ge=0)
+    # Operations
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=8080, ge=0, le=65535)
+    log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("allowed_user_ids", "allowed_chat_ids", "admin_user_ids", mode="before")

@@ -17,6 +17,8 @@ from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.scheduling import ChatScheduler
+from bot.core.usage import UsageBudget, UsageLimits
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
 from bot.storage.chats import RedisChatKeys
@@ -25,6 +27,7 @@ from bot.storage.conversations import RedisConversationStore
 from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
 from bot.storage.redis_typing import awaited
+from bot.storage.usage import RedisUsageLedger
 from bot.telegram.answers import ActiveAnswers, AnswerOptions, ChatAnswers
 from bot.telegram.budget import BudgetConfig, TelegramBudget
 from bot.telegram.delivery import Capabilities, TelegramSender
@@ -54,6 +57,7 @@ class Runtime:
     scheduler: ChatScheduler
     services: BotServices
     dispatcher: Dispatcher
+    metrics: Metrics
 
     async def close(self) -> None:
         await self.services.albums.close()
@@ -95,20 +99,21 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         timeout=settings.yc_timeout_seconds,
     )
     ns = Namespace(bot_id=settings.bot_id)
+    metrics = Metrics()
     conversations = RedisConversationStore(
         redis,
         ns,
         max_turns=settings.transcript_max_turns,
         ttl_seconds=settings.conversation_ttl_days * 86400,
     )
-    model = ResponsesAnswerModel(openai, model_uri(settings.yc_folder_id, settings.yc_model))
+    model = ResponsesAnswerModel(openai, model_uri(settings.yc_folder_id, settings.yc_model), metrics=metrics)
     use_case = AnswerQuestion(
         model,
         conversations,
         AnswerSettings(instructions=settings.assistant_instructions, replay_turns=settings.replay_turns),
     )
     scheduler = ChatScheduler(max_pending_per_key=settings.max_queued_per_chat)
-    sender = TelegramSender(bot, TelegramBudget(budget), Capabilities())
+    sender = TelegramSender(bot, TelegramBudget(budget), Capabilities(), metrics)
     active = ActiveAnswers()
     knowledge = KnowledgeBaseService(
         TelegramDocumentSource(bot),
@@ -125,7 +130,18 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             reclaim_idle_indexes=settings.reclaim_idle_indexes,
         ),
     )
-    documents = DocumentFlow(knowledge, scheduler, sender)
+    documents = DocumentFlow(knowledge, scheduler, sender, metrics)
+    access = AccessPolicy(
+        allowed_user_ids=settings.allowed_user_ids,
+        allowed_chat_ids=settings.allowed_chat_ids,
+        admin_user_ids=settings.admin_user_ids,
+    )
+    usage = UsageBudget(
+        RedisUsageLedger(redis, ns),
+        UsageLimits(
+            user_daily_tokens=settings.user_daily_tokens, chat_daily_tokens=settings.chat_daily_tokens
+        ),
+    )
     chat_keys = RedisChatKeys(redis, ns)
     chatter = (
         RedisChatter(redis, ns, keep=settings.group_context_messages)
@@ -150,23 +166,24 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ),
         knowledge,
         documents,
+        usage,
+        metrics,
+        access,
         chatter,
     )
+    metrics.track_queue(scheduler.total_pending, active.__len__)
     services = BotServices(
         answers=answers,
         conversations=conversations,
         sender=sender,
-        access=AccessPolicy(
-            allowed_user_ids=settings.allowed_user_ids,
-            allowed_chat_ids=settings.allowed_chat_ids,
-            admin_user_ids=settings.admin_user_ids,
-        ),
+        access=access,
         refusals=RedisRefusalLog(redis, ns),
         active=active,
         knowledge=knowledge,
         documents=documents,
         albums=AlbumCollector(),
         chat_keys=chat_keys,
+        usage=usage,
         chatter=chatter,
         group_context=settings.group_context,
         group_documents_from_anyone=settings.group_documents_from_anyone,
@@ -180,4 +197,5 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         scheduler=scheduler,
         services=services,
         dispatcher=build_dispatcher(services),
+        metrics=metrics,
     )

@@ -97,3 +97,16 @@ class ChatterKey:
 def chat_key_pattern(ns: Namespace, chat_id: int) -> str:
     """SCAN pattern matching every per-conversation key of one chat, whatever its family."""
     return f"{ns.prefix}:*:{chat_id}:t*"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageKey:
+    """Integer: tokens used by a user or a chat on one UTC day; 3-day TTL. Owner: storage.usage."""
+
+    ns: Namespace
+    scope: str  # "user" | "chat"
+    owner_id: int
+    day: str
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:usage:{self.scope}:{self.owner_id}:{self.day}"

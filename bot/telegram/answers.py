@@ -10,20 +10,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.answering import AnswerQuestion
+from bot.core.access import AccessPolicy
+from bot.core.answering import AnswerQuestion, AnswerReport
 from bot.core.documents import KnowledgeBaseService
 from bot.core.models import ConversationKey, Language, Notice, Question, Turn
 from bot.core.scheduling import ChatScheduler
+from bot.core.usage import BudgetScope, UsageBudget
+from bot.logs import correlation_id
+from bot.metrics import Metrics
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
 from bot.telegram.documents import DocumentFlow
-from bot.telegram.formatting import classic_chunks, escape_markdown
+from bot.telegram.formatting import Chunk, classic_chunks, escape_markdown
 from bot.telegram.streaming import StreamingAnswerView, ViewOptions
 
 log = logging.getLogger(__name__)
@@ -120,6 +125,9 @@ class ChatAnswers:
         options: AnswerOptions,
         knowledge: KnowledgeBaseService,
         documents: DocumentFlow,
+        budget: UsageBudget,
+        metrics: Metrics,
+        access: AccessPolicy,
         chatter: RecentChatter | None = None,
     ) -> None:
         self._use_case = use_case
@@ -130,6 +138,9 @@ class ChatAnswers:
         self._knowledge = knowledge
         self._documents = documents
         self._chatter = chatter
+        self._budget = budget
+        self._metrics = metrics
+        self._access = access
 
     async def ask(self, question: Question, dest: Destination, asker_id: int | None = None) -> None:
         """Validate and queue a question. Everything up to the queueing is synchronous, so
@@ -137,7 +148,14 @@ class ChatAnswers:
         notice = self._validate(question)
         if notice is None:
             lane: Hashable = question.key
-            if self._scheduler.submit(lane, lambda: self._answer(question, dest, asker_id)):
+            update_id = correlation_id.get()
+            received_at = time.time()
+
+            async def job() -> None:
+                correlation_id.set(update_id)  # the lane's task may have been started by another update
+                await self._answer(question, dest, asker_id, received_at)
+
+            if self._scheduler.submit(lane, job):
                 return
             notice = Notice.QUEUE_FULL
         await self.notify(dest, question.language, notice, length=len(question.text))
@@ -155,7 +173,17 @@ class ChatAnswers:
             return Notice.QUESTION_TOO_LONG
         return None
 
-    async def _answer(self, question: Question, dest: Destination, asker_id: int | None) -> None:
+    async def _answer(
+        self, question: Question, dest: Destination, asker_id: int | None, received_at: float
+    ) -> None:
+        exempt = self._access.is_admin(asker_id)
+        exhausted = await self._budget.exhausted(asker_id, dest.chat_id, exempt=exempt)
+        if exhausted is not None:
+            self._metrics.budget_refusals.inc()
+            key = "budget_user_exhausted" if exhausted.scope is BudgetScope.USER else "budget_chat_exhausted"
+            message = texts.text(question.language, key, limit=exhausted.limit)
+            await self._sender.send_chunk(dest, Chunk(message), reply=True)
+            return
         answer_id = secrets.randbelow(2**31 - 2) + 1  # also the draft id: must be non-zero
         options = ViewOptions(
             reply_format="classic" if self._options.reply_format == "classic" else "rich",
@@ -169,7 +197,16 @@ class ChatAnswers:
         stop = self._active.register(dest.chat_id, answer_id, asker_id)
         try:
             report = await self._use_case.execute(question, view, stop, search, context=context)
-            log.info("answer in chat %s: %s, %d chars", dest.chat_id, report.outcome, report.shown_chars)
+            self._observe(report, view, received_at)
+            await self._budget.record(asker_id, dest.chat_id, report.usage.total_tokens)
+            log.info(
+                "answer finished",
+                extra={
+                    "outcome": str(report.outcome),
+                    "chars": report.shown_chars,
+                    "tokens": report.usage.total_tokens,
+                },
+            )
         finally:
             self._active.unregister(dest.chat_id, answer_id)
             await self._sender.after_answer(dest.chat_id)
@@ -187,3 +224,11 @@ class ChatAnswers:
         return _ChatSearchScope(
             index_id, self._knowledge, self._documents, question.key, dest, question.language
         )
+
+    def _observe(self, report: AnswerReport, view: StreamingAnswerView, received_at: float) -> None:
+        self._metrics.answers.labels(outcome=str(report.outcome)).inc()
+        self._metrics.answer_seconds.observe(time.time() - received_at)
+        if view.first_visible_at is not None:
+            self._metrics.first_visible_seconds.observe(max(0.0, view.first_visible_at - received_at))
+        self._metrics.tokens.labels(direction="input").inc(report.usage.input_tokens)
+        self._metrics.tokens.labels(direction="output").inc(report.usage.output_tokens)

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramMigrateToChat,
     TelegramNetworkError,
@@ -34,6 +35,7 @@ from aiogram.methods import (
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, InputRichMessage, Message, ReplyParameters
 
+from bot.metrics import Metrics
 from bot.telegram.budget import Kind, TelegramBudget
 from bot.telegram.formatting import Chunk
 
@@ -77,8 +79,11 @@ MigrationListener = Callable[[int, int], Awaitable[None]]
 
 
 class TelegramSender:
-    def __init__(self, bot: Bot, budget: TelegramBudget, capabilities: Capabilities) -> None:
+    def __init__(
+        self, bot: Bot, budget: TelegramBudget, capabilities: Capabilities, metrics: Metrics | None = None
+    ) -> None:
         self._bot = bot
+        self._metrics = metrics
         self._budget = budget
         self.capabilities = capabilities
         self._moved: dict[int, int] = {}
@@ -263,14 +268,26 @@ class TelegramSender:
                 return None
             try:
                 return await self._bot(method)
-            except TelegramRetryAfter as error:
-                log.warning("429 from Telegram in chat %s: retry after %ss", dest.chat_id, error.retry_after)
-                self._budget.pause_chat(dest.chat_id, error.retry_after)
-                if not essential:
+            except TelegramAPIError as error:
+                self._count(error)
+                if isinstance(error, TelegramRetryAfter):
+                    log.warning(
+                        "429 from Telegram in chat %s: retry after %ss", dest.chat_id, error.retry_after
+                    )
+                    self._budget.pause_chat(dest.chat_id, error.retry_after)
+                    if not essential:
+                        return None
+                    continue
+                if isinstance(error, TelegramMigrateToChat):
+                    log.info("group %s became supergroup %s", dest.chat_id, error.migrate_to_chat_id)
+                    await self.chat_migrated(dest.chat_id, error.migrate_to_chat_id)
+                    continue
+                if isinstance(error, TelegramBadRequest) and NOT_MODIFIED in error.message:
                     return None
-            except (TelegramServerError, TelegramNetworkError) as error:
+                if not isinstance(error, TelegramServerError | TelegramNetworkError):
+                    raise
                 if not essential:
-                    log.info("dropped a frame after a Telegram error: %s", error)
+                    log.info("dropped a frame after a Telegram error: %s", type(error).__name__)
                     return None
                 failures += 1
                 if failures > MAX_SERVER_ERROR_RETRIES:
@@ -280,10 +297,22 @@ class TelegramSender:
                     "Telegram call %s failed (%s), retrying in %.1fs", method.__api_method__, error, delay
                 )
                 await asyncio.sleep(delay)
-            except TelegramMigrateToChat as error:
-                log.info("group %s became supergroup %s", dest.chat_id, error.migrate_to_chat_id)
-                await self.chat_migrated(dest.chat_id, error.migrate_to_chat_id)
-            except TelegramBadRequest as error:
-                if NOT_MODIFIED in error.message:
-                    return None
-                raise
+
+    def _count(self, error: TelegramAPIError) -> None:
+        if self._metrics is None:
+            return
+        if isinstance(error, TelegramRetryAfter):
+            self._metrics.telegram_429.inc()
+        self._metrics.telegram_errors.labels(kind=_error_kind(error)).inc()
+
+
+def _error_kind(error: TelegramAPIError) -> str:
+    if isinstance(error, TelegramRetryAfter):
+        return "retry_after"
+    if isinstance(error, TelegramMigrateToChat):
+        return "migrated"
+    if isinstance(error, TelegramServerError):
+        return "server"
+    if isinstance(error, TelegramBadRequest):
+        return "not_modified" if NOT_MODIFIED in error.message else "bad_request"
+    return type(error).__name__.removeprefix("Telegram").removesuffix("Error").lower() or "other"

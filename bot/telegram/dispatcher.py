@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
-from bot.telegram.handlers import documents, errors, groups, private, stop
-from bot.telegram.middlewares import AccessMiddleware
+from bot.telegram.handlers import documents, errors, groups, private, stop, usage
+from bot.telegram.middlewares import AccessMiddleware, CorrelationMiddleware
 from bot.telegram.services import BotServices
 
 COMMANDS: dict[str, list[tuple[str, str]]] = {
@@ -16,6 +16,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("history", "Get this conversation as a file"),
         ("docs", "Documents I know in this chat"),
         ("forget", "Delete all documents of this chat"),
+        ("usage", "Tokens used today"),
         ("help", "What the bot can do"),
     ],
     "ru": [
@@ -24,6 +25,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("history", "Получить разговор файлом"),
         ("docs", "Документы этого чата"),
         ("forget", "Удалить все документы чата"),
+        ("usage", "Расход токенов сегодня"),
         ("help", "Что умеет бот"),
     ],
 }
@@ -31,9 +33,10 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
 
 def build_dispatcher(services: BotServices) -> Dispatcher:
     dispatcher = Dispatcher(services=services)
+    dispatcher.update.outer_middleware(CorrelationMiddleware())
     dispatcher.message.outer_middleware(AccessMiddleware())
     dispatcher.include_routers(
-        stop.setup(), documents.setup(), groups.setup(), private.setup(), errors.setup()
+        stop.setup(), usage.setup(), documents.setup(), groups.setup(), private.setup(), errors.setup()
     )
     return dispatcher
 

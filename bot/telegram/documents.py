@@ -34,6 +34,7 @@ from bot.core.documents import (
 )
 from bot.core.models import ConversationKey, Language
 from bot.core.scheduling import ChatScheduler
+from bot.metrics import Metrics
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
 from bot.telegram.formatting import Chunk
@@ -124,8 +125,13 @@ class AlbumCollector:
 
 class DocumentFlow:
     def __init__(
-        self, knowledge: KnowledgeBaseService, scheduler: ChatScheduler, sender: TelegramSender
+        self,
+        knowledge: KnowledgeBaseService,
+        scheduler: ChatScheduler,
+        sender: TelegramSender,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._knowledge = knowledge
         self._scheduler = scheduler
         self._sender = sender
@@ -167,6 +173,9 @@ class DocumentFlow:
     async def _report(
         self, dest: Destination, status_id: int | None, report: IngestReport, language: Language
     ) -> None:
+        if self._metrics is not None:
+            self._metrics.documents.labels(result="ready").inc(len(report.ready))
+            self._metrics.documents.labels(result="failed").inc(len(report.failed))
         lines: list[str] = []
         if report.ready:
             lines.append(

@@ -10,6 +10,7 @@ from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
 from aiogram.types import Message, TelegramObject
 
+from bot.logs import correlation_id
 from bot.telegram import texts
 from bot.telegram.formatting import classic_chunks, escape_markdown
 from bot.telegram.mappers import destination, language
@@ -37,3 +38,15 @@ class AccessMiddleware(BaseMiddleware):
             for chunk in classic_chunks(escape_markdown(refusal)):
                 await services.sender.send_chunk(destination(event, reply=False), chunk, reply=False)
         return None
+
+
+class CorrelationMiddleware(BaseMiddleware):
+    """Tags every log line written while handling an update with that update's id."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        update_id = getattr(event, "update_id", None)
+        token = correlation_id.set(str(update_id) if update_id is not None else None)
+        try:
+            return await handler(event, data)
+        finally:
+            correlation_id.reset(token)

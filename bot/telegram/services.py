@@ -9,6 +9,7 @@ from bot.core.access import AccessPolicy
 from bot.core.documents import KnowledgeBaseService
 from bot.core.models import ConversationKey
 from bot.core.ports import ConversationStore
+from bot.core.usage import UsageBudget
 from bot.telegram.answers import ActiveAnswers, ChatAnswers
 from bot.telegram.delivery import TelegramSender
 from bot.telegram.documents import AlbumCollector, DocumentFlow
@@ -39,6 +40,7 @@ class BotServices:
     documents: DocumentFlow
     albums: AlbumCollector
     chat_keys: ChatKeys
+    usage: UsageBudget
     chatter: RecentChatterLog | None = None
     group_context: GroupContext = "topic"
     group_documents_from_anyone: bool = False

@@ -18,6 +18,7 @@ _EN: dict[str, str] = {
         "/new — start a fresh conversation (I forget the current one)\n"
         "/history — get this chat's conversation as a Markdown file\n"
         "/docs — the documents I know in this chat; /forget — delete them all\n"
+        "/usage — tokens used today and what is left\n"
         "/help — this message\n\n"
         "*Good to know*\n"
         "• One answer at a time per chat: messages you send meanwhile are answered in order.\n"
@@ -43,6 +44,14 @@ _EN: dict[str, str] = {
     "group_greeting_per_topic": " (one per topic)",
     "ask_usage": "Write your question after the command, e.g. /ask What is a vector store? — or reply to a message with /ask.",
     "admins_only": "Only group admins can do that.",
+    "budget_user_exhausted": "You've used today's budget of {limit} tokens. It renews at 00:00 UTC.",
+    "budget_chat_exhausted": "This chat has used today's budget of {limit} tokens. It renews at 00:00 UTC.",
+    "usage_title": "*Token usage today* (renews at 00:00 UTC)",
+    "usage_user": "You: {used} of {limit} ({left} left)",
+    "usage_chat": "This chat: {used} of {limit} ({left} left)",
+    "usage_user_unlimited": "You: {used} (no limit)",
+    "usage_chat_unlimited": "This chat: {used} (no limit)",
+    "usage_exempt": "You are an admin: budgets do not apply to you.",
     "unsupported_content": "I can read text messages and documents, not this kind of content. Please write your question as text.",
     "unknown_command": "I don't know that command. See /help.",
     "access_denied": "Sorry, this bot is private. Ask its owner for access.",
@@ -101,6 +110,7 @@ _RU: dict[str, str] = {
         "/new — начать новый разговор (текущий я забуду)\n"
         "/history — получить разговор в этом чате файлом Markdown\n"
         "/docs — документы, которые я знаю в этом чате; /forget — удалить их все\n"
+        "/usage — сколько токенов израсходовано сегодня и сколько осталось\n"
         "/help — это сообщение\n\n"
         "*Полезно знать*\n"
         "• В одном чате я отвечаю по очереди: сообщения, отправленные во время ответа, получат ответ по порядку.\n"
@@ -126,6 +136,14 @@ _RU: dict[str, str] = {
     "group_greeting_per_topic": " (свой в каждой теме)",
     "ask_usage": "Напишите вопрос после команды, например: /ask Что такое векторное хранилище? — или ответьте на сообщение командой /ask.",
     "admins_only": "Это могут делать только администраторы группы.",
+    "budget_user_exhausted": "Вы израсходовали дневной лимит в {limit} токенов. Он обновится в 00:00 UTC.",
+    "budget_chat_exhausted": "Этот чат израсходовал дневной лимит в {limit} токенов. Он обновится в 00:00 UTC.",
+    "usage_title": "*Расход токенов сегодня* (обновляется в 00:00 UTC)",
+    "usage_user": "Вы: {used} из {limit} (осталось {left})",
+    "usage_chat": "Этот чат: {used} из {limit} (осталось {left})",
+    "usage_user_unlimited": "Вы: {used} (без лимита)",
+    "usage_chat_unlimited": "Этот чат: {used} (без лимита)",
+    "usage_exempt": "Вы администратор: лимиты на вас не действуют.",
     "unsupported_content": "Я понимаю текстовые сообщения и документы, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
     "unknown_command": "Я не знаю такой команды. Смотрите /help.",
     "access_denied": "Извините, это закрытый бот. Попросите доступ у его владельца.",

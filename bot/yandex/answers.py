@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import openai
@@ -19,13 +19,22 @@ from openai.types.responses import Response, ResponseStreamEvent
 from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError, StreamBrokenError
 from bot.core.models import CompletedAnswer, Usage
 from bot.core.ports import AnswerRequest
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
 class ResponsesAnswerModel:
-    def __init__(self, client: AsyncOpenAI, model_uri: str, *, max_search_results: int = 5) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        model_uri: str,
+        *,
+        max_search_results: int = 5,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._client = client
+        self._metrics = metrics
         self._model_uri = model_uri
         self._max_search_results = max_search_results
 
@@ -50,15 +59,27 @@ class ResponsesAnswerModel:
         try:
             stream: AsyncStream[ResponseStreamEvent] = await self._client.responses.create(**kwargs)
         except openai.APIStatusError as error:
+            self._count(f"http_{error.status_code}")
             raise _translate_status_error(error, had_context=request.context_handle is not None) from error
         except (openai.APIConnectionError, openai.APITimeoutError) as error:
+            self._count("timeout" if isinstance(error, openai.APITimeoutError) else "connection")
             raise ProviderError(f"provider unreachable: {type(error).__name__}", retryable=True) from error
-        return ResponsesAnswerStream(self._client, stream)
+        return ResponsesAnswerStream(self._client, stream, self._count)
+
+    def _count(self, kind: str) -> None:
+        if self._metrics is not None:
+            self._metrics.provider_errors.labels(kind=kind).inc()
 
 
 class ResponsesAnswerStream:
-    def __init__(self, client: AsyncOpenAI, stream: AsyncStream[ResponseStreamEvent]) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        stream: AsyncStream[ResponseStreamEvent],
+        count_error: Callable[[str], None],
+    ) -> None:
         self._client = client
+        self._count_error = count_error
         self._stream = stream
         self._response_id: str | None = None
         self._result: CompletedAnswer | None = None
@@ -82,12 +103,14 @@ class ResponsesAnswerStream:
                 elif event.type == "error":
                     raise StreamBrokenError(f"provider stream error: {event.code or 'unknown'}")
         except StreamBrokenError:
+            self._count_error("stream")
             raise
         except asyncio.CancelledError:
             raise
         except Exception as error:
             if self._cancelled:
                 return
+            self._count_error("stream")
             raise StreamBrokenError(f"answer stream broke: {type(error).__name__}") from error
 
     async def cancel(self) -> None:

@@ -30,6 +30,7 @@ class Stack:
             "yc_folder_id": self.folder_id,
             "yc_api_key": self.api_key,
             "yc_base_url": self.yandex.base_url,
+            "metrics_port": 0,  # tests that need /metrics pick a free port
             "_env_file": None,
         }
         values.update(overrides)
