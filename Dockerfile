@@ -16,6 +16,9 @@ COPY bot ./bot
 RUN useradd --create-home --uid 10001 bot && chown -R bot:bot /app
 USER bot
 
+# /metrics and /healthz (METRICS_PORT).
+EXPOSE 8080
+
 # The bot keeps a heartbeat in Redis while it serves; the check reads it.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["python", "-m", "bot.health"]
 
