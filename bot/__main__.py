@@ -13,7 +13,10 @@ from bot.wiring import StartupError
 
 async def _run(settings: Settings) -> None:
     app = await BotApp.create(settings)
-    await app.run_polling()
+    if settings.bot_mode == "webhook":
+        await app.run_webhook()
+    else:
+        await app.run_polling()
 
 
 def _secrets(settings: Settings) -> list[str]:

@@ -5,7 +5,9 @@ Loaded once in `bot.__main__` and passed down; nothing reads the environment any
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -31,6 +33,11 @@ class Settings(BaseSettings):
     # Telegram
     bot_token: SecretStr
     telegram_api_url: str | None = None
+    bot_mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
     # Storage
     redis_url: str = "redis://localhost:6379/0"
     # Yandex AI Studio
@@ -103,6 +110,22 @@ class Settings(BaseSettings):
         if self.chunk_overlap_tokens * 2 > self.chunk_size_tokens:
             raise ValueError("CHUNK_OVERLAP_TOKENS must be at most half of CHUNK_SIZE_TOKENS")
         return self
+
+    @model_validator(mode="after")
+    def _webhook_settings(self) -> Settings:
+        if self.bot_mode == "webhook":
+            if not self.webhook_url or not self.webhook_url.startswith(("https://", "http://")):
+                raise ValueError("WEBHOOK_URL must be an http(s) URL when BOT_MODE=webhook")
+            secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+                raise ValueError(
+                    "WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ or - in webhook mode"
+                )
+        return self
+
+    @property
+    def webhook_path(self) -> str:
+        return urlsplit(self.webhook_url or "").path or "/"
 
     @model_validator(mode="after")
     def _one_credential(self) -> Settings:

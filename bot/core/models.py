@@ -97,6 +97,7 @@ class Notice(StrEnum):
     ANSWER_INTERRUPTED = "answer_interrupted"
     ANSWER_STOPPED = "answer_stopped"
     EMPTY_ANSWER = "empty_answer"
+    SHUTTING_DOWN = "shutting_down"
     EMPTY_QUESTION = "empty_question"
     QUESTION_TOO_LONG = "question_too_long"
     QUEUE_FULL = "queue_full"

@@ -110,3 +110,14 @@ class UsageKey:
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:usage:{self.scope}:{self.owner_id}:{self.day}"
+
+
+@dataclass(frozen=True, slots=True)
+class SeenUpdateKey:
+    """String with a 1-day TTL: this update id was accepted by some replica. Owner: storage.updates."""
+
+    ns: Namespace
+    update_id: int
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:update:{self.update_id}"

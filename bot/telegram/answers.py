@@ -11,9 +11,9 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Hashable
+from collections.abc import Coroutine, Hashable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -196,7 +196,9 @@ class ChatAnswers:
         view = StreamingAnswerView(self._sender, dest, options, answer_id)
         stop = self._active.register(dest.chat_id, answer_id, asker_id)
         try:
-            report = await self._use_case.execute(question, view, stop, search, context=context)
+            report = await self._finalizing_on_shutdown(
+                self._use_case.execute(question, view, stop, search, context=context), view, question
+            )
             self._observe(report, view, received_at)
             await self._budget.record(asker_id, dest.chat_id, report.usage.total_tokens)
             log.info(
@@ -224,6 +226,20 @@ class ChatAnswers:
         return _ChatSearchScope(
             index_id, self._knowledge, self._documents, question.key, dest, question.language
         )
+
+    async def _finalizing_on_shutdown(
+        self, answering: Coroutine[Any, Any, AnswerReport], view: StreamingAnswerView, question: Question
+    ) -> AnswerReport:
+        """If shutdown cancels the answer, end it cleanly: what was shown plus a note, no stray draft."""
+        try:
+            return await answering
+        except asyncio.CancelledError:
+            log.warning("answer cancelled by shutdown; finalizing what was shown")
+            try:
+                await asyncio.wait_for(view.interrupt(view.shown_text, Notice.SHUTTING_DOWN), timeout=5)
+            except Exception:
+                log.exception("could not finalize an answer during shutdown")
+            raise
 
     def _observe(self, report: AnswerReport, view: StreamingAnswerView, received_at: float) -> None:
         self._metrics.answers.labels(outcome=str(report.outcome)).inc()

@@ -39,13 +39,21 @@ class Stack:
     @contextlib.asynccontextmanager
     async def bot(self, **overrides: Any) -> AsyncIterator[BotApp]:
         """The bot polling the Telegram fake until the block ends (then a graceful stop)."""
-        app = await BotApp.create(self.settings(**overrides))
-        polling = asyncio.create_task(app.run_polling(handle_signals=False))
+        settings = self.settings(**overrides)
+        app = await BotApp.create(settings)
+        if settings.bot_mode == "webhook":
+            serving = asyncio.create_task(app.run_webhook(handle_signals=False))
+        else:
+            serving = asyncio.create_task(app.run_polling(handle_signals=False))
         try:
+            ready = asyncio.create_task(app.serving.wait())
+            await asyncio.wait({ready, serving}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+            if serving.done():
+                serving.result()  # startup failed: surface its exception
             yield app
         finally:
             await app.stop()
-            await polling
+            await serving
 
 
 def final_texts(telegram: TelegramFake, chat_id: int) -> list[str]:
