@@ -16,7 +16,7 @@ from bot.telegram.delivery import Destination
 from bot.telegram.filters import AddressedToBot, CommandForOtherBot
 from bot.telegram.formatting import Chunk, classic_chunks
 from bot.telegram.handlers.documents import is_group_admin
-from bot.telegram.history import transcript_markdown
+from bot.telegram.handlers.private import history
 from bot.telegram.mappers import conversation_key, destination, display_name, language
 from bot.telegram.services import BotServices
 
@@ -69,19 +69,6 @@ async def new_conversation(message: Message, services: BotServices, bot: Bot) ->
         return
     await services.conversations.reset(conversation_key(message, services.group_context))
     await _reply(message, services, texts.text(lang, "new"))
-
-
-async def history(message: Message, services: BotServices) -> None:
-    lang = language(message.from_user)
-    turns = await services.conversations.transcript(conversation_key(message, services.group_context))
-    if not turns:
-        await _reply(message, services, texts.text(lang, "history_empty"))
-        return
-    document = transcript_markdown(turns, lang).encode("utf-8")
-    caption = texts.text(lang, "history_caption", turns=len(turns))
-    await services.sender.send_document(
-        destination(message, reply=True), "conversation.md", document, caption=caption
-    )
 
 
 async def ignore(message: Message) -> None:

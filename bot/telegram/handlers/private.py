@@ -38,8 +38,9 @@ async def new_conversation(message: Message, services: BotServices) -> None:
 
 
 async def history(message: Message, services: BotServices) -> None:
+    """The conversation's transcript as a Markdown document (private chats and groups alike)."""
     lang = language(message.from_user)
-    turns = await services.conversations.transcript(conversation_key(message))
+    turns = await services.conversations.transcript(conversation_key(message, services.group_context))
     if not turns:
         await _reply(message, services, texts.text(lang, "history_empty"))
         return
