@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -39,6 +40,10 @@ class BotApp:
             raise StartupError("Telegram rejected BOT_TOKEN (401 Unauthorized)") from None
         log.info("starting as @%s", me.username)
         await register_commands(runtime.bot)
+        # Everything built so far lives as long as the process: keep it out of the garbage
+        # collector's full passes, which otherwise stall every chat for hundreds of ms under load.
+        gc.collect()
+        gc.freeze()
         return cls(runtime)
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:

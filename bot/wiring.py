@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # Document records outlive provider indexes: they let us rebuild an expired index from Telegram.
 KNOWLEDGE_TTL_DAYS = 180
+REDIS_MAX_CONNECTIONS = 64
+# aiogram's default pool of 100 connections makes final texts queue behind drafts and leave in bursts.
+TELEGRAM_MAX_CONNECTIONS = 400
 
 
 class StartupError(Exception):
@@ -69,7 +72,7 @@ class Runtime:
 
 def build_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.telegram_api_url) if settings.telegram_api_url else PRODUCTION
-    session = AiohttpSession(api=api, timeout=60)
+    session = AiohttpSession(api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS)
     return Bot(settings.bot_token.get_secret_value(), session=session, default=DefaultBotProperties())
 
 
@@ -80,9 +83,11 @@ def redacted_url(url: str) -> str:
 
 
 async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = None) -> Runtime:
-    redis: aioredis.Redis = aioredis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=5, health_check_interval=30
+    # A bounded pool: a burst of answers waits briefly for a connection instead of opening hundreds.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=10, socket_connect_timeout=5
     )
+    redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
     try:
         await awaited(redis.ping())
     except (RedisError, OSError) as error:

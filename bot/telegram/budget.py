@@ -108,7 +108,9 @@ class TelegramBudget:
         if kind is Kind.DRAFT:
             waits.append(chat.drafts.delay(now))
         else:
-            waits.append(chat.messages.delay(now))
+            # Frames keep `reserve` tokens of the chat's bucket free too, so the final text of an
+            # answer streamed by edits does not wait behind its own previews.
+            waits.append(chat.messages.delay(now, min(reserve, chat.messages.capacity - 1)))
             waits.append(self._global.delay(now))
             if chat.window is not None:
                 waits.append(chat.window.delay(now, reserve))

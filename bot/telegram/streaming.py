@@ -85,7 +85,7 @@ class StreamingAnswerView:
         return self._draft_id
 
     async def start(self) -> None:
-        await self._sender.chat_action(self._dest)
+        # The typing indicator goes out from the pump task, so asking the model is not delayed by it.
         self._pump = asyncio.create_task(self._run_pump(), name=f"frames:{self._dest.chat_id}")
 
     def show(self, text: str) -> None:
@@ -125,13 +125,17 @@ class StreamingAnswerView:
                 log.exception("frame pump failed")
 
     async def _run_pump(self) -> None:
+        await self._sender.chat_action(self._dest)
         while not self._finishing.is_set():
             if not await self._wait_for_change():
                 continue
             kind = Kind.DRAFT if self._drafting else Kind.MESSAGE
+            reserve = GROUP_FINAL_RESERVE if self._dest.is_group else 1
             delay = self._sender.budget.delay(
-                self._dest.chat_id, kind, is_group=self._dest.is_group, reserve=1
+                self._dest.chat_id, kind, is_group=self._dest.is_group, reserve=reserve
             )
+            if self._dest.is_group and self._last_frame_at:
+                delay = max(delay, self._last_frame_at + GROUP_FRAME_INTERVAL_S - time.monotonic())
             if delay > 0:
                 await self._sleep_unless_finishing(delay)
                 continue

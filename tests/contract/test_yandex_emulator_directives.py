@@ -26,6 +26,8 @@ INTROSPECTION_FIELDS = {
     "started_at",
     "first_delta_at",
     "completed_at",
+    "deltas",
+    "api",
 }
 
 

@@ -1,6 +1,7 @@
 """``/__emu/*``: endpoints for tests and benchmarks, not part of the real API (no auth needed).
 
-* ``GET /__emu/responses?limit=N`` — the last N responses (default 50), newest last;
+* ``GET /__emu/responses?limit=N`` — the last N responses and chat completions (default 50), newest
+  last, each with its timing and per-delta ``[at, total_chars]`` pairs;
 * ``GET /__emu/vector_stores`` — every store with its file counts and files;
 * ``POST /__emu/reset`` — forget every object and pending fault;
 * ``POST /__emu/faults`` ``{"count": K, "status": S, "paths": ["/v1/responses", …]}`` — the next K

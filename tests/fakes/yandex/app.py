@@ -10,7 +10,15 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import api_conversations, api_files, api_introspection, api_models, api_responses, api_vector_stores
+from . import (
+    api_chat_completions,
+    api_conversations,
+    api_files,
+    api_introspection,
+    api_models,
+    api_responses,
+    api_vector_stores,
+)
 from .errors import ApiError, injected_failure
 from .items import new_id
 from .state import EmulatorState
@@ -31,6 +39,7 @@ def create_app(state: EmulatorState) -> web.Application:
         api_vector_stores,
         api_conversations,
         api_responses,
+        api_chat_completions,
         api_models,
         api_introspection,
     ):

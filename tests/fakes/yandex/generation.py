@@ -58,20 +58,7 @@ class ResponseRequest:
 def parse_response_request(body: dict[str, Any], project: str | None) -> ResponseRequest:
     """A validated ``POST /v1/responses`` body; ``ApiError`` 400 for what Yandex would reject.
     Without an ``OpenAI-Project`` header any folder is accepted (service-account keys imply one)."""
-    model = body.get("model")
-    match = _MODEL_URI.match(model) if isinstance(model, str) else None
-    if not isinstance(model, str) or match is None:
-        raise bad_request(
-            f"Invalid model URI {model!r}: expected gpt://<folder_id>/<model_name>.",
-            param="model",
-            code="invalid_model",
-        )
-    if project is not None and match["folder"] != project:
-        raise bad_request(
-            f"Specified folder ID '{match['folder']}' does not match the folder of the request ('{project}').",
-            param="model",
-            code="invalid_argument",
-        )
+    model = checked_model(body.get("model"), project)
     if "input" not in body:
         raise bad_request("Missing required parameter: 'input'.", param="input")
     conversation = body.get("conversation")
@@ -98,6 +85,25 @@ def parse_response_request(body: dict[str, Any], project: str | None) -> Respons
         store=body.get("store") is not False,
         echoed_params={key: body[key] for key in _ECHOED_PARAMS if key in body},
     )
+
+
+def checked_model(model: Any, project: str | None) -> str:
+    """The request's ``model`` when it is a ``gpt://<folder>/<name>`` URI in the request's folder
+    (any folder without an ``OpenAI-Project`` header); ``ApiError`` 400 otherwise."""
+    match = _MODEL_URI.match(model) if isinstance(model, str) else None
+    if not isinstance(model, str) or match is None:
+        raise bad_request(
+            f"Invalid model URI {model!r}: expected gpt://<folder_id>/<model_name>.",
+            param="model",
+            code="invalid_model",
+        )
+    if project is not None and match["folder"] != project:
+        raise bad_request(
+            f"Specified folder ID '{match['folder']}' does not match the folder of the request ('{project}').",
+            param="model",
+            code="invalid_argument",
+        )
+    return model
 
 
 def _file_search_tool(tools: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -243,6 +243,10 @@ class StoredResponse:
     error: dict[str, Any] | None = None
     first_delta_at: float | None = None
     completed_at: float | None = None
+    deltas: list[tuple[float, int]] = field(default_factory=list)
+    """``(unix time, characters of output so far)`` after each text delta, for display-lag benchmarks."""
+    api: str = "responses"
+    """Which endpoint made it: ``responses`` or ``chat.completions`` (the latter is never stored)."""
     hidden: bool = False
     """Deleted through the API or expired through ``/__emu/expire``: still in the log, not retrievable."""
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -251,9 +255,11 @@ class StoredResponse:
         return self.store and not self.hidden and now() < self.created_at + ttl
 
     def append_delta(self, delta: str) -> None:
+        at = now()
         if self.first_delta_at is None:
-            self.first_delta_at = now()
+            self.first_delta_at = at
         self.output_text += delta
+        self.deltas.append((at, len(self.output_text)))
 
     def finish(self, status: str, *, error: dict[str, Any] | None = None) -> None:
         self.status = status
@@ -328,6 +334,8 @@ class StoredResponse:
             "started_at": self.created_at,
             "first_delta_at": self.first_delta_at,
             "completed_at": self.completed_at,
+            "deltas": [[at, chars] for at, chars in self.deltas],
+            "api": self.api,
         }
 
 
