@@ -186,7 +186,7 @@ async def test_stop_button_is_for_the_asker_or_an_admin(stack: Stack) -> None:
         assert stack.yandex.responses()[-1]["status"] == "in_progress"
         await stack.telegram.press_button(chat_id, answer["message_id"], data, user=ann)
         await stack.telegram.wait_for(
-            lambda: stack.yandex.responses()[-1]["status"] == "cancelled", timeout=5
+            lambda: stack.yandex.responses()[-1]["status"] == "cancelled", timeout=10
         )
         messages = await settle(stack, chat_id, 1)
     final = messages[0]["rich_markdown"] or messages[0]["text"] or ""

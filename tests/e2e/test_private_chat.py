@@ -200,7 +200,7 @@ async def test_stop_button_ends_streaming_within_a_second_and_keeps_what_was_sho
         shown = stack.telegram.drafts(chat_id)[-1]["rich_markdown"]
         assert texts[-1].startswith(shown.rstrip())
         assert texts[-1].endswith("_Stopped._")
-        await stack.telegram.wait_for(lambda: answers(stack)[-1]["status"] == "cancelled", timeout=3)
+        await stack.telegram.wait_for(lambda: answers(stack)[-1]["status"] == "cancelled", timeout=10)
         # The shown part is remembered.
         await stack.telegram.send_user_message(chat_id, user, "/history")
         await stack.telegram.wait_for(
