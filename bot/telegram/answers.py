@@ -153,12 +153,24 @@ class ChatAnswers:
 
             async def job() -> None:
                 correlation_id.set(update_id)  # the lane's task may have been started by another update
-                await self._answer(question, dest, asker_id, received_at)
+                try:
+                    await self._answer(question, dest, asker_id, received_at)
+                except Exception:
+                    # Whatever broke (Redis gone, a Telegram refusal), the user hears about it briefly.
+                    log.exception("answer failed")
+                    self._metrics.answers.labels(outcome="error").inc()
+                    await self._notify_failure(dest, question.language)
 
             if self._scheduler.submit(lane, job):
                 return
             notice = Notice.QUEUE_FULL
         await self.notify(dest, question.language, notice, length=len(question.text))
+
+    async def _notify_failure(self, dest: Destination, language: Language) -> None:
+        try:
+            await self.notify(dest, language, Notice.INTERNAL_ERROR)
+        except Exception:
+            log.exception("could not tell the user about a failed answer")
 
     async def notify(self, dest: Destination, language: Language, notice: Notice, **values: object) -> None:
         values.setdefault("limit", self._options.max_question_chars)
