@@ -98,12 +98,15 @@ class AnswerQuestion:
             try:
                 async for delta in stream.deltas():
                     if stop.is_set():
+                        await stream.cancel()  # the watcher may not have run yet; cancel is idempotent
                         break
                     received += delta
                     view.show(received)
                 completed = stream.result
             finally:
-                watcher.cancel()
+                if not stop.is_set():
+                    watcher.cancel()
+                # When stopped, let the watcher's cancel request reach the provider before closing.
                 await asyncio.gather(watcher, return_exceptions=True)
                 await stream.close()
             if stop.is_set():

@@ -23,6 +23,8 @@ from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+CANCEL_TIMEOUT_S = 5.0  # Stop must feel immediate; a slow cancel is abandoned, the stream is closed anyway
+
 
 class ResponsesAnswerModel:
     def __init__(
@@ -114,10 +116,12 @@ class ResponsesAnswerStream:
             raise StreamBrokenError(f"answer stream broke: {type(error).__name__}") from error
 
     async def cancel(self) -> None:
+        if self._cancelled:
+            return
         self._cancelled = True
         if self._response_id is not None:
             try:
-                await self._client.responses.cancel(self._response_id)
+                await self._client.responses.cancel(self._response_id, timeout=CANCEL_TIMEOUT_S)
             except openai.OpenAIError as error:
                 log.info("provider refused to cancel response: %s", type(error).__name__)
         await self._stream.close()
