@@ -102,9 +102,6 @@ class TelegramSender:
         for listener in self._migration_listeners:
             await listener(old_chat_id, new_chat_id)
 
-    def current_chat_id(self, chat_id: int) -> int:
-        return self._moved.get(chat_id, chat_id)
-
     async def after_answer(self, chat_id: int) -> None:
         """An answer that started before its group migrated wrote its state under the old id: move it."""
         new_chat_id = self._moved.get(chat_id)
@@ -117,12 +114,16 @@ class TelegramSender:
         return self._budget
 
     async def chat_action(self, dest: Destination) -> None:
+        """A typing indicator: cosmetic, so failures are logged and otherwise ignored."""
+        chat_id = self._moved.get(dest.chat_id, dest.chat_id)
         try:
             await self._bot(
-                SendChatAction(chat_id=dest.chat_id, action="typing", message_thread_id=dest.thread_id)
+                SendChatAction(chat_id=chat_id, action="typing", message_thread_id=dest.thread_id)
             )
-        except (TelegramBadRequest, TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as error:
-            log.debug("typing action failed: %s", error)
+        except TelegramMigrateToChat as error:
+            await self.chat_migrated(chat_id, error.migrate_to_chat_id)
+        except TelegramAPIError as error:
+            log.debug("typing action failed: %s", type(error).__name__)
 
     async def send_chunk(
         self,
