@@ -34,9 +34,6 @@ class ConversationKey:
         user = int(rest[0][1:]) if rest else None
         return cls(chat_id=int(chat), thread_id=int(thread[1:]) or None, user_id=user)
 
-    def with_chat(self, chat_id: int) -> ConversationKey:
-        return ConversationKey(chat_id=chat_id, thread_id=self.thread_id, user_id=self.user_id)
-
 
 @dataclass(frozen=True, slots=True)
 class Turn:

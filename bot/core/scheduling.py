@@ -42,10 +42,6 @@ class ChatScheduler:
             lane.worker = asyncio.create_task(self._run_lane(key, lane), name=f"chat-lane:{key}")
         return True
 
-    def pending(self, key: Hashable) -> int:
-        lane = self._lanes.get(key)
-        return len(lane.jobs) if lane else 0
-
     @property
     def active_lanes(self) -> int:
         return len(self._lanes)

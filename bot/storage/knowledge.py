@@ -81,15 +81,3 @@ class RedisKnowledgeBaseStore:
             if path != exclude.as_path():
                 return ConversationKey.from_path(path)
         return None
-
-    async def move(self, old: ConversationKey, new: ConversationKey) -> None:
-        """A group became a supergroup: its knowledge base follows it."""
-        raw = await self._redis.get(str(KnowledgeBaseKey(self._ns, old)))
-        if raw is None:
-            return
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(str(KnowledgeBaseKey(self._ns, new)), raw, ex=self._ttl)
-            pipe.delete(str(KnowledgeBaseKey(self._ns, old)))
-            pipe.zrem(str(KnowledgeActivityKey(self._ns)), old.as_path())
-            pipe.zadd(str(KnowledgeActivityKey(self._ns)), {new.as_path(): time.time()})
-            await pipe.execute()

@@ -81,13 +81,6 @@ class VectorStoreIndex:
             results[file_id] = IndexedFile(file_id, ok=False, error="timeout")
         return [results[f] for f in file_ids]
 
-    async def exists(self, index_id: str) -> bool:
-        try:
-            store = await self._client.vector_stores.retrieve(index_id)
-        except openai.NotFoundError:
-            return False
-        return store.status != "expired"
-
     async def remove_file(self, index_id: str, file_id: str) -> None:
         try:
             await self._client.vector_stores.files.delete(file_id, vector_store_id=index_id)

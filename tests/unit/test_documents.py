@@ -90,9 +90,6 @@ class FakeIndex:
             for f in file_ids
         ]
 
-    async def exists(self, index_id: str) -> bool:
-        return index_id in self.indexes
-
     async def remove_file(self, index_id: str, file_id: str) -> None:
         self.indexes[index_id].discard(file_id)
 
