@@ -28,7 +28,7 @@ from bot.metrics import Metrics
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
 from bot.telegram.documents import DocumentFlow
-from bot.telegram.formatting import Chunk, classic_chunks, escape_markdown
+from bot.telegram.formatting import Chunk, escape_markdown
 from bot.telegram.streaming import StreamingAnswerView, ViewOptions
 
 log = logging.getLogger(__name__)
@@ -175,8 +175,7 @@ class ChatAnswers:
     async def notify(self, dest: Destination, language: Language, notice: Notice, **values: object) -> None:
         values.setdefault("limit", self._options.max_question_chars)
         message = texts.text(language, notice, **values)
-        for chunk in classic_chunks(escape_markdown(message)):
-            await self._sender.send_chunk(dest, chunk, reply=True)
+        await self._sender.send_markdown(dest, escape_markdown(message), reply=True)
 
     def _validate(self, question: Question) -> Notice | None:
         if not question.text.strip():

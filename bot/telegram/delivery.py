@@ -37,7 +37,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, InputRichMess
 
 from bot.metrics import Metrics
 from bot.telegram.budget import Kind, TelegramBudget
-from bot.telegram.formatting import Chunk
+from bot.telegram.formatting import Chunk, classic_chunks
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,11 @@ class TelegramSender:
             await self.chat_migrated(chat_id, error.migrate_to_chat_id)
         except TelegramAPIError as error:
             log.debug("typing action failed: %s", type(error).__name__)
+
+    async def send_markdown(self, dest: Destination, markdown: str, *, reply: bool) -> None:
+        """A bot message in Markdown, as classic text in as many parts as it needs (the first replies)."""
+        for index, chunk in enumerate(classic_chunks(markdown)):
+            await self.send_chunk(dest, chunk, reply=reply and index == 0)
 
     async def send_chunk(
         self,

@@ -12,7 +12,7 @@ from aiogram.types import Message, TelegramObject
 
 from bot.logs import correlation_id
 from bot.telegram import texts
-from bot.telegram.formatting import classic_chunks, escape_markdown
+from bot.telegram.formatting import escape_markdown
 from bot.telegram.mappers import destination, language
 from bot.telegram.services import BotServices
 
@@ -35,8 +35,9 @@ class AccessMiddleware(BaseMiddleware):
         addressed = event.chat.type == ChatType.PRIVATE or (event.text or "").startswith("/")
         if addressed and await services.refusals.should_refuse_loudly(event.chat.id):
             refusal = texts.text(language(event.from_user), "access_denied")
-            for chunk in classic_chunks(escape_markdown(refusal)):
-                await services.sender.send_chunk(destination(event, reply=False), chunk, reply=False)
+            await services.sender.send_markdown(
+                destination(event, reply=False), escape_markdown(refusal), reply=False
+            )
         return None
 
 

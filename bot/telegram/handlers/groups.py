@@ -14,7 +14,7 @@ from bot.core.models import Question
 from bot.telegram import texts
 from bot.telegram.delivery import Destination
 from bot.telegram.filters import AddressedToBot, CommandForOtherBot
-from bot.telegram.formatting import Chunk, classic_chunks
+from bot.telegram.formatting import Chunk
 from bot.telegram.handlers.documents import is_group_admin
 from bot.telegram.handlers.private import history
 from bot.telegram.mappers import conversation_key, destination, display_name, language
@@ -38,9 +38,7 @@ async def _ask(message: Message, services: BotServices, text: str) -> None:
 
 
 async def _reply(message: Message, services: BotServices, markdown: str) -> None:
-    dest = destination(message, reply=True)
-    for index, chunk in enumerate(classic_chunks(markdown)):
-        await services.sender.send_chunk(dest, chunk, reply=index == 0)
+    await services.sender.send_markdown(destination(message, reply=True), markdown, reply=True)
 
 
 async def ask_command(message: Message, command: CommandObject, services: BotServices) -> None:

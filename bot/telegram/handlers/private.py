@@ -12,16 +12,13 @@ from aiogram.types import Message
 
 from bot.core.models import Question
 from bot.telegram import texts
-from bot.telegram.formatting import classic_chunks
 from bot.telegram.history import transcript_markdown
 from bot.telegram.mappers import conversation_key, destination, language
 from bot.telegram.services import BotServices
 
 
 async def _reply(message: Message, services: BotServices, markdown: str) -> None:
-    dest = destination(message, reply=False)
-    for chunk in classic_chunks(markdown):
-        await services.sender.send_chunk(dest, chunk, reply=False)
+    await services.sender.send_markdown(destination(message, reply=False), markdown, reply=False)
 
 
 async def start(message: Message, services: BotServices) -> None:

@@ -9,7 +9,6 @@ from aiogram.types import Message
 from bot.core.models import Language
 from bot.core.usage import Remaining
 from bot.telegram import texts
-from bot.telegram.formatting import classic_chunks
 from bot.telegram.mappers import destination, language
 from bot.telegram.services import BotServices
 
@@ -40,9 +39,8 @@ async def usage(message: Message, services: BotServices) -> None:
     remaining = await services.usage.remaining(
         user_id, message.chat.id, exempt=services.access.is_admin(user_id)
     )
-    dest = destination(message, reply=True)
-    for chunk in classic_chunks(usage_text(remaining, language(message.from_user))):
-        await services.sender.send_chunk(dest, chunk, reply=True)
+    text = usage_text(remaining, language(message.from_user))
+    await services.sender.send_markdown(destination(message, reply=True), text, reply=True)
 
 
 def setup() -> Router:
