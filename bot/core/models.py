@@ -99,3 +99,5 @@ class Notice(StrEnum):
     QUESTION_TOO_LONG = "question_too_long"
     QUEUE_FULL = "queue_full"
     INTERNAL_ERROR = "internal_error"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    ANSWER_LOST = "answer_lost"

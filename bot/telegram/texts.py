@@ -95,6 +95,8 @@ _EN: dict[str, str] = {
     Notice.QUESTION_TOO_LONG: "That message is too long ({length} characters, at most {limit}). Please shorten it.",
     Notice.QUEUE_FULL: "I'm still answering your previous messages. Please wait a moment and send this again.",
     Notice.INTERNAL_ERROR: "Something went wrong on my side. Please try again.",
+    Notice.STORAGE_UNAVAILABLE: "I'm temporarily unavailable. Please send your message again in a minute.",
+    Notice.ANSWER_LOST: "Sorry, my answer to this message was interrupted by a restart. Please ask again.",
 }
 
 _RU: dict[str, str] = {
@@ -188,6 +190,8 @@ _RU: dict[str, str] = {
     Notice.QUESTION_TOO_LONG: "Сообщение слишком длинное ({length} символов, максимум {limit}). Сократите его, пожалуйста.",
     Notice.QUEUE_FULL: "Я ещё отвечаю на предыдущие сообщения. Подождите немного и отправьте это снова.",
     Notice.INTERNAL_ERROR: "У меня что-то пошло не так. Попробуйте ещё раз.",
+    Notice.STORAGE_UNAVAILABLE: "Я временно недоступен. Отправьте сообщение ещё раз через минуту.",
+    Notice.ANSWER_LOST: "Извините, мой ответ на это сообщение прервался из-за перезапуска. Спросите ещё раз.",
 }
 
 _CATALOGS: dict[Language, dict[str, str]] = {"en": _EN, "ru": _RU}
