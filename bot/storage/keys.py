@@ -121,3 +121,31 @@ class SeenUpdateKey:
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:update:{self.update_id}"
+
+
+# -- Telegram rate budgets shared by replicas. Owner: storage.telegram_budget. ---------------------
+# Every key expires by itself: a bucket once it would be full again, the group window after one
+# window, a pause when it ends. A missing key means "nothing spent", so expiry loses nothing.
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramChatRateKey:
+    """One chat's rate state: `chat`/`draft` hash {tokens, ts}; `window` sorted set of send times
+    (µs); `pause` string with PX expiry (Telegram's retry_after). Owner: storage.telegram_budget."""
+
+    ns: Namespace
+    family: str  # "chat" | "draft" | "window" | "pause"
+    chat_id: int
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:tg-rate:{self.family}:{self.chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramGlobalRateKey:
+    """Hash {tokens, ts}: the bot-wide sends+edits bucket. Owner: storage.telegram_budget."""
+
+    ns: Namespace
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:tg-rate:global"

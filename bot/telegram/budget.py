@@ -7,6 +7,11 @@ Budgets (defaults a little under what Telegram tolerates, so network jitter cann
 - the whole bot: sends + edits per second.
 A 429 (`retry_after`) pauses the whole chat. Callers either wait for their turn (final text, which
 must never be dropped) or ask whether a frame may go now (intermediate frames, which may be dropped).
+
+`Budget` is what the sender depends on (async: the shared implementation asks Redis, see
+storage.telegram_budget, so that several replicas of the bot spend one budget). `TelegramBudget`
+keeps the same budgets in this process; it is the shared budget's fallback while Redis is down, and
+`LocalBudget` exposes it through the `Budget` protocol for a single process.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 
 class Kind(StrEnum):
@@ -35,6 +41,30 @@ class BudgetConfig:
     global_rate_per_s: float = 25.0
     global_burst: int = 20
     idle_forget_s: float = 600.0
+
+
+class Budget(Protocol):
+    """Telegram rate budgets as the sender sees them (one process or shared by several)."""
+
+    async def delay(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> float:
+        """Seconds until one operation of `kind` may go to the chat, keeping `reserve` slots free."""
+        ...
+
+    async def try_take(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> bool:
+        """Consume one operation if it may go now (keeping `reserve` slots free); never waits."""
+        ...
+
+    async def take(self, chat_id: int, kind: Kind, *, is_group: bool) -> None:
+        """Wait for the chat's turn, then consume it. Used for text that must not be dropped."""
+        ...
+
+    async def pause_chat(self, chat_id: int, seconds: float) -> None:
+        """Telegram said `retry after N`: nothing goes to this chat until then."""
+        ...
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: its spent budget follows it."""
+        ...
 
 
 @dataclass(slots=True)
@@ -177,3 +207,25 @@ class TelegramBudget:
             cid for cid, chat in self._chats.items() if chat.last_used < horizon and chat.paused_until < now
         ]:
             del self._chats[chat_id]
+
+
+class LocalBudget:
+    """`Budget` over a `TelegramBudget`: budgets known to this process only (one replica)."""
+
+    def __init__(self, budget: TelegramBudget | None = None) -> None:
+        self._budget = budget or TelegramBudget()
+
+    async def delay(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> float:
+        return self._budget.delay(chat_id, kind, is_group=is_group, reserve=reserve)
+
+    async def try_take(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> bool:
+        return self._budget.try_take(chat_id, kind, is_group=is_group, reserve=reserve)
+
+    async def take(self, chat_id: int, kind: Kind, *, is_group: bool) -> None:
+        await self._budget.take(chat_id, kind, is_group=is_group)
+
+    async def pause_chat(self, chat_id: int, seconds: float) -> None:
+        self._budget.pause_chat(chat_id, seconds)
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        self._budget.move_chat(old_chat_id, new_chat_id)
