@@ -5,6 +5,8 @@ Rules:
   has lost it, the conversation continues from the stored transcript instead of forgetting.
 - Provider failures are retried with backoff only while the user has seen nothing; afterwards the
   partial answer is kept with a note (retrying then would show a second, different answer).
+- Every provider call, retries included, goes through a circuit breaker (bot.core.breaker): during an
+  outage questions fail fast with a notice instead of each one retrying against a dead provider.
 - Whatever the user saw is persisted: a stopped or broken answer is remembered in the transcript
   and handed to the model with the next question, since the provider's chain does not contain it.
 """
@@ -17,6 +19,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker, Permit, ProviderUnavailableError
 from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError
 from bot.core.models import CompletedAnswer, Notice, Outcome, Question, Turn, Usage
 from bot.core.ports import (
@@ -66,10 +69,18 @@ class _Stopped(Exception):
 
 
 class AnswerQuestion:
-    def __init__(self, model: AnswerModel, store: ConversationStore, settings: AnswerSettings) -> None:
+    def __init__(
+        self,
+        model: AnswerModel,
+        store: ConversationStore,
+        settings: AnswerSettings,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        """`breaker`: shared by every call of this use case; without one the breaker never opens."""
         self._model = model
         self._store = store
         self._settings = settings
+        self._breaker = breaker or CircuitBreaker(BreakerPolicy(failures=0))
 
     async def execute(
         self,
@@ -92,14 +103,16 @@ class AnswerQuestion:
         )
         user_turn = Turn(role="user", text=question.text, author=question.author)
         received = ""
+        permit: Permit | None = None  # the breaker's verdict on the call whose stream we read
         try:
-            stream = await self._open_stream(question, request, stop, search)
+            stream, permit = await self._open_stream(question, request, stop, search)
             watcher = asyncio.create_task(_cancel_when_stopped(stream, stop))
             try:
                 async for delta in stream.deltas():
                     if stop.is_set():
                         await stream.cancel()  # the watcher may not have run yet; cancel is idempotent
                         break
+                    permit.succeeded()  # the provider is producing text
                     received += delta
                     view.show(received)
                 completed = stream.result
@@ -111,20 +124,32 @@ class AnswerQuestion:
                 await stream.close()
             if stop.is_set():
                 raise _Stopped
+            if completed is None:
+                permit.failed()  # no completion event: as a broken stream (ignored once text came)
+            else:
+                permit.succeeded()
         except _Stopped:
             return await self._stopped(question, view, state, user_turn)
         except ProviderError as error:
             if stop.is_set():
                 return await self._stopped(question, view, state, user_turn)
+            if permit is not None:
+                permit.settle(error)  # a stream dead before any text counts against the provider
             if received:
                 log.warning("answer stream broke after %d chars: %s", len(received), error)
                 await view.interrupt(received, Notice.ANSWER_INTERRUPTED)
                 await self._remember_partial(question, state, user_turn, received)
                 return AnswerReport(Outcome.INTERRUPTED, shown_chars=len(received))
-            log.warning("answer failed before any text: %s", error)
+            if isinstance(error, ProviderUnavailableError):
+                log.info("answer refused without calling the provider: %s", error)
+            else:
+                log.warning("answer failed before any text: %s", error)
             await view.fail(_notice_for(error))
             await self._store.record(question.key, [user_turn], state)
             return AnswerReport(Outcome.FAILED)
+        finally:
+            if permit is not None:
+                permit.abandoned()  # no verdict yet (stopped, or failed on our side): frees a probe
         if completed is None:
             # The stream ended without a completion event: treat like a broken stream.
             await view.interrupt(received, Notice.ANSWER_INTERRUPTED)
@@ -142,8 +167,9 @@ class AnswerQuestion:
 
     async def _open_stream(
         self, question: Question, request: AnswerRequest, stop: asyncio.Event, search: SearchScope | None
-    ) -> AnswerStream:
-        """Start the stream, recovering a lost context or index once and retrying transient failures."""
+    ) -> tuple[AnswerStream, Permit]:
+        """Start the stream, recovering a lost context or index once and retrying transient failures.
+        Returns the stream with the breaker permit its reader settles; failed starts settle their own."""
         attempt = 0
         context_recovered = False
         index_rebuilt = False
@@ -152,7 +178,7 @@ class AnswerQuestion:
                 raise _Stopped
             attempt += 1
             try:
-                return await self._model.start(request)
+                return await self._start(request)
             except SearchIndexGoneError:
                 if search is None or index_rebuilt:
                     raise
@@ -168,6 +194,8 @@ class AnswerQuestion:
             except ProviderError as error:
                 if not error.retryable or attempt >= self._settings.retry.attempts:
                     raise
+                if self._breaker.state is BreakerState.OPEN:
+                    raise  # this failure opened it: the retry would be refused after the wait anyway
                 delay = self._settings.retry.delay(attempt)
                 log.info("provider error (%s), retry %d in %.2fs", error, attempt, delay)
                 try:
@@ -175,6 +203,18 @@ class AnswerQuestion:
                 except TimeoutError:
                     continue
                 raise _Stopped from None
+
+    async def _start(self, request: AnswerRequest) -> tuple[AnswerStream, Permit]:
+        """One provider call through the breaker: `ProviderUnavailableError` when it is open."""
+        permit = self._breaker.admit()
+        try:
+            return await self._model.start(request), permit
+        except ProviderError as error:
+            permit.settle(error)
+            raise
+        except BaseException:
+            permit.abandoned()
+            raise
 
     async def _request_from_transcript(self, question: Question, request: AnswerRequest) -> AnswerRequest:
         turns = await self._store.recent_turns(question.key, self._settings.replay_turns)
@@ -229,6 +269,8 @@ def _model_text(question: Question) -> str:
 
 
 def _notice_for(error: ProviderError) -> Notice:
+    if isinstance(error, ProviderUnavailableError):
+        return Notice.PROVIDER_UNAVAILABLE
     if error.status == 429:
         return Notice.PROVIDER_BUSY
     if error.retryable:

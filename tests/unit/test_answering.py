@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.core.answering import AnswerQuestion, AnswerSettings, RetryPolicy
+from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from bot.core.errors import ContextLostError, ProviderError, StreamBrokenError
 from bot.core.models import CompletedAnswer, ConversationKey, Notice, Outcome, Question, Turn
 from bot.core.ports import ConversationState
@@ -14,12 +15,38 @@ KEY = ConversationKey(chat_id=42)
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002)
 
 
-def make(model: ScriptedModel, store: InMemoryConversationStore | None = None) -> AnswerQuestion:
+def make(
+    model: ScriptedModel,
+    store: InMemoryConversationStore | None = None,
+    breaker: CircuitBreaker | None = None,
+) -> AnswerQuestion:
     return AnswerQuestion(
         model,
         store or InMemoryConversationStore(),
         AnswerSettings(instructions="be brief", replay_turns=4, retry=FAST_RETRY),
+        breaker,
     )
+
+
+def state(circuit: CircuitBreaker) -> BreakerState:
+    """Read through a call, so mypy does not narrow the property across the calls in between."""
+    return circuit.state
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def breaker(failures: int, clock: FakeClock | None = None) -> CircuitBreaker:
+    return CircuitBreaker(BreakerPolicy(failures=failures, cooldown=10.0), clock or FakeClock())
+
+
+def unavailable() -> ProviderError:
+    return ProviderError("503", retryable=True, status=503)
 
 
 def completed(text: str, handle: str = "resp-1", sources: tuple[str, ...] = ()) -> CompletedAnswer:
@@ -150,3 +177,104 @@ async def test_group_questions_tell_the_model_who_asked() -> None:
     assert model.requests[0].text == "Ann: what time?"
     assert store.turns[KEY][0].text == "what time?"
     assert store.turns[KEY][0].author == "Ann"
+
+
+async def test_retries_count_against_the_breaker_and_stop_once_it_opens() -> None:
+    circuit = breaker(failures=2)
+    model = ScriptedModel([unavailable() for _ in range(3)])
+    view = RecordingView()
+    report = await make(model, breaker=circuit).execute(Question(KEY, "q"), view, asyncio.Event())
+    assert report.outcome is Outcome.FAILED
+    assert len(model.requests) == 2, "the third attempt is not made: the breaker opened"
+    assert view.events == [(f"fail:{Notice.PROVIDER_UNAVAILABLE}", "")]
+    assert state(circuit) is BreakerState.OPEN
+
+
+async def test_an_open_breaker_answers_at_once_without_calling_the_provider() -> None:
+    circuit = breaker(failures=1)
+    circuit.admit().failed()
+    store = InMemoryConversationStore()
+    model = ScriptedModel([ScriptedStream(["never"], completed("never"))])
+    view = RecordingView()
+    report = await make(model, store, circuit).execute(Question(KEY, "q"), view, asyncio.Event())
+    assert report.outcome is Outcome.FAILED
+    assert model.requests == []
+    assert view.events == [(f"fail:{Notice.PROVIDER_UNAVAILABLE}", "")]
+    assert [t.text for t in store.turns[KEY]] == ["q"], "the question stays in the transcript"
+
+
+async def test_after_the_cooldown_one_probe_goes_through_and_closes_the_breaker() -> None:
+    clock = FakeClock()
+    circuit = breaker(failures=1, clock=clock)
+    circuit.admit().failed()
+    clock.now += 10
+    # The probe's stream is slow to produce text: meanwhile other questions are still refused.
+    probe = ScriptedStream([], None, hang_after=True)
+    model = ScriptedModel([probe, ScriptedStream(["back"], completed("back"))])
+    stop_probe = asyncio.Event()
+    probing = asyncio.create_task(
+        make(model, breaker=circuit).execute(Question(KEY, "probe"), RecordingView(), stop_probe)
+    )
+    while not model.requests:
+        await asyncio.sleep(0.001)
+    other = RecordingView()
+    await make(model, breaker=circuit).execute(
+        Question(ConversationKey(chat_id=7), "meanwhile"), other, asyncio.Event()
+    )
+    assert other.events == [(f"fail:{Notice.PROVIDER_UNAVAILABLE}", "")]
+    assert len(model.requests) == 1
+    # A stopped probe gives no verdict: the next question probes, and its answer closes the breaker.
+    stop_probe.set()
+    assert (await asyncio.wait_for(probing, timeout=1)).outcome is Outcome.STOPPED
+    assert state(circuit) is BreakerState.HALF_OPEN
+    view = RecordingView()
+    report = await make(model, breaker=circuit).execute(Question(KEY, "again"), view, asyncio.Event())
+    assert report.outcome is Outcome.COMPLETED
+    assert state(circuit) is BreakerState.CLOSED
+
+
+async def test_a_failed_probe_reopens_the_breaker() -> None:
+    clock = FakeClock()
+    circuit = breaker(failures=1, clock=clock)
+    circuit.admit().failed()
+    clock.now += 10
+    model = ScriptedModel([unavailable(), ScriptedStream(["x"], completed("x"))])
+    view = RecordingView()
+    await make(model, breaker=circuit).execute(Question(KEY, "q"), view, asyncio.Event())
+    assert len(model.requests) == 1, "no retry against a provider the probe found down"
+    assert view.events == [(f"fail:{Notice.PROVIDER_UNAVAILABLE}", "")]
+    assert state(circuit) is BreakerState.OPEN
+
+
+async def test_a_stream_dying_before_any_text_counts_as_a_failure_after_text_it_does_not() -> None:
+    circuit = breaker(failures=1)
+    early = ScriptedStream([], None, break_with=StreamBrokenError("timeout before the first delta"))
+    await make(ScriptedModel([early]), breaker=circuit).execute(
+        Question(KEY, "q"), RecordingView(), asyncio.Event()
+    )
+    assert state(circuit) is BreakerState.OPEN
+
+    circuit = breaker(failures=1)
+    late = ScriptedStream(["Part"], None, break_with=StreamBrokenError("mid"))
+    view = RecordingView()
+    await make(ScriptedModel([late]), breaker=circuit).execute(Question(KEY, "q"), view, asyncio.Event())
+    assert view.events == [(f"interrupt:{Notice.ANSWER_INTERRUPTED}", "Part")]
+    assert state(circuit) is BreakerState.CLOSED
+
+
+async def test_rejections_and_a_lost_context_do_not_open_the_breaker() -> None:
+    circuit = breaker(failures=1)
+    store = InMemoryConversationStore()
+    store.states[KEY] = ConversationState(context_handle="expired")
+    model = ScriptedModel(
+        [
+            ProviderError("400", retryable=False, status=400),
+            ContextLostError("gone"),
+            ScriptedStream(["ok"], completed("ok")),
+        ]
+    )
+    await make(model, store, circuit).execute(Question(KEY, "bad"), RecordingView(), asyncio.Event())
+    assert state(circuit) is BreakerState.CLOSED
+    report = await make(model, store, circuit).execute(Question(KEY, "q"), RecordingView(), asyncio.Event())
+    assert report.outcome is Outcome.COMPLETED
+    assert state(circuit) is BreakerState.CLOSED
