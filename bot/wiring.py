@@ -27,9 +27,10 @@ from bot.storage.conversations import RedisConversationStore
 from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
 from bot.storage.redis_typing import awaited
+from bot.storage.telegram_budget import RedisTelegramBudget
 from bot.storage.usage import RedisUsageLedger
 from bot.telegram.answers import ActiveAnswers, AnswerOptions, ChatAnswers
-from bot.telegram.budget import BudgetConfig, TelegramBudget
+from bot.telegram.budget import BudgetConfig
 from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
@@ -117,7 +118,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         AnswerSettings(instructions=settings.assistant_instructions, replay_turns=settings.replay_turns),
     )
     scheduler = ChatScheduler(max_pending_per_key=settings.max_queued_per_chat)
-    sender = TelegramSender(bot, TelegramBudget(budget), Capabilities(), metrics)
+    sender = TelegramSender(bot, RedisTelegramBudget(redis, ns, budget), Capabilities(), metrics)
     active = ActiveAnswers()
     knowledge = KnowledgeBaseService(
         TelegramDocumentSource(bot),

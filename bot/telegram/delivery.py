@@ -34,9 +34,10 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, InputRichMessage, Message, ReplyParameters
+from aiohttp import ClientConnectorError, ConnectionTimeoutError
 
 from bot.metrics import Metrics
-from bot.telegram.budget import Kind, TelegramBudget
+from bot.telegram.budget import Budget, Kind
 from bot.telegram.formatting import Chunk, classic_chunks
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ T = TypeVar("T")
 
 MAX_SERVER_ERROR_RETRIES = 5
 NOT_MODIFIED = "message is not modified"
+# Calls that create a message: if one is carried out twice, the chat shows it twice. Edits, drafts
+# and chat actions are idempotent (an edit repeated is "not modified", which counts as success).
+CREATING_METHODS = frozenset({"sendMessage", "sendRichMessage", "sendDocument"})
 
 
 class RichRejectedError(Exception):
@@ -80,7 +84,7 @@ MigrationListener = Callable[[int, int], Awaitable[None]]
 
 class TelegramSender:
     def __init__(
-        self, bot: Bot, budget: TelegramBudget, capabilities: Capabilities, metrics: Metrics | None = None
+        self, bot: Bot, budget: Budget, capabilities: Capabilities, metrics: Metrics | None = None
     ) -> None:
         self._bot = bot
         self._metrics = metrics
@@ -98,7 +102,7 @@ class TelegramSender:
         if self._moved.get(old_chat_id) == new_chat_id:
             return
         self._moved[old_chat_id] = new_chat_id
-        self._budget.move_chat(old_chat_id, new_chat_id)
+        await self._budget.move_chat(old_chat_id, new_chat_id)
         for listener in self._migration_listeners:
             await listener(old_chat_id, new_chat_id)
 
@@ -110,7 +114,7 @@ class TelegramSender:
                 await listener(chat_id, new_chat_id)
 
     @property
-    def budget(self) -> TelegramBudget:
+    def budget(self) -> Budget:
         return self._budget
 
     async def chat_action(self, dest: Destination) -> None:
@@ -270,7 +274,7 @@ class TelegramSender:
                 dest = replace(dest, chat_id=self._moved[chat_id], is_group=True)
             if essential:
                 await self._budget.take(dest.chat_id, kind, is_group=dest.is_group)
-            elif not self._budget.try_take(dest.chat_id, kind, is_group=dest.is_group, reserve=1):
+            elif not await self._budget.try_take(dest.chat_id, kind, is_group=dest.is_group, reserve=1):
                 return None
             try:
                 return await self._bot(method)
@@ -280,7 +284,7 @@ class TelegramSender:
                     log.warning(
                         "429 from Telegram in chat %s: retry after %ss", dest.chat_id, error.retry_after
                     )
-                    self._budget.pause_chat(dest.chat_id, error.retry_after)
+                    await self._budget.pause_chat(dest.chat_id, error.retry_after)
                     if not essential:
                         return None
                     continue
@@ -295,6 +299,26 @@ class TelegramSender:
                 if not essential:
                     log.info("dropped a frame after a Telegram error: %s", type(error).__name__)
                     return None
+                if (
+                    isinstance(error, TelegramNetworkError)
+                    and method.__api_method__ in CREATING_METHODS
+                    and not _never_reached_telegram(error)
+                ):
+                    # A timeout (or a connection dropped) after the request went out is ambiguous:
+                    # Telegram may have carried it out and only the answer was lost. There is no way
+                    # to ask whether it did, and a message sent twice cannot be taken back, so a
+                    # creating call is NOT repeated then (at most once): the error goes up, the answer
+                    # fails and the user is told so (generic notice) instead of seeing a text twice.
+                    # Errors from before the request left (connection refused, DNS, connect timeout)
+                    # and 5xx answers (Telegram did not carry it out) are retried as usual; edits are
+                    # idempotent and always retried.
+                    log.error(
+                        "Telegram call %s timed out or lost its answer (%s); not repeating it, "
+                        "it may have been delivered",
+                        method.__api_method__,
+                        error,
+                    )
+                    raise
                 failures += 1
                 if failures > MAX_SERVER_ERROR_RETRIES:
                     raise
@@ -310,6 +334,11 @@ class TelegramSender:
         if isinstance(error, TelegramRetryAfter):
             self._metrics.telegram_429.inc()
         self._metrics.telegram_errors.labels(kind=_error_kind(error)).inc()
+
+
+def _never_reached_telegram(error: TelegramNetworkError) -> bool:
+    """The request provably never reached Telegram: no connection could be made for it."""
+    return isinstance(error.__cause__, ClientConnectorError | ConnectionTimeoutError)
 
 
 def _error_kind(error: TelegramAPIError) -> str:

@@ -131,7 +131,7 @@ class StreamingAnswerView:
                 continue
             kind = Kind.DRAFT if self._drafting else Kind.MESSAGE
             reserve = GROUP_FINAL_RESERVE if self._dest.is_group else 1
-            delay = self._sender.budget.delay(
+            delay = await self._sender.budget.delay(
                 self._dest.chat_id, kind, is_group=self._dest.is_group, reserve=reserve
             )
             if self._dest.is_group and self._last_frame_at:
