@@ -4,6 +4,7 @@ introspection, driven by the real openai client."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import time
 from typing import Any
@@ -68,6 +69,9 @@ async def test_slow_sets_the_pause_between_deltas(
     openai_client: openai.AsyncOpenAI, yandex_model: str
 ) -> None:
     question = "one two three four five six seven eight nine ten"
+    # A full collection landing in the 0.4 s measured would bunch the arrivals (seen: a ~0.3 s pause
+    # depending on what else the session had allocated); collect now so it does not.
+    gc.collect()
     stream = await openai_client.responses.create(
         model=yandex_model, input=f"{question} emu:echo emu:slow=40", stream=True
     )
@@ -227,6 +231,36 @@ async def test_injected_faults(
     started = time.monotonic()
     assert (await retrying.responses.create(model=yandex_model, input="hi")).status == "completed"
     assert time.monotonic() - started < 1.0, "clients back off briefly"
+
+
+async def test_injected_delays_hang_the_request_then_serve_it(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    status, _ = await emu_call(yandex_emulator, "POST", "faults", {"count": 1})
+    assert status == 400, "a fault needs a status or a delay"
+    status, _ = await emu_call(
+        yandex_emulator, "POST", "faults", {"count": 1, "delay": 0.3, "paths": ["/v1/responses"]}
+    )
+    assert status == 200
+    impatient = openai_client.with_options(timeout=0.1)
+    started = time.monotonic()
+    with pytest.raises(openai.APITimeoutError):
+        await impatient.responses.create(model=yandex_model, input="held", stream=True)
+    assert time.monotonic() - started < 0.3
+    await asyncio.sleep(0.4)
+    assert yandex_emulator.responses() == [], "abandoned during the hold: dropped, never handled"
+
+    yandex_emulator.inject_delays(1, 0.2, paths=["/v1/responses"])
+    started = time.monotonic()
+    assert (await openai_client.responses.create(model=yandex_model, input="late")).status == "completed"
+    assert time.monotonic() - started >= 0.2, "a patient client is served after the hold"
+
+    yandex_emulator.inject_delays(1, 0.2, paths=["/v1/responses"], status=503)
+    started = time.monotonic()
+    with pytest.raises(openai.InternalServerError):
+        await openai_client.responses.create(model=yandex_model, input="held, then failed")
+    assert time.monotonic() - started >= 0.2
+    assert (await openai_client.responses.create(model=yandex_model, input="hi")).status == "completed"
 
 
 async def test_introspection_records(

@@ -4,8 +4,9 @@
   last, each with its timing and per-delta ``[at, total_chars]`` pairs;
 * ``GET /__emu/vector_stores`` — every store with its file counts and files;
 * ``POST /__emu/reset`` — forget every object and pending fault;
-* ``POST /__emu/faults`` ``{"count": K, "status": S, "paths": ["/v1/responses", …]}`` — the next K
-  ``/v1`` requests whose path starts with one of ``paths`` (any path when omitted) fail with S;
+* ``POST /__emu/faults`` ``{"count": K, "status": S, "paths": ["/v1/responses", …], "delay": D}`` —
+  the next K ``/v1`` requests whose path starts with one of ``paths`` (any path when omitted) are
+  held D seconds (default 0), then fail with S (or, without ``status``, are handled as usual);
 * ``POST /__emu/expire`` ``{"id": "…"}`` — that conversation, response, vector store or file
   vanishes as if its TTL had passed.
 """
@@ -41,14 +42,19 @@ async def reset(request: web.Request) -> web.Response:
 async def inject_faults(request: web.Request) -> web.Response:
     body = await read_json(request)
     count, status, paths = body.get("count"), body.get("status"), body.get("paths")
+    delay = body.get("delay", 0)
     if not isinstance(count, int) or count < 0:
         raise bad_request("'count' must be a non-negative integer.", param="count")
-    if not isinstance(status, int) or not 400 <= status <= 599:
+    if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 600:
+        raise bad_request("'delay' must be a number of seconds (0-600).", param="delay")
+    if status is None and not delay:
+        raise bad_request("'status' or 'delay' is required.", param="status")
+    if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
         raise bad_request("'status' must be an HTTP error status (400-599).", param="status")
     if paths is not None and not (isinstance(paths, list) and all(isinstance(path, str) for path in paths)):
         raise bad_request("'paths' must be a list of path prefixes.", param="paths")
-    state_of(request).faults.add(count, status, paths)
-    return json_response({"count": count, "status": status, "paths": paths})
+    state_of(request).faults.add(count, status, paths, delay=float(delay))
+    return json_response({"count": count, "status": status, "paths": paths, "delay": delay})
 
 
 @routes.post("/__emu/expire")

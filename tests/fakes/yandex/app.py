@@ -1,11 +1,13 @@
 """The aiohttp application: routes, and the boundary every ``/v1`` request crosses first.
 
-Order at the boundary: an injected fault (``/__emu/faults``) fails the request before anything else,
-then authentication (``Authorization: Bearer <key>`` or ``Api-Key <key>``), then the route. Any
+Order at the boundary: an injected fault (``/__emu/faults``) holds and/or fails the request before
+anything else, then authentication (``Authorization: Bearer <key>`` or ``Api-Key <key>``), then the route. Any
 ``ApiError``, unknown route or wrong method becomes an OpenAI-style JSON error.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -57,7 +59,8 @@ async def _stop_generating(app: web.Application) -> None:
 async def api_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         if request.path.startswith(API_PREFIX):
-            _apply_faults_and_auth(request)
+            await _apply_faults(request)
+            _authenticate(request)
         response = await handler(request)
     except ApiError as error:
         response = error_response(error)
@@ -70,11 +73,23 @@ async def api_boundary(request: web.Request, handler: Handler) -> web.StreamResp
     return response
 
 
-def _apply_faults_and_auth(request: web.Request) -> None:
+async def _apply_faults(request: web.Request) -> None:
+    fault = state_of(request).faults.take(request.path)
+    if fault is None:
+        return
+    if fault.delay > 0:
+        # Nothing is sent meanwhile: to the client this is a provider that hangs (its read timeout
+        # fires first when shorter). A held request without a status is then handled as usual.
+        await asyncio.sleep(fault.delay)
+        if request.transport is None or request.transport.is_closing():
+            # The client gave up: drop the request (its body can no longer be read) quietly.
+            raise ApiError(499, "The client closed the request while it was held.")
+    if fault.status is not None:
+        raise injected_failure(fault.status, "injected fault")
+
+
+def _authenticate(request: web.Request) -> None:
     state = state_of(request)
-    fault = state.faults.take(request.path)
-    if fault is not None:
-        raise injected_failure(fault, "injected fault")
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     key = key.strip()
     if scheme.lower() not in ("bearer", "api-key") or not key:

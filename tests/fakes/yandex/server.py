@@ -46,6 +46,13 @@ class YandexEmulator:
         """The next ``count`` ``/v1`` requests whose path starts with one of ``paths`` fail with ``status``."""
         self.state.faults.add(count, status, paths)
 
+    def inject_delays(
+        self, count: int, seconds: float, paths: list[str] | None = None, status: int | None = None
+    ) -> None:
+        """The next ``count`` matching ``/v1`` requests are held ``seconds`` before anything is sent,
+        then handled as usual (or fail with ``status``): a hanging provider, for client timeouts."""
+        self.state.faults.add(count, status, paths, delay=seconds)
+
     def expire(self, object_id: str) -> None:
         """Make a conversation, response, vector store or file vanish; ``KeyError`` if the id is unknown."""
         self.state.expire(object_id)

@@ -342,25 +342,37 @@ class StoredResponse:
 @dataclass
 class FaultRule:
     remaining: int
-    status: int
+    status: int | None
+    """Fail with this status; ``None``: only hold the request, then handle it normally."""
     paths: tuple[str, ...] | None
+    delay: float = 0.0
+    """Seconds the request is held before it fails (or is handled)."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    status: int | None
+    delay: float
 
 
 class FaultQueue:
-    """Failures a test asked for: the next K matching ``/v1`` requests fail with a given status."""
+    """Failures a test asked for: the next K matching ``/v1`` requests fail with a given status, or
+    are held for a while first (a slow or hanging provider)."""
 
     def __init__(self) -> None:
         self._rules: list[FaultRule] = []
 
-    def add(self, count: int, status: int, paths: Iterable[str] | None = None) -> None:
-        self._rules.append(FaultRule(count, status, tuple(paths) if paths is not None else None))
+    def add(
+        self, count: int, status: int | None, paths: Iterable[str] | None = None, *, delay: float = 0.0
+    ) -> None:
+        self._rules.append(FaultRule(count, status, tuple(paths) if paths is not None else None, delay))
 
-    def take(self, path: str) -> int | None:
-        """The status to fail this request with (consuming one fault), or ``None``."""
+    def take(self, path: str) -> Fault | None:
+        """The fault to apply to this request (consuming one), or ``None``."""
         for rule in self._rules:
             if rule.remaining > 0 and (rule.paths is None or path.startswith(rule.paths)):
                 rule.remaining -= 1
-                return rule.status
+                return Fault(rule.status, rule.delay)
         return None
 
     def clear(self) -> None:
