@@ -53,6 +53,11 @@ class Metrics:
             "bot_queue_depth", "Questions waiting for their chat's answer to finish", registry=r
         )
         self.active_streams = Gauge("bot_active_streams", "Answers being streamed right now", registry=r)
+        self.provider_breaker = Gauge(
+            "bot_provider_breaker_state",
+            "Circuit breaker of the model provider in this process: 0 closed, 1 half-open, 2 open",
+            registry=r,
+        )
 
     def track_queue(self, pending: Callable[[], int], active: Callable[[], int]) -> None:
         """Gauges read live values when scraped."""

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     yc_base_url: str = "https://ai.api.cloud.yandex.net/v1"
     yc_model: str = "yandexgpt/latest"
     yc_timeout_seconds: float = Field(default=120.0, gt=0)
+    provider_breaker_failures: int = Field(default=5, ge=0, le=1000)  # 0 = the breaker never opens
+    provider_breaker_cooldown_seconds: float = Field(default=15.0, gt=0, le=3600)
+    provider_breaker_max_cooldown_seconds: float = Field(default=120.0, gt=0, le=3600)
     assistant_instructions: str = DEFAULT_INSTRUCTIONS
     # Presentation
     reply_format: Literal["rich", "classic"] = "rich"

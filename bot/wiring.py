@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
+from bot.core.breaker import BreakerPolicy, CircuitBreaker
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.scheduling import ChatScheduler
 from bot.core.usage import UsageBudget, UsageLimits
@@ -112,10 +113,19 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ttl_seconds=settings.conversation_ttl_days * 86400,
     )
     model = ResponsesAnswerModel(openai, model_uri(settings.yc_folder_id, settings.yc_model), metrics=metrics)
+    breaker = CircuitBreaker(
+        BreakerPolicy(
+            failures=settings.provider_breaker_failures,
+            cooldown=settings.provider_breaker_cooldown_seconds,
+            max_cooldown=settings.provider_breaker_max_cooldown_seconds,
+        )
+    )
+    metrics.provider_breaker.set_function(lambda: breaker.state.level)
     use_case = AnswerQuestion(
         model,
         conversations,
         AnswerSettings(instructions=settings.assistant_instructions, replay_turns=settings.replay_turns),
+        breaker,
     )
     scheduler = ChatScheduler(max_pending_per_key=settings.max_queued_per_chat)
     sender = TelegramSender(bot, RedisTelegramBudget(redis, ns, budget), Capabilities(), metrics)
