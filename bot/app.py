@@ -18,6 +18,7 @@ from bot.telegram.dispatcher import register_commands
 from bot.web import add_operational_routes
 from bot.webhook import WebhookIntake
 from bot.wiring import Runtime, StartupError, build_runtime
+from bot.yandex.client import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class BotApp:
             raise StartupError("Telegram rejected BOT_TOKEN (401 Unauthorized)") from None
         log.info("starting as @%s", me.username)
         await register_commands(runtime.bot)
+        warm_up(runtime.openai)
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise stall every chat for hundreds of ms under load.
         gc.collect()
@@ -53,6 +55,7 @@ class BotApp:
             beat_forever(self.runtime.redis, Namespace(self.runtime.settings.bot_id)), name="heartbeat"
         )
         web_runner = await self._start_operational_server()
+        self.runtime.lanes.start()
         self.serving.set()
         try:
             await dispatcher.start_polling(
@@ -105,6 +108,7 @@ class BotApp:
                 allowed_updates=self.runtime.dispatcher.resolve_used_update_types(),
                 drop_pending_updates=False,
             )
+            self.runtime.lanes.start()
             self.serving.set()
             log.info(
                 "webhook mode: listening on %s:%s%s",
@@ -124,6 +128,7 @@ class BotApp:
             await asyncio.gather(heartbeat, return_exceptions=True)
             await self.runtime.close()
             await runner.cleanup()
+            log.info("stopped")
 
     async def stop(self) -> None:
         if self.runtime.settings.bot_mode == "webhook":

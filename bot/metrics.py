@@ -49,8 +49,10 @@ class Metrics:
             "Questions refused because a daily token budget was spent",
             registry=r,
         )
-        self.queue_depth = Gauge(
-            "bot_queue_depth", "Questions waiting for their chat's answer to finish", registry=r
+        self.lanes_active = Gauge(
+            "bot_lanes_active",
+            "Conversation lanes this replica is working (running or queued jobs)",
+            registry=r,
         )
         self.active_streams = Gauge("bot_active_streams", "Answers being streamed right now", registry=r)
         self.provider_breaker = Gauge(
@@ -59,9 +61,9 @@ class Metrics:
             registry=r,
         )
 
-    def track_queue(self, pending: Callable[[], int], active: Callable[[], int]) -> None:
+    def track_queue(self, lanes: Callable[[], int], active: Callable[[], int]) -> None:
         """Gauges read live values when scraped."""
-        self.queue_depth.set_function(lambda: float(pending()))
+        self.lanes_active.set_function(lambda: float(lanes()))
         self.active_streams.set_function(lambda: float(active()))
 
     def exposition(self) -> bytes:

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # Replicas: a conversation's lane lock lives this long without a heartbeat (a killed replica's
+    # answers resume elsewhere after it); deliveries of one chat wait this long for an earlier one.
+    lane_lock_seconds: float = Field(default=15.0, ge=1, le=600)
+    update_order_grace_ms: int = Field(default=300, ge=0, le=10_000)
     # Storage
     redis_url: str = "redis://localhost:6379/0"
     # Yandex AI Studio

@@ -2,7 +2,11 @@
 
 - The secret token header is checked on every delivery (missing or wrong → 401).
 - Deliveries are de-duplicated by update_id in Redis, so a retried delivery — possibly reaching
-  another replica — is handled once.
+  another replica — is handled once; a redelivery racing the first one gets 503 and comes back later.
+- Handlers only queue durable work (core.lanes), so a delivery is acknowledged within milliseconds
+  and what it asked for survives this replica.
+- While Redis is unreachable, updates are still handled without de-duplication: their handlers fail
+  and tell the user the bot is temporarily unavailable.
 - While shutting down, deliveries get 503 so Telegram (or the balancer) retries them elsewhere.
 - The webhook is set on start (idempotent) and never deleted on shutdown: other replicas keep serving.
 """
@@ -17,7 +21,8 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from aiohttp import web
 
-from bot.storage.updates import RedisUpdateLog
+from bot.storage.outage import is_storage_outage
+from bot.storage.updates import Delivery, RedisUpdateLog
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +48,26 @@ class WebhookIntake:
             update = Update.model_validate(payload, context={"bot": self._bot})
         except ValueError:
             return web.Response(status=400, text="bad update")
-        if not await self._updates.first_delivery(update.update_id):
+        try:
+            delivery = await self._updates.begin(update.update_id)
+        except Exception as error:
+            if not is_storage_outage(error):
+                raise
+            delivery = Delivery.NEW
+            log.warning("Redis unreachable: handling update %s without de-duplication", update.update_id)
+        if delivery is Delivery.DONE:
             log.info("duplicate delivery ignored", extra={"duplicate_update_id": update.update_id})
             return web.json_response({})
+        if delivery is Delivery.IN_PROGRESS:
+            return web.Response(status=503, text="update in progress elsewhere")
         try:
             await self._dispatcher.feed_update(self._bot, update)
         except Exception:
             # Handlers report their own failures to users; anything escaping is logged, and the
             # delivery is acknowledged so Telegram does not retry a poison update forever.
             log.exception("update handling failed")
+        try:
+            await self._updates.done(update.update_id)
+        except Exception as error:
+            log.warning("could not mark update %s done: %s", update.update_id, type(error).__name__)
         return web.json_response({})

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -17,7 +20,7 @@ from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
 from bot.core.breaker import BreakerPolicy, CircuitBreaker
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
-from bot.core.scheduling import ChatScheduler
+from bot.core.lanes import LaneRunner, LaneSettings
 from bot.core.usage import UsageBudget, UsageLimits
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -27,6 +30,7 @@ from bot.storage.chatter import RedisChatter
 from bot.storage.conversations import RedisConversationStore
 from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
+from bot.storage.lanes import RedisLaneStore
 from bot.storage.redis_typing import awaited
 from bot.storage.telegram_budget import RedisTelegramBudget
 from bot.storage.usage import RedisUsageLedger
@@ -58,14 +62,14 @@ class Runtime:
     bot: Bot
     redis: aioredis.Redis
     openai: AsyncOpenAI
-    scheduler: ChatScheduler
+    lanes: LaneRunner
     services: BotServices
     dispatcher: Dispatcher
     metrics: Metrics
 
     async def close(self) -> None:
         await self.services.albums.close()
-        await self.scheduler.close(self.settings.shutdown_deadline_seconds)
+        await self.lanes.close(self.settings.shutdown_deadline_seconds)
         await self.openai.close()
         await self.redis.aclose()
         await self.bot.session.close()
@@ -127,7 +131,18 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         AnswerSettings(instructions=settings.assistant_instructions, replay_turns=settings.replay_turns),
         breaker,
     )
-    scheduler = ChatScheduler(max_pending_per_key=settings.max_queued_per_chat)
+    lane_store = RedisLaneStore(redis, ns)
+    lanes = LaneRunner(
+        lane_store,
+        owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+        settings=LaneSettings(
+            max_jobs=settings.max_queued_per_chat + 1,  # the running job stays in its lane until done
+            lock_seconds=settings.lane_lock_seconds,
+            # Polling reads one ordered stream; only parallel webhook deliveries can arrive out of order.
+            order_grace=settings.update_order_grace_ms / 1000 if settings.bot_mode == "webhook" else 0.0,
+            sweep_seconds=min(2.0, settings.lane_lock_seconds / 3),
+        ),
+    )
     sender = TelegramSender(bot, RedisTelegramBudget(redis, ns, budget), Capabilities(), metrics)
     active = ActiveAnswers()
     knowledge = KnowledgeBaseService(
@@ -145,7 +160,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             reclaim_idle_indexes=settings.reclaim_idle_indexes,
         ),
     )
-    documents = DocumentFlow(knowledge, scheduler, sender, metrics)
+    documents = DocumentFlow(knowledge, lanes, sender, metrics)
     access = AccessPolicy(
         allowed_user_ids=settings.allowed_user_ids,
         allowed_chat_ids=settings.allowed_chat_ids,
@@ -171,7 +186,8 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     sender.on_migration(move_chat_state)
     answers = ChatAnswers(
         use_case,
-        scheduler,
+        lanes,
+        lane_store,
         sender,
         active,
         AnswerOptions(
@@ -186,7 +202,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         access,
         chatter,
     )
-    metrics.track_queue(scheduler.total_pending, active.__len__)
+    metrics.track_queue(lambda: lanes.active_lanes, active.__len__)
     services = BotServices(
         answers=answers,
         conversations=conversations,
@@ -209,7 +225,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         bot=bot,
         redis=redis,
         openai=openai,
-        scheduler=scheduler,
+        lanes=lanes,
         services=services,
         dispatcher=build_dispatcher(services),
         metrics=metrics,

@@ -244,6 +244,12 @@ class KnowledgeBaseService:
         """Upload already validated documents and wait until they are searchable (or failed)."""
         report = IngestReport()
         base = await self._store.load(key)
+        # Safe to run again for the same documents (a replica died mid-ingest): their unfinished
+        # records are replaced, ready ones are kept as they are.
+        ready = {d.file_ref for d in base.documents if d.status is DocumentStatus.READY}
+        documents = [d for d in documents if d.file_ref not in ready]
+        refs = {d.file_ref for d in documents}
+        base = replace(base, documents=tuple(d for d in base.documents if d.file_ref not in refs))
         records = [_new_record(d) for d in documents]
         base = replace(base, documents=(*base.documents, *records))
         await self._store.save(key, base)

@@ -113,6 +113,52 @@ class UsageKey:
 
 
 @dataclass(frozen=True, slots=True)
+class LaneJobsKey:
+    """Sorted set: job ids of one conversation's lane, scored by update id. Owner: storage.lanes.
+
+    Lane names use '/' where conversation paths use ':', so chat-wide operations (chat_key_pattern)
+    never rename or expire the lanes of a chat while a replica works them."""
+
+    ns: Namespace
+    lane: str
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:lane:{self.lane}"
+
+
+@dataclass(frozen=True, slots=True)
+class LaneLockKey:
+    """String with a PX expiry: the replica working the lane; kept alive by a heartbeat. Owner: storage.lanes."""
+
+    ns: Namespace
+    lane: str
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:lane-lock:{self.lane}"
+
+
+@dataclass(frozen=True, slots=True)
+class LaneJobKey:
+    """Hash: one queued job (kind, payload, attempt, progress), then a 1-day tombstone. Owner: storage.lanes."""
+
+    ns: Namespace
+    job_id: str
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:job:{self.job_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveLanesKey:
+    """Set: lanes holding jobs, swept for lanes whose replica died. Owner: storage.lanes."""
+
+    ns: Namespace
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:lanes"
+
+
+@dataclass(frozen=True, slots=True)
 class SeenUpdateKey:
     """String with a 1-day TTL: this update id was accepted by some replica. Owner: storage.updates."""
 

@@ -1,8 +1,11 @@
 """Turns an addressed Telegram message into a queued answer, and lets the Stop button reach it.
 
 This is the Telegram side of the answer use case: it picks the destination and the view, queues
-the job in the chat's lane (one answer per conversation at a time) and keeps a registry of running
-answers so a `stopped_message_generation` update can stop the right one.
+the job in the conversation's durable lane (one answer per conversation at a time, on whichever
+replica holds the lane) and keeps a registry of running answers so a `stopped_message_generation`
+update can stop the right one. A job whose earlier run was interrupted (its replica died) is resumed:
+what the user saw of it is removed and the answer is given again — or, after a second interruption,
+replaced by one apology.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Coroutine, Hashable
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,15 +23,17 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerReport
 from bot.core.documents import KnowledgeBaseService
+from bot.core.lanes import JobProgress, LaneJob, LaneRunner, NewJob, Submitted
 from bot.core.models import ConversationKey, Language, Notice, Question, Turn
-from bot.core.scheduling import ChatScheduler
 from bot.core.usage import BudgetScope, UsageBudget
 from bot.logs import correlation_id
 from bot.metrics import Metrics
+from bot.storage.outage import is_storage_outage
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
 from bot.telegram.documents import DocumentFlow
 from bot.telegram.formatting import Chunk, escape_markdown
+from bot.telegram.jobs import destination_from_json, destination_to_json, job_identity, lane_name
 from bot.telegram.streaming import StreamingAnswerView, ViewOptions
 
 log = logging.getLogger(__name__)
@@ -80,6 +85,9 @@ class AnswerOptions:
 
 
 STOP_CALLBACK_PREFIX = "stop:"
+ANSWER_JOB = "answer"
+# A job interrupted twice is not tried a third time: it may be what brings its replica down.
+MAX_ANSWER_ATTEMPTS = 2
 
 
 def stop_keyboard(answer_id: int, language: Language) -> InlineKeyboardMarkup:
@@ -115,11 +123,72 @@ class RecentChatter(Protocol):
     async def take(self, key: ConversationKey) -> list[Turn]: ...
 
 
+@dataclass(slots=True)
+class _JobShownMessages:
+    """The view's progress, recorded on the job (see streaming.ShownMessages)."""
+
+    progress: JobProgress
+    job_id: str
+    delivered: bool = False
+
+    async def message_shown(self, message_id: int) -> None:
+        await self.progress.message_shown(self.job_id, message_id)
+
+    async def finished(self) -> None:
+        self.delivered = True
+        await self.progress.finished(self.job_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _AnswerJob:
+    question: Question
+    dest: Destination
+    asker_id: int | None
+    received_at: float
+    answer_id: int
+    correlation: str | None
+
+    def to_json(self) -> dict[str, object]:
+        key = self.question.key
+        return {
+            "key": [key.chat_id, key.thread_id, key.user_id],
+            "text": self.question.text,
+            "language": self.question.language,
+            "author": self.question.author,
+            "dest": destination_to_json(self.dest),
+            "asker_id": self.asker_id,
+            "received_at": self.received_at,
+            "answer_id": self.answer_id,
+            "correlation": self.correlation,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> _AnswerJob:
+        key: list[int | None] = data["key"]  # type: ignore[assignment]
+        chat_id, thread_id, user_id = key
+        assert chat_id is not None
+        language: Language = "ru" if data["language"] == "ru" else "en"
+        return cls(
+            question=Question(
+                key=ConversationKey(chat_id, thread_id, user_id),
+                text=str(data["text"]),
+                language=language,
+                author=data["author"] if isinstance(data["author"], str) else None,
+            ),
+            dest=destination_from_json(data["dest"]),  # type: ignore[arg-type]
+            asker_id=data["asker_id"] if isinstance(data["asker_id"], int) else None,
+            received_at=float(data["received_at"]),  # type: ignore[arg-type]
+            answer_id=int(data["answer_id"]),  # type: ignore[call-overload]
+            correlation=data["correlation"] if isinstance(data["correlation"], str) else None,
+        )
+
+
 class ChatAnswers:
     def __init__(
         self,
         use_case: AnswerQuestion,
-        scheduler: ChatScheduler,
+        lanes: LaneRunner,
+        progress: JobProgress,
         sender: TelegramSender,
         active: ActiveAnswers,
         options: AnswerOptions,
@@ -131,7 +200,9 @@ class ChatAnswers:
         chatter: RecentChatter | None = None,
     ) -> None:
         self._use_case = use_case
-        self._scheduler = scheduler
+        self._lanes = lanes
+        self._progress = progress
+        lanes.register(ANSWER_JOB, self._run_job)
         self._sender = sender
         self._active = active
         self._options = options
@@ -143,32 +214,69 @@ class ChatAnswers:
         self._access = access
 
     async def ask(self, question: Question, dest: Destination, asker_id: int | None = None) -> None:
-        """Validate and queue a question. Everything up to the queueing is synchronous, so
-        messages keep their arrival order in the chat's lane."""
+        """Validate the question and queue it durably in its conversation's lane (update order)."""
         notice = self._validate(question)
         if notice is None:
-            lane: Hashable = question.key
-            update_id = correlation_id.get()
-            received_at = time.time()
-
-            async def job() -> None:
-                correlation_id.set(update_id)  # the lane's task may have been started by another update
-                try:
-                    await self._answer(question, dest, asker_id, received_at)
-                except Exception:
-                    # Whatever broke (Redis gone, a Telegram refusal), the user hears about it briefly.
-                    log.exception("answer failed")
-                    self._metrics.answers.labels(outcome="error").inc()
-                    await self._notify_failure(dest, question.language)
-
-            if self._scheduler.submit(lane, job):
+            job_id, order = job_identity(ANSWER_JOB)
+            job = _AnswerJob(
+                question=question,
+                dest=dest,
+                asker_id=asker_id,
+                received_at=time.time(),
+                answer_id=secrets.randbelow(2**31 - 2) + 1,  # also the draft id: must be non-zero
+                correlation=correlation_id.get(),
+            )
+            submitted = await self._lanes.submit(
+                lane_name(question.key), NewJob(job_id, ANSWER_JOB, job.to_json(), order)
+            )
+            if submitted in (Submitted.ACCEPTED, Submitted.DUPLICATE):
                 return
-            notice = Notice.QUEUE_FULL
+            notice = Notice.QUEUE_FULL if submitted is Submitted.FULL else Notice.STORAGE_UNAVAILABLE
         await self.notify(dest, question.language, notice, length=len(question.text))
 
-    async def _notify_failure(self, dest: Destination, language: Language) -> None:
+    async def _run_job(self, lane_job: LaneJob) -> None:
+        job = _AnswerJob.from_json(dict(lane_job.payload))
+        correlation_id.set(job.correlation)  # the lane's task may have been started by another update
+        language = job.question.language
+        shown = _JobShownMessages(self._progress, lane_job.job_id)
         try:
-            await self.notify(dest, language, Notice.INTERNAL_ERROR)
+            if lane_job.attempt > 1:
+                if lane_job.finished:
+                    log.info("an interrupted run had already delivered this answer")
+                    return
+                await self._remove_partial(job.dest, lane_job.messages)
+                if lane_job.attempt > MAX_ANSWER_ATTEMPTS:
+                    log.error("answer interrupted %d times; apologising", lane_job.attempt - 1)
+                    self._metrics.answers.labels(outcome="lost").inc()
+                    await self.notify(job.dest, language, Notice.ANSWER_LOST)
+                    return
+                log.warning("resuming an answer interrupted by a restart")
+            await self._answer(job, shown)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("answer failed")
+            if shown.delivered:
+                return  # only the bookkeeping after the final text failed: the user has the answer
+            # Whatever broke (Redis gone, a Telegram refusal), the user hears about it briefly.
+            self._metrics.answers.labels(outcome="error").inc()
+            await self._notify_failure(job.dest, language, outage=is_storage_outage(error))
+            if is_storage_outage(error):
+                # The job cannot be marked done either: it stays queued and is answered again once
+                # Redis is back (the lane resumes after its lock expires).
+                raise
+
+    async def _remove_partial(self, dest: Destination, message_ids: Sequence[int]) -> None:
+        """An interrupted run's messages go, so the user never sees a partial answer and a full one."""
+        for message_id in message_ids:
+            try:
+                await self._sender.delete(dest, message_id)
+            except Exception as error:
+                log.warning("could not remove an interrupted answer's message: %s", type(error).__name__)
+
+    async def _notify_failure(self, dest: Destination, language: Language, outage: bool = False) -> None:
+        try:
+            await self.notify(dest, language, Notice.STORAGE_UNAVAILABLE if outage else Notice.INTERNAL_ERROR)
         except Exception:
             log.exception("could not tell the user about a failed answer")
 
@@ -184,9 +292,8 @@ class ChatAnswers:
             return Notice.QUESTION_TOO_LONG
         return None
 
-    async def _answer(
-        self, question: Question, dest: Destination, asker_id: int | None, received_at: float
-    ) -> None:
+    async def _answer(self, job: _AnswerJob, shown: _JobShownMessages) -> None:
+        question, dest, asker_id, answer_id = job.question, job.dest, job.asker_id, job.answer_id
         exempt = self._access.is_admin(asker_id)
         exhausted = await self._budget.exhausted(asker_id, dest.chat_id, exempt=exempt)
         if exhausted is not None:
@@ -195,7 +302,6 @@ class ChatAnswers:
             message = texts.text(question.language, key, limit=exhausted.limit)
             await self._sender.send_chunk(dest, Chunk(message), reply=True)
             return
-        answer_id = secrets.randbelow(2**31 - 2) + 1  # also the draft id: must be non-zero
         options = ViewOptions(
             reply_format="classic" if self._options.reply_format == "classic" else "rich",
             use_drafts=self._options.private_streaming == "draft",
@@ -204,13 +310,13 @@ class ChatAnswers:
         )
         search = await self._search_scope(question, dest)
         context = await self._chatter.take(question.key) if self._chatter and dest.is_group else []
-        view = StreamingAnswerView(self._sender, dest, options, answer_id)
+        view = StreamingAnswerView(self._sender, dest, options, answer_id, shown)
         stop = self._active.register(dest.chat_id, answer_id, asker_id)
         try:
             report = await self._finalizing_on_shutdown(
                 self._use_case.execute(question, view, stop, search, context=context), view, question
             )
-            self._observe(report, view, received_at)
+            self._observe(report, view, job.received_at)
             await self._budget.record(asker_id, dest.chat_id, report.usage.total_tokens)
             log.info(
                 "answer finished",

@@ -24,6 +24,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.methods import (
+    DeleteMessage,
     EditMessageText,
     SendChatAction,
     SendDocument,
@@ -200,6 +201,11 @@ class TelegramSender:
             reply_parameters=self._reply(dest, True),
         )
         return await self._call(method, dest, Kind.MESSAGE, essential=True)
+
+    async def delete(self, dest: Destination, message_id: int) -> None:
+        await self._call(
+            DeleteMessage(chat_id=dest.chat_id, message_id=message_id), dest, Kind.MESSAGE, essential=True
+        )
 
     async def send_rich(self, dest: Destination, markdown: str, *, reply: bool) -> Message | None:
         method = SendRichMessage(

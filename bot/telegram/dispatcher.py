@@ -6,7 +6,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
 from bot.telegram.handlers import documents, errors, groups, private, stop, usage
-from bot.telegram.middlewares import AccessMiddleware, CorrelationMiddleware
+from bot.telegram.middlewares import AccessMiddleware, ChatOrderMiddleware, CorrelationMiddleware
 from bot.telegram.services import BotServices
 
 COMMANDS: dict[str, list[tuple[str, str]]] = {
@@ -34,6 +34,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
 def build_dispatcher(services: BotServices) -> Dispatcher:
     dispatcher = Dispatcher(services=services)
     dispatcher.update.outer_middleware(CorrelationMiddleware())
+    dispatcher.update.outer_middleware(ChatOrderMiddleware())
     dispatcher.message.outer_middleware(AccessMiddleware())
     dispatcher.include_routers(
         stop.setup(), usage.setup(), documents.setup(), groups.setup(), private.setup(), errors.setup()

@@ -3,8 +3,9 @@
 - TelegramDocumentSource downloads a file by its Telegram file id into a spooled temporary file
   (kept in memory while small, on disk when large), so a document is never held twice in memory.
 - AlbumCollector turns the separate messages of an album (same media_group_id) into one batch.
-- DocumentFlow validates, shows the status message at once, and queues the ingestion in the chat's
-  lane, so a question sent right after the document is answered with it.
+- DocumentFlow validates, shows the status message at once, and queues the ingestion durably in the
+  conversation's lane, so a question sent right after the document is answered with it. An ingestion
+  interrupted by a dying replica is run again elsewhere (ingesting is safe to repeat).
 """
 
 from __future__ import annotations
@@ -32,16 +33,18 @@ from bot.core.documents import (
     Rejected,
     validate,
 )
+from bot.core.lanes import LaneJob, LaneRunner, NewJob, Submitted
 from bot.core.models import ConversationKey, Language
-from bot.core.scheduling import ChatScheduler
 from bot.metrics import Metrics
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
 from bot.telegram.formatting import Chunk
+from bot.telegram.jobs import destination_from_json, destination_to_json, job_identity, lane_name
 
 log = logging.getLogger(__name__)
 
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024
+DOCUMENTS_JOB = "documents"
 ALBUM_QUIET_PERIOD_S = 0.8
 
 
@@ -127,14 +130,15 @@ class DocumentFlow:
     def __init__(
         self,
         knowledge: KnowledgeBaseService,
-        scheduler: ChatScheduler,
+        lanes: LaneRunner,
         sender: TelegramSender,
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics
         self._knowledge = knowledge
-        self._scheduler = scheduler
+        self._lanes = lanes
         self._sender = sender
+        lanes.register(DOCUMENTS_JOB, self._run_job)
 
     async def receive(
         self,
@@ -154,13 +158,31 @@ class DocumentFlow:
             dest, Chunk(texts.text(language, "doc_received", names=names)), reply=True
         )
         status_id = status.message_id if status else None
-
-        async def ingest() -> None:
-            report = await self._knowledge.ingest(key, accepted)
-            await self._report(dest, status_id, report, language)
-
-        if not self._scheduler.submit(key, ingest):
+        job_id, order = job_identity(DOCUMENTS_JOB)
+        payload = {
+            "key": [key.chat_id, key.thread_id, key.user_id],
+            "dest": destination_to_json(dest),
+            "language": language,
+            "status_id": status_id,
+            "documents": [[d.file_ref, d.file_name, d.mime_type, d.size, d.uploaded_by] for d in accepted],
+        }
+        submitted = await self._lanes.submit(lane_name(key), NewJob(job_id, DOCUMENTS_JOB, payload, order))
+        if submitted not in (Submitted.ACCEPTED, Submitted.DUPLICATE):
             await self._edit_or_say(dest, status_id, texts.text(language, "doc_busy"))
+
+    async def _run_job(self, job: LaneJob) -> None:
+        data = job.payload
+        chat_id, thread_id, user_id = data["key"]
+        key = ConversationKey(chat_id, thread_id, user_id)
+        documents = [
+            IncomingDocument(file_ref=ref, file_name=name, mime_type=mime, size=size, uploaded_by=by)
+            for ref, name, mime, size, by in data["documents"]
+        ]
+        language: Language = "ru" if data["language"] == "ru" else "en"
+        if job.attempt > 1:
+            log.warning("resuming a document ingestion interrupted by a restart")
+        report = await self._knowledge.ingest(key, documents)
+        await self._report(destination_from_json(data["dest"]), data["status_id"], report, language)
 
     async def rebuild(self, key: ConversationKey, dest: Destination, language: Language) -> None:
         """Re-index a chat's documents whose provider index expired, telling the user."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
-from aiogram.types import Message, TelegramObject
+from aiogram.types import Message, TelegramObject, Update
 
 from bot.logs import correlation_id
 from bot.telegram import texts
@@ -39,6 +40,46 @@ class AccessMiddleware(BaseMiddleware):
                 destination(event, reply=False), escape_markdown(refusal), reply=False
             )
         return None
+
+
+class ChatOrderMiddleware(BaseMiddleware):
+    """Handles one chat's updates one after another, in the order they were received.
+
+    aiogram runs updates as concurrent tasks; without this, a question sent right after a group
+    became a supergroup could be queued before the migration moved the group's state. Handlers only
+    queue work (answers run in lanes), so holding a chat's updates back costs milliseconds.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        chat_id = _chat_of(event)
+        if chat_id is None:
+            return await handler(event, data)
+        lock, users = self._locks.get(chat_id, (asyncio.Lock(), 0))
+        self._locks[chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                return await handler(event, data)
+        finally:
+            lock, users = self._locks[chat_id]
+            if users <= 1:
+                del self._locks[chat_id]
+            else:
+                self._locks[chat_id] = (lock, users - 1)
+
+
+def _chat_of(event: TelegramObject) -> int | None:
+    if not isinstance(event, Update):
+        return None
+    for item in (event.message, event.edited_message, event.my_chat_member, event.chat_member):
+        if item is not None:
+            return item.chat.id
+    query = event.callback_query
+    if query is not None and query.message is not None:
+        return query.message.chat.id
+    return None
 
 
 class CorrelationMiddleware(BaseMiddleware):

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup
@@ -55,13 +55,28 @@ class ViewOptions:
     """Seconds without a change after which the draft is re-sent (None: DRAFT_KEEPALIVE_S)."""
 
 
+class ShownMessages(Protocol):
+    """Told about every message the answer puts in the chat, and when the final text is delivered,
+    so that a replica resuming an interrupted answer knows what the user already saw."""
+
+    async def message_shown(self, message_id: int) -> None: ...
+
+    async def finished(self) -> None: ...
+
+
 class StreamingAnswerView:
     """AnswerView for one answer in one chat."""
 
     def __init__(
-        self, sender: TelegramSender, dest: Destination, options: ViewOptions, draft_id: int
+        self,
+        sender: TelegramSender,
+        dest: Destination,
+        options: ViewOptions,
+        draft_id: int,
+        shown: ShownMessages | None = None,
     ) -> None:
         self._sender = sender
+        self._shown_messages = shown
         self._dest = dest
         self._options = options
         self._draft_id = draft_id
@@ -235,6 +250,7 @@ class StreamingAnswerView:
                     return False
                 self._messages.append(message.message_id)
                 self._message_texts.append(chunk.text)
+                await self._report_shown(message.message_id)
         return True
 
     def _mark_shown(self, text: str) -> None:
@@ -254,9 +270,25 @@ class StreamingAnswerView:
                 pass
             else:
                 self._mark_shown(markdown)
+                await self._report_finished()
                 return
         await self._deliver_classic(markdown)
         self._mark_shown(markdown)
+        await self._report_finished()
+
+    async def _report_shown(self, message_id: int) -> None:
+        if self._shown_messages is not None:
+            try:
+                await self._shown_messages.message_shown(message_id)
+            except Exception as error:  # progress is a safety net; the answer goes on without it
+                log.warning("could not record a shown message: %s", type(error).__name__)
+
+    async def _report_finished(self) -> None:
+        if self._shown_messages is not None:
+            try:
+                await self._shown_messages.finished()
+            except Exception as error:
+                log.warning("could not record a delivered answer: %s", type(error).__name__)
 
     async def _deliver_rich(self, markdown: str) -> None:
         parts = rich_parts(markdown)
@@ -274,11 +306,14 @@ class StreamingAnswerView:
                     raise
                 # Later parts fall back one by one; the first parts are already shown.
                 for chunk in classic_chunks(part, CLASSIC_LIMIT):
-                    await self._sender.send_chunk(self._dest, chunk, reply=False)
+                    extra = await self._sender.send_chunk(self._dest, chunk, reply=False)
+                    if extra is not None:
+                        await self._report_shown(extra.message_id)
                 continue
             if message is not None:
                 self._messages.append(message.message_id)
                 self._message_texts.append(part)
+                await self._report_shown(message.message_id)
 
     async def _deliver_classic(self, markdown: str) -> None:
         chunks = classic_chunks(markdown)

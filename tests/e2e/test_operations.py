@@ -45,7 +45,7 @@ async def test_metrics_and_health_are_exposed(stack: Stack) -> None:
     assert values['bot_answers_total{outcome="completed"}'] == 1.0
     assert values["bot_first_visible_text_seconds_count"] == 1.0
     assert values['bot_tokens_total{direction="output"}'] > 0
-    assert values["bot_queue_depth"] == 0.0
+    assert values["bot_lanes_active"] == 0.0
     assert "bot_telegram_429_total" in values
 
 

@@ -8,6 +8,7 @@ from aiogram import Router
 from aiogram.types import ErrorEvent
 
 from bot.core.models import Notice
+from bot.storage.outage import is_storage_outage
 from bot.telegram.mappers import destination, language
 from bot.telegram.services import BotServices
 
@@ -24,10 +25,10 @@ async def on_error(event: ErrorEvent, services: BotServices) -> None:
     message = event.update.message
     if message is None:
         return
+    # Redis unreachable: the bot keeps running and reconnects by itself; the user may resend shortly.
+    notice = Notice.STORAGE_UNAVAILABLE if is_storage_outage(event.exception) else Notice.INTERNAL_ERROR
     try:
-        await services.answers.notify(
-            destination(message, reply=True), language(message.from_user), Notice.INTERNAL_ERROR
-        )
+        await services.answers.notify(destination(message, reply=True), language(message.from_user), notice)
     except Exception:
         log.exception("could not tell the user about the failure")
 

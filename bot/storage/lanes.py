@@ -1,0 +1,240 @@
+"""Chat lanes in Redis (see core.lanes): a sorted set of job ids per lane (score: update id), a hash
+per job, a lock per lane and a set of lanes that hold jobs. Each state change is one Lua script, so
+replicas racing on a lane see it either before or after, never half-changed — in particular a job
+enqueued while the lock holder is releasing an empty lane either keeps the holder working or gets the
+lock itself.
+
+A finished job leaves a small tombstone (`done`) for a day, so a redelivered update is not answered
+twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bot.core.lanes import Claim, LaneJob, NewJob, Release, Submitted
+from bot.storage.keys import ActiveLanesKey, LaneJobKey, LaneJobsKey, LaneLockKey, Namespace
+from bot.storage.redis_typing import awaited
+
+# A job nobody finished within a day is dropped (its lane moves on); tombstones live as long.
+JOB_TTL_S = 24 * 3600
+
+_ENQUEUE = """
+-- KEYS: jobs zset, job hash, active lanes set, lock
+-- ARGV: job id, order, kind, payload, max jobs, owner, lock ms, lane, job ttl s
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {0, 0}
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
+  return {2, 0}
+end
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('HSET', KEYS[2], 'kind', ARGV[3], 'payload', ARGV[4], 'order', ARGV[2],
+           'enqueued_ms', now_ms, 'attempt', 0)
+redis.call('EXPIRE', KEYS[2], ARGV[9])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[9])
+redis.call('SADD', KEYS[3], ARGV[8])
+local locked = redis.call('SET', KEYS[4], ARGV[6], 'NX', 'PX', ARGV[7])
+if locked then return {1, 1} end
+return {1, 0}
+"""
+
+_CLAIM = """
+-- KEYS: jobs zset; ARGV: job key prefix, grace ms
+-- → {} (empty lane) | {'wait', ms} | {'job', id, hash fields...}
+while true do
+  local head = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #head == 0 then return {} end
+  local key = ARGV[1] .. head[1]
+  if redis.call('HEXISTS', key, 'payload') == 0 then
+    -- expired or already finished: skip it
+    redis.call('ZREM', KEYS[1], head[1])
+  else
+    local attempt = tonumber(redis.call('HGET', key, 'attempt'))
+    if attempt == 0 then
+      local now = redis.call('TIME')
+      local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+      local age = now_ms - tonumber(redis.call('HGET', key, 'enqueued_ms'))
+      if age < tonumber(ARGV[2]) then return {'wait', tostring(tonumber(ARGV[2]) - age)} end
+    end
+    redis.call('HINCRBY', key, 'attempt', 1)
+    local fields = redis.call('HGETALL', key)
+    table.insert(fields, 1, head[1])
+    table.insert(fields, 1, 'job')
+    return fields
+  end
+end
+"""
+
+_COMPLETE = """
+-- KEYS: jobs zset, job hash; ARGV: job id, tombstone ttl s
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'done', 1)
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+_RELEASE_IF_IDLE = """
+-- KEYS: lock, jobs zset, active lanes set; ARGV: owner, lane → 1 released, 0 jobs waiting, -1 not ours
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[3], ARGV[2])
+return 1
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_EXTEND = """
+-- KEYS: locks; ARGV: owner, ms → one 1/0 per lock
+local kept = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    kept[i] = 1
+  else
+    kept[i] = 0
+  end
+end
+return kept
+"""
+
+_ACQUIRE = """
+-- KEYS: locks; ARGV: owner, ms → one 1/0 per lock
+local got = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then got[i] = 1 else got[i] = 0 end
+end
+return got
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisLaneStore:
+    def __init__(self, redis: aioredis.Redis, ns: Namespace) -> None:
+        self._redis = redis
+        self._ns = ns
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._claim = redis.register_script(_CLAIM)
+        self._complete = redis.register_script(_COMPLETE)
+        self._release_if_idle = redis.register_script(_RELEASE_IF_IDLE)
+        self._release = redis.register_script(_RELEASE)
+        self._extend = redis.register_script(_EXTEND)
+        self._acquire = redis.register_script(_ACQUIRE)
+
+    def _job_key(self, job_id: str) -> str:
+        return str(LaneJobKey(self._ns, job_id))
+
+    async def enqueue(
+        self, lane: str, job: NewJob, *, max_jobs: int, owner: str, lock_seconds: float
+    ) -> tuple[Submitted, bool]:
+        status, locked = await self._enqueue(
+            keys=[
+                str(LaneJobsKey(self._ns, lane)),
+                self._job_key(job.job_id),
+                str(ActiveLanesKey(self._ns)),
+                str(LaneLockKey(self._ns, lane)),
+            ],
+            args=[
+                job.job_id,
+                job.order,
+                job.kind,
+                json.dumps(job.payload, ensure_ascii=False),
+                max_jobs,
+                owner,
+                int(lock_seconds * 1000),
+                lane,
+                JOB_TTL_S,
+            ],
+        )
+        result = {0: Submitted.DUPLICATE, 1: Submitted.ACCEPTED, 2: Submitted.FULL}[int(status)]
+        return result, bool(locked)
+
+    async def claim(self, lane: str, *, order_grace: float) -> Claim:
+        reply = await self._claim(
+            keys=[str(LaneJobsKey(self._ns, lane))],
+            args=[self._job_key(""), int(order_grace * 1000)],
+        )
+        if not reply:
+            return Claim(None)
+        tag = _text(reply[0])
+        if tag == "wait":
+            return Claim(None, wait=max(0.001, int(_text(reply[1])) / 1000))
+        job_id = _text(reply[1])
+        flat = [_text(v) for v in reply[2:]]
+        fields = dict(zip(flat[0::2], flat[1::2], strict=True))
+        messages = tuple(sorted(int(name[4:]) for name in fields if name.startswith("msg:")))
+        return Claim(
+            LaneJob(
+                lane=lane,
+                job_id=job_id,
+                kind=fields["kind"],
+                payload=json.loads(fields["payload"]),
+                order=int(fields["order"]),
+                attempt=int(fields["attempt"]),
+                messages=messages,
+                finished="finished" in fields,
+            )
+        )
+
+    async def complete(self, lane: str, job_id: str) -> None:
+        await self._complete(
+            keys=[str(LaneJobsKey(self._ns, lane)), self._job_key(job_id)], args=[job_id, JOB_TTL_S]
+        )
+
+    async def release_if_idle(self, lane: str, owner: str) -> Release:
+        released = await self._release_if_idle(
+            keys=[
+                str(LaneLockKey(self._ns, lane)),
+                str(LaneJobsKey(self._ns, lane)),
+                str(ActiveLanesKey(self._ns)),
+            ],
+            args=[owner, lane],
+        )
+        return {1: Release.RELEASED, 0: Release.MORE_JOBS, -1: Release.LOST}[int(released)]
+
+    async def release(self, lane: str, owner: str) -> None:
+        await self._release(keys=[str(LaneLockKey(self._ns, lane))], args=[owner])
+
+    async def extend(self, lanes: list[str], owner: str, lock_seconds: float) -> list[bool]:
+        kept = await self._extend(
+            keys=[str(LaneLockKey(self._ns, lane)) for lane in lanes],
+            args=[owner, int(lock_seconds * 1000)],
+        )
+        return [bool(k) for k in kept]
+
+    async def acquire_orphans(self, owner: str, lock_seconds: float, skip: set[str]) -> list[str]:
+        candidates: list[str] = []
+        async for raw in self._redis.sscan_iter(str(ActiveLanesKey(self._ns)), count=500):
+            lane = _text(raw)
+            if lane not in skip:
+                candidates.append(lane)
+        acquired: list[str] = []
+        for start in range(0, len(candidates), 200):
+            batch = candidates[start : start + 200]
+            got = await self._acquire(
+                keys=[str(LaneLockKey(self._ns, lane)) for lane in batch],
+                args=[owner, int(lock_seconds * 1000)],
+            )
+            acquired.extend(lane for lane, ok in zip(batch, got, strict=True) if ok)
+        return acquired
+
+    # -- progress of a running job (core.lanes.JobProgress) -----------------------------------
+
+    async def message_shown(self, job_id: str, message_id: int) -> None:
+        await awaited(self._redis.hset(self._job_key(job_id), f"msg:{message_id}", "1"))
+
+    async def finished(self, job_id: str) -> None:
+        await awaited(self._redis.hset(self._job_key(job_id), "finished", "1"))

@@ -1,0 +1,46 @@
+"""What a queued job carries: Telegram-side values as JSON, so any replica can run the job.
+
+Job ids come from the update that asked for the job, so a redelivered update finds its job already
+accepted (see core.lanes) instead of queueing a second answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from bot.core.lanes import LAST_ORDER
+from bot.core.models import ConversationKey
+from bot.logs import correlation_id
+from bot.telegram.delivery import Destination
+
+
+def lane_name(key: ConversationKey) -> str:
+    """One lane per conversation. '/' instead of ':' keeps lanes out of chat-wide key operations."""
+    return key.as_path().replace(":", "/")
+
+
+def job_identity(kind: str) -> tuple[str, int]:
+    """(job id, order) from the update being handled; jobs outside an update go last."""
+    update_id = correlation_id.get()
+    if update_id is not None and update_id.isdigit():
+        return f"{kind}:{update_id}", int(update_id)
+    return f"{kind}:x{secrets.token_hex(8)}", LAST_ORDER
+
+
+def destination_to_json(dest: Destination) -> dict[str, Any]:
+    return {
+        "chat_id": dest.chat_id,
+        "is_group": dest.is_group,
+        "thread_id": dest.thread_id,
+        "reply_to": dest.reply_to,
+    }
+
+
+def destination_from_json(data: dict[str, Any]) -> Destination:
+    return Destination(
+        chat_id=int(data["chat_id"]),
+        is_group=bool(data["is_group"]),
+        thread_id=data.get("thread_id"),
+        reply_to=data.get("reply_to"),
+    )

@@ -1,0 +1,174 @@
+"""Several replicas and hard faults, checked from outside: real `python -m bot` processes in webhook
+mode behind a round-robin balancer, the Telegram fake delivering webhooks (and retrying failed
+deliveries as Telegram does), one replica killed with SIGKILL or stopped with SIGTERM mid-answer, and
+Redis stopped and started again under a running bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.harness import Stack, final_texts
+from tests.support.balancer import Balancer
+from tests.support.redis_server import RedisServer, free_port
+from tests.support.replicas import ReplicaProcess, replica_env
+
+SECRET = "replica-secret"
+BOT = "@test_assistant_bot"
+SLOW = "emu:echo emu:slow=60 emu:long=400"  # about 3 s of streaming per answer
+
+
+@contextlib.asynccontextmanager
+async def replicas(
+    stack: Stack, tmp_path: Path, names: list[str], **settings: str
+) -> AsyncIterator[tuple[Balancer, dict[str, ReplicaProcess]]]:
+    ports = {name: free_port() for name in names}
+    balancer = Balancer([f"http://127.0.0.1:{port}" for port in ports.values()])
+    async with balancer.running():
+        processes = {
+            name: ReplicaProcess(
+                name,
+                port,
+                replica_env(
+                    telegram_url=stack.telegram.base_url,
+                    token=stack.telegram.token,
+                    redis_url=stack.redis_url,
+                    yandex_url=stack.yandex.base_url,
+                    folder_id=stack.folder_id,
+                    api_key=stack.api_key,
+                    public_url=f"{balancer.base_url}/telegram/hook",
+                    port=port,
+                    secret=SECRET,
+                    **{"reply_format": "classic", "lane_lock_seconds": "4", **settings},
+                ),
+                tmp_path / f"{name}.log",
+            )
+            for name, port in ports.items()
+        }
+        await asyncio.gather(*(process.start() for process in processes.values()))
+        try:
+            yield balancer, processes
+        finally:
+            for process in processes.values():
+                if process.process is not None and process.process.returncode is None:
+                    await process.terminate()
+
+
+def answered_questions(texts: list[str]) -> list[str]:
+    """Which question each visible bot message answers ("c2 q3"), in message order."""
+    found: list[str] = []
+    for text in texts:
+        match = re.search(r"\bc\d+ q\d+\b", text)
+        found.append(match.group(0) if match else f"<unexpected: {text[:80]!r}>")
+    return found
+
+
+def answers_in(stack: Stack, chat_id: int) -> list[str]:
+    """The bot's visible answers in a chat (a group's greeting on joining is not an answer)."""
+    return [
+        m["text"] or ""
+        for m in stack.telegram.bot_messages(chat_id)
+        if not m["deleted"] and (chat_id > 0 or m["reply_to_message_id"] is not None)
+    ]
+
+
+def streaming(stack: Stack) -> int:
+    return sum(1 for r in stack.yandex.responses(limit=200) if r["status"] == "in_progress")
+
+
+async def test_two_replicas_answer_every_message_once_in_order_while_one_is_killed_and_restarted(
+    stack: Stack, tmp_path: Path
+) -> None:
+    users = [await stack.telegram.create_user(f"User{i}") for i in range(3)]
+    chats: list[tuple[int, dict[str, Any], str]] = []
+    for user in users:
+        chats.append(((await stack.telegram.create_private_chat(user))["id"], user, ""))
+    team = await stack.telegram.create_group("Team", supergroup=True, members=users)
+    chats.append((team["id"], users[0], f"{BOT} "))
+
+    async def ask_round(number: int) -> None:
+        for index, (chat_id, user, prefix) in enumerate(chats):
+            await stack.telegram.send_user_message(chat_id, user, f"{prefix}c{index} q{number} {SLOW}")
+
+    def all_answered(rounds: int) -> bool:
+        return all(len(answered_questions(answers_in(stack, chat_id))) >= rounds for chat_id, *_ in chats)
+
+    async with replicas(stack, tmp_path, ["a", "b"]) as (balancer, processes):
+        await ask_round(1)
+        await stack.telegram.wait_for(lambda: streaming(stack) >= len(chats), timeout=20)
+        await asyncio.sleep(1.0)  # answers are half-way: private drafts, and a group message being edited
+        await processes["a"].kill()
+        await ask_round(2)  # some deliveries reach the dead replica: 502, then Telegram retries
+        await asyncio.sleep(2.0)
+        await processes["a"].start()
+        await ask_round(3)
+        await stack.telegram.wait_for(lambda: all_answered(3), timeout=90)
+        await asyncio.sleep(2.0)  # nothing more may arrive: no second answer, no leftover
+
+    for index, (chat_id, *_) in enumerate(chats):
+        texts = answers_in(stack, chat_id)
+        assert answered_questions(texts) == [f"c{index} q1", f"c{index} q2", f"c{index} q3"], texts
+        assert all("Stop" not in str(m["reply_markup"]) for m in stack.telegram.bot_messages(chat_id))
+    assert processes["a"].exit_codes[0] == -9
+    assert balancer.statuses.get(502, 0) >= 1, "the killed replica was in the rotation"
+    assert "resuming an answer interrupted by a restart" in (
+        processes["a"].log_tail(400) + processes["b"].log_tail(400)
+    )
+
+
+async def test_sigterm_mid_answer_finalizes_it_exits_0_and_the_queued_question_is_answered_after(
+    stack: Stack, tmp_path: Path
+) -> None:
+    user = await stack.telegram.create_user("Ann")
+    chat_id = (await stack.telegram.create_private_chat(user))["id"]
+    async with replicas(stack, tmp_path, ["solo"], shutdown_deadline_seconds="1") as (_, processes):
+        await stack.telegram.send_user_message(chat_id, user, "c0 q1 emu:echo emu:slow=100 emu:long=2000")
+        await stack.telegram.send_user_message(chat_id, user, f"c0 q2 {SLOW}")
+        await stack.telegram.wait_for(lambda: streaming(stack) == 1, timeout=20)
+        await asyncio.sleep(0.5)
+        assert await processes["solo"].terminate() == 0
+        cut = final_texts(stack.telegram, chat_id)
+        assert len(cut) == 1 and cut[0].startswith("c0 q1"), cut
+        assert "restarting" in cut[0], "the cut answer carries a note"
+        assert "lost the lock" not in processes["solo"].log_tail(400)
+        await processes["solo"].start()  # the next start finds the queued question and answers it
+        await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat_id)) == 2, timeout=30)
+        await asyncio.sleep(1.0)
+    texts = final_texts(stack.telegram, chat_id)
+    assert answered_questions(texts) == ["c0 q1", "c0 q2"], texts
+    assert stack.telegram.calls("deleteWebhook") == []
+
+
+async def test_redis_lost_mid_run_gives_a_clear_notice_and_the_bot_recovers_without_restart(
+    stack: Stack,
+) -> None:
+    server = RedisServer(free_port())
+    await server.start()
+    try:
+        async with stack.bot(redis_url=server.url, reply_format="classic"):
+            user = await stack.telegram.create_user("Ann")
+            chat_id = (await stack.telegram.create_private_chat(user))["id"]
+            await stack.telegram.send_user_message(chat_id, user, "before emu:echo")
+            await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat_id)) == 1)
+            await asyncio.sleep(0.5)  # the answer's bookkeeping after its final text
+
+            await server.stop()
+            await stack.telegram.send_user_message(chat_id, user, "during emu:echo")
+            await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat_id)) == 2, timeout=20)
+            assert "temporarily unavailable" in final_texts(stack.telegram, chat_id)[1]
+
+            await server.start()  # same port, empty: the bot reconnects by itself
+            await stack.telegram.send_user_message(chat_id, user, "after emu:echo")
+            await stack.telegram.wait_for(
+                lambda: any(t.startswith("after") for t in final_texts(stack.telegram, chat_id)), timeout=20
+            )
+            await asyncio.sleep(0.5)
+        texts = final_texts(stack.telegram, chat_id)
+        assert len(texts) == 3 and texts[2].startswith("after"), texts
+        assert not any("Traceback" in text or "Error" in text for text in texts)
+    finally:
+        await server.stop()
