@@ -55,7 +55,7 @@ class BotApp:
             beat_forever(self.runtime.redis, Namespace(self.runtime.settings.bot_id)), name="heartbeat"
         )
         web_runner = await self._start_operational_server()
-        self.runtime.lanes.start()
+        self.runtime.start_background()
         self.serving.set()
         try:
             await dispatcher.start_polling(
@@ -108,7 +108,7 @@ class BotApp:
                 allowed_updates=self.runtime.dispatcher.resolve_used_update_types(),
                 drop_pending_updates=False,
             )
-            self.runtime.lanes.start()
+            self.runtime.start_background()
             self.serving.set()
             log.info(
                 "webhook mode: listening on %s:%s%s",

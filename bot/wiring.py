@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -32,6 +33,7 @@ from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
 from bot.storage.lanes import RedisLaneStore
 from bot.storage.redis_typing import awaited
+from bot.storage.stops import RedisAnswerDirectory
 from bot.storage.telegram_budget import RedisTelegramBudget
 from bot.storage.usage import RedisUsageLedger
 from bot.telegram.answers import ActiveAnswers, AnswerOptions, ChatAnswers
@@ -66,10 +68,23 @@ class Runtime:
     services: BotServices
     dispatcher: Dispatcher
     metrics: Metrics
+    directory: RedisAnswerDirectory
+    _stop_listener: asyncio.Task[None] | None = None
+
+    def start_background(self) -> None:
+        """Lane keeper and sweeper, and the listener for Stop requests from other replicas."""
+        self.lanes.start()
+        if self._stop_listener is None:
+            self._stop_listener = asyncio.create_task(
+                self.directory.listen(self.services.active.stop), name="stop-listener"
+            )
 
     async def close(self) -> None:
         await self.services.albums.close()
         await self.lanes.close(self.settings.shutdown_deadline_seconds)
+        if self._stop_listener is not None:
+            self._stop_listener.cancel()
+            await asyncio.gather(self._stop_listener, return_exceptions=True)
         await self.openai.close()
         await self.redis.aclose()
         await self.bot.session.close()
@@ -184,6 +199,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         active.move_chat(old_chat_id, new_chat_id)
 
     sender.on_migration(move_chat_state)
+    directory = RedisAnswerDirectory(redis, ns)
     answers = ChatAnswers(
         use_case,
         lanes,
@@ -200,6 +216,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         usage,
         metrics,
         access,
+        directory,
         chatter,
     )
     metrics.track_queue(lambda: lanes.active_lanes, active.__len__)
@@ -215,6 +232,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         albums=AlbumCollector(),
         chat_keys=chat_keys,
         usage=usage,
+        stops=directory,
         chatter=chatter,
         group_context=settings.group_context,
         group_documents_from_anyone=settings.group_documents_from_anyone,
@@ -229,4 +247,5 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         services=services,
         dispatcher=build_dispatcher(services),
         metrics=metrics,
+        directory=directory,
     )

@@ -195,3 +195,25 @@ class TelegramGlobalRateKey:
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:tg-rate:global"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningAnswerKey:
+    """String (asker id, or '-') while an answer streams, 3-hour TTL. Owner: storage.stops."""
+
+    ns: Namespace
+    chat_id: int
+    answer_id: int
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:running:{self.chat_id}/{self.answer_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class StopChannel:
+    """Pub/sub channel: "<chat id>/<answer id>" of an answer a user asked to stop. Owner: storage.stops."""
+
+    ns: Namespace
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:stops"

@@ -119,6 +119,14 @@ class _ChatSearchScope:
         return (await self.knowledge.search_target(self.key)).index_id
 
 
+class AnswerDirectory(Protocol):
+    """Running answers listed for every replica, so a Stop pressed anywhere reaches them."""
+
+    async def started(self, chat_id: int, answer_id: int, asker_id: int | None) -> None: ...
+
+    async def ended(self, chat_id: int, answer_id: int) -> None: ...
+
+
 class RecentChatter(Protocol):
     async def take(self, key: ConversationKey) -> list[Turn]: ...
 
@@ -197,8 +205,10 @@ class ChatAnswers:
         budget: UsageBudget,
         metrics: Metrics,
         access: AccessPolicy,
+        directory: AnswerDirectory,
         chatter: RecentChatter | None = None,
     ) -> None:
+        self._directory = directory
         self._use_case = use_case
         self._lanes = lanes
         self._progress = progress
@@ -313,6 +323,7 @@ class ChatAnswers:
         view = StreamingAnswerView(self._sender, dest, options, answer_id, shown)
         stop = self._active.register(dest.chat_id, answer_id, asker_id)
         try:
+            await self._directory.started(dest.chat_id, answer_id, asker_id)
             report = await self._finalizing_on_shutdown(
                 self._use_case.execute(question, view, stop, search, context=context), view, question
             )
@@ -328,6 +339,7 @@ class ChatAnswers:
             )
         finally:
             self._active.unregister(dest.chat_id, answer_id)
+            await _quietly(self._directory.ended(dest.chat_id, answer_id), "unlisting an answer")
             await self._sender.after_answer(dest.chat_id)
             await view.close()
 
@@ -365,3 +377,10 @@ class ChatAnswers:
             self._metrics.first_visible_seconds.observe(max(0.0, view.first_visible_at - received_at))
         self._metrics.tokens.labels(direction="input").inc(report.usage.input_tokens)
         self._metrics.tokens.labels(direction="output").inc(report.usage.output_tokens)
+
+
+async def _quietly(operation: Coroutine[Any, Any, object], what: str) -> None:
+    try:
+        await operation
+    except Exception as error:
+        log.warning("%s failed: %s", what, type(error).__name__)

@@ -24,6 +24,12 @@ class ChatKeys(Protocol):
     async def expire_within(self, chat_id: int, seconds: int) -> int: ...
 
 
+class StopRequests(Protocol):
+    async def lookup(self, chat_id: int, answer_id: int) -> tuple[bool, int | None]: ...
+
+    async def request_stop(self, chat_id: int, answer_id: int) -> None: ...
+
+
 class RefusalLog(Protocol):
     async def should_refuse_loudly(self, chat_id: int) -> bool: ...
 
@@ -41,6 +47,7 @@ class BotServices:
     albums: AlbumCollector
     chat_keys: ChatKeys
     usage: UsageBudget
+    stops: StopRequests
     chatter: RecentChatterLog | None = None
     group_context: GroupContext = "topic"
     group_documents_from_anyone: bool = False

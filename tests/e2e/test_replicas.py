@@ -172,3 +172,44 @@ async def test_redis_lost_mid_run_gives_a_clear_notice_and_the_bot_recovers_with
         assert not any("Traceback" in text or "Error" in text for text in texts)
     finally:
         await server.stop()
+
+
+async def test_stop_pressed_on_one_replica_stops_the_answer_streaming_on_the_other(stack: Stack) -> None:
+    ports = [free_port(), free_port()]
+    balancer = Balancer([f"http://127.0.0.1:{port}" for port in ports])
+    async with balancer.running(), contextlib.AsyncExitStack() as bots:
+        apps = []
+        for port in ports:
+            apps.append(
+                await bots.enter_async_context(
+                    stack.bot(
+                        bot_mode="webhook",
+                        webhook_url=f"{balancer.base_url}/telegram/hook",
+                        webhook_secret=SECRET,
+                        webhook_host="127.0.0.1",
+                        webhook_port=port,
+                        reply_format="classic",
+                    )
+                )
+            )
+        ann = await stack.telegram.create_user("Ann")
+        team = (await stack.telegram.create_group("Team", supergroup=True, members=[ann]))["id"]
+        await stack.telegram.send_user_message(team, ann, f"{BOT} c0 q1 emu:echo emu:slow=60 emu:long=3000")
+
+        def with_stop_button() -> list[dict[str, Any]]:
+            return [m for m in stack.telegram.bot_messages(team) if m["reply_markup"] is not None]
+
+        await stack.telegram.wait_for(lambda: bool(with_stop_button()), timeout=20)
+        owner = next(index for index, app in enumerate(apps) if len(app.runtime.services.active) == 1)
+        balancer.pinned = 1 - owner  # the button press reaches the replica that does not run the answer
+        answer = with_stop_button()[0]
+        data = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        await stack.telegram.press_button(team, answer["message_id"], data, user=ann)
+        await stack.telegram.wait_for(
+            lambda: stack.yandex.responses()[-1]["status"] == "cancelled", timeout=10
+        )
+        await stack.telegram.wait_for(lambda: not with_stop_button(), timeout=10)
+    final = answers_in(stack, team)
+    assert len(final) == 1 and final[0].endswith("Stopped."), final
+    callbacks = stack.telegram.callback_answers()
+    assert callbacks and "Stopped" in str(callbacks[0]["answer"])

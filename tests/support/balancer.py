@@ -23,6 +23,7 @@ class Balancer:
     upstreams: list[str]  # base URLs, e.g. http://127.0.0.1:9001
     port: int = 0
     statuses: dict[int, int] = field(default_factory=dict)  # HTTP status → count, 502s included
+    pinned: int | None = None  # tests may send every request to one upstream (its index)
     _session: aiohttp.ClientSession | None = None
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -32,7 +33,8 @@ class Balancer:
 
     async def _forward(self, request: web.Request) -> web.Response:
         assert self._session is not None
-        upstream = self.upstreams[next(self._turn) % len(self.upstreams)]
+        turn = next(self._turn) if self.pinned is None else self.pinned
+        upstream = self.upstreams[turn % len(self.upstreams)]
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
         body = await request.read()
         try:

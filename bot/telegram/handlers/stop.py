@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 async def stop_generation(event: MessageGenerationStopped, services: BotServices) -> None:
     if not services.active.stop(event.chat.id, event.draft_id):
-        log.info("stop for an answer that already ended (chat %s)", event.chat.id)
+        # Streaming on another replica (or already over): ask whichever replica runs it.
+        await services.stops.request_stop(event.chat.id, event.draft_id)
 
 
 async def stop_button(query: CallbackQuery, services: BotServices, bot: Bot) -> None:
@@ -36,16 +37,23 @@ async def stop_button(query: CallbackQuery, services: BotServices, bot: Bot) -> 
         await query.answer()
         return
     running = services.active.get(message.chat.id, answer_id)
-    if running is None:
-        await query.answer(texts.text(lang, "stop_too_late"))
-        return
-    allowed = running.asker_id == query.from_user.id or (
+    if running is not None:
+        asker_id = running.asker_id
+    else:
+        elsewhere, asker_id = await services.stops.lookup(message.chat.id, answer_id)
+        if not elsewhere:
+            await query.answer(texts.text(lang, "stop_too_late"))
+            return
+    allowed = asker_id == query.from_user.id or (
         is_group(message) and await is_group_admin(bot, services, message.chat.id, query.from_user)
     )
     if not allowed:
         await query.answer(texts.text(lang, "stop_not_allowed"), show_alert=True)
         return
-    running.stop.set()
+    if running is not None:
+        running.stop.set()
+    else:
+        await services.stops.request_stop(message.chat.id, answer_id)
     await query.answer(texts.text(lang, Notice.ANSWER_STOPPED))
 
 
