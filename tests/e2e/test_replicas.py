@@ -8,10 +8,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+import redis.asyncio as aioredis
+from aiogram import Bot
+
+from bot.core.lanes import NewJob
+from bot.core.models import ConversationKey, Question
+from bot.storage.keys import Namespace
+from bot.storage.lanes import RedisLaneStore
+from bot.telegram.answers import _AnswerJob
+from bot.telegram.delivery import Destination
+from bot.telegram.jobs import lane_name
 from tests.e2e.harness import Stack, final_texts
 from tests.support.balancer import Balancer
 from tests.support.redis_server import RedisServer, free_port
@@ -213,3 +225,51 @@ async def test_stop_pressed_on_one_replica_stops_the_answer_streaming_on_the_oth
     assert len(final) == 1 and final[0].endswith("Stopped."), final
     callbacks = stack.telegram.callback_answers()
     assert callbacks and "Stopped" in str(callbacks[0]["answer"])
+
+
+@pytest.mark.parametrize("earlier_runs", [1, 2])
+async def test_an_interrupted_answer_is_replaced_once_never_shown_twice(
+    stack: Stack, redis_client: aioredis.Redis, tg_bot: Bot, earlier_runs: int
+) -> None:
+    """A replica died mid-answer (here: `earlier_runs` times), leaving a partial answer on screen.
+    The replica that resumes the job removes it, then answers again — or, after a second
+    interruption, apologises instead of trying a third time."""
+    ann = await stack.telegram.create_user("Ann")
+    team = (await stack.telegram.create_group("Team", supergroup=True, members=[ann]))["id"]
+    # Not addressed to the bot, so only the queued job (as if from an earlier delivery) answers it.
+    question = await stack.telegram.send_user_message(team, ann, "c0 q1 emu:echo")
+    partial = await tg_bot.send_message(team, "c0 q1 — a partial answer…")
+
+    settings = stack.settings()
+    store = RedisLaneStore(redis_client, Namespace(settings.bot_id))
+    dest = Destination(chat_id=team, is_group=True, reply_to=question["message_id"])
+    job = _AnswerJob(
+        question=Question(key=ConversationKey(team), text="c0 q1 emu:echo", author="Ann"),
+        dest=dest,
+        asker_id=ann["id"],
+        received_at=time.time(),
+        answer_id=77,
+        correlation="9001",
+    )
+    lane = lane_name(ConversationKey(team))
+    await store.enqueue(
+        lane, NewJob("answer:9001", "answer", job.to_json(), 9001), max_jobs=5, owner="dead", lock_seconds=0.2
+    )
+    for _ in range(earlier_runs):
+        claim = await store.claim(lane, order_grace=0)
+        assert claim.job is not None
+    await store.message_shown("answer:9001", partial.message_id)
+
+    async with stack.bot(reply_format="classic", lane_lock_seconds=3):
+        await stack.telegram.wait_for(lambda: len(answers_in(stack, team)) == 1, timeout=20)
+        await asyncio.sleep(1.0)
+    texts = answers_in(stack, team)
+    assert len(texts) == 1, texts
+    removed = [m for m in stack.telegram.bot_messages(team) if m["message_id"] == partial.message_id]
+    assert removed and removed[0]["deleted"], "the partial answer is gone"
+    if earlier_runs == 1:
+        assert texts[0].startswith("Ann: c0 q1"), texts
+        assert len(stack.yandex.responses()) == 1
+    else:
+        assert "interrupted" in texts[0], texts
+        assert stack.yandex.responses() == [], "no third attempt"
