@@ -14,7 +14,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,7 +33,14 @@ from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
 from bot.telegram.documents import DocumentFlow
 from bot.telegram.formatting import Chunk, escape_markdown
-from bot.telegram.jobs import destination_from_json, destination_to_json, job_identity, lane_name
+from bot.telegram.jobs import (
+    destination_from_json,
+    destination_to_json,
+    job_identity,
+    key_from_json,
+    key_to_json,
+    lane_name,
+)
 from bot.telegram.streaming import StreamingAnswerView, ViewOptions
 
 log = logging.getLogger(__name__)
@@ -148,7 +155,9 @@ class _JobShownMessages:
 
 
 @dataclass(frozen=True, slots=True)
-class _AnswerJob:
+class AnswerJob:
+    """What an answer job carries through Redis, so that any replica can run (or resume) it."""
+
     question: Question
     dest: Destination
     asker_id: int | None
@@ -156,10 +165,9 @@ class _AnswerJob:
     answer_id: int
     correlation: str | None
 
-    def to_json(self) -> dict[str, object]:
-        key = self.question.key
+    def to_json(self) -> dict[str, Any]:
         return {
-            "key": [key.chat_id, key.thread_id, key.user_id],
+            "key": key_to_json(self.question.key),
             "text": self.question.text,
             "language": self.question.language,
             "author": self.question.author,
@@ -171,23 +179,19 @@ class _AnswerJob:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> _AnswerJob:
-        key: list[int | None] = data["key"]  # type: ignore[assignment]
-        chat_id, thread_id, user_id = key
-        assert chat_id is not None
-        language: Language = "ru" if data["language"] == "ru" else "en"
+    def from_json(cls, data: Mapping[str, Any]) -> AnswerJob:
         return cls(
             question=Question(
-                key=ConversationKey(chat_id, thread_id, user_id),
+                key=key_from_json(data["key"]),
                 text=str(data["text"]),
-                language=language,
-                author=data["author"] if isinstance(data["author"], str) else None,
+                language="ru" if data["language"] == "ru" else "en",
+                author=data["author"],
             ),
-            dest=destination_from_json(data["dest"]),  # type: ignore[arg-type]
-            asker_id=data["asker_id"] if isinstance(data["asker_id"], int) else None,
-            received_at=float(data["received_at"]),  # type: ignore[arg-type]
-            answer_id=int(data["answer_id"]),  # type: ignore[call-overload]
-            correlation=data["correlation"] if isinstance(data["correlation"], str) else None,
+            dest=destination_from_json(data["dest"]),
+            asker_id=data["asker_id"],
+            received_at=float(data["received_at"]),
+            answer_id=int(data["answer_id"]),
+            correlation=data["correlation"],
         )
 
 
@@ -228,7 +232,7 @@ class ChatAnswers:
         notice = self._validate(question)
         if notice is None:
             job_id, order = job_identity(ANSWER_JOB)
-            job = _AnswerJob(
+            job = AnswerJob(
                 question=question,
                 dest=dest,
                 asker_id=asker_id,
@@ -245,7 +249,7 @@ class ChatAnswers:
         await self.notify(dest, question.language, notice, length=len(question.text))
 
     async def _run_job(self, lane_job: LaneJob) -> None:
-        job = _AnswerJob.from_json(dict(lane_job.payload))
+        job = AnswerJob.from_json(lane_job.payload)
         correlation_id.set(job.correlation)  # the lane's task may have been started by another update
         language = job.question.language
         shown = _JobShownMessages(self._progress, lane_job.job_id)
@@ -302,7 +306,7 @@ class ChatAnswers:
             return Notice.QUESTION_TOO_LONG
         return None
 
-    async def _answer(self, job: _AnswerJob, shown: _JobShownMessages) -> None:
+    async def _answer(self, job: AnswerJob, shown: _JobShownMessages) -> None:
         question, dest, asker_id, answer_id = job.question, job.dest, job.asker_id, job.answer_id
         exempt = self._access.is_admin(asker_id)
         exhausted = await self._budget.exhausted(asker_id, dest.chat_id, exempt=exempt)

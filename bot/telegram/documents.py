@@ -39,7 +39,14 @@ from bot.metrics import Metrics
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
 from bot.telegram.formatting import Chunk
-from bot.telegram.jobs import destination_from_json, destination_to_json, job_identity, lane_name
+from bot.telegram.jobs import (
+    destination_from_json,
+    destination_to_json,
+    job_identity,
+    key_from_json,
+    key_to_json,
+    lane_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +167,7 @@ class DocumentFlow:
         status_id = status.message_id if status else None
         job_id, order = job_identity(DOCUMENTS_JOB)
         payload = {
-            "key": [key.chat_id, key.thread_id, key.user_id],
+            "key": key_to_json(key),
             "dest": destination_to_json(dest),
             "language": language,
             "status_id": status_id,
@@ -172,8 +179,7 @@ class DocumentFlow:
 
     async def _run_job(self, job: LaneJob) -> None:
         data = job.payload
-        chat_id, thread_id, user_id = data["key"]
-        key = ConversationKey(chat_id, thread_id, user_id)
+        key = key_from_json(data["key"])
         documents = [
             IncomingDocument(file_ref=ref, file_name=name, mime_type=mime, size=size, uploaded_by=by)
             for ref, name, mime, size, by in data["documents"]

@@ -7,6 +7,7 @@ accepted (see core.lanes) instead of queueing a second answer.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.core.lanes import LAST_ORDER
@@ -28,6 +29,17 @@ def job_identity(kind: str) -> tuple[str, int]:
     return f"{kind}:x{secrets.token_hex(8)}", LAST_ORDER
 
 
+def key_to_json(key: ConversationKey) -> list[int | None]:
+    return [key.chat_id, key.thread_id, key.user_id]
+
+
+def key_from_json(data: Sequence[int | None]) -> ConversationKey:
+    chat_id, thread_id, user_id = data
+    if chat_id is None:
+        raise ValueError("a conversation key needs a chat id")
+    return ConversationKey(chat_id, thread_id, user_id)
+
+
 def destination_to_json(dest: Destination) -> dict[str, Any]:
     return {
         "chat_id": dest.chat_id,
@@ -37,7 +49,7 @@ def destination_to_json(dest: Destination) -> dict[str, Any]:
     }
 
 
-def destination_from_json(data: dict[str, Any]) -> Destination:
+def destination_from_json(data: Mapping[str, Any]) -> Destination:
     return Destination(
         chat_id=int(data["chat_id"]),
         is_group=bool(data["is_group"]),
