@@ -208,8 +208,11 @@ async def run_variant(
     redis_url: str,
     workdir: Path,
     lane_lock_s: float,
+    bot_path: Path | None = None,
 ) -> JSON:
     started = time.monotonic()
+    # The replicas import `bot` from the working tree, or from an exported commit (`--bot-commit`).
+    python_path = {"PYTHONPATH": f"{bot_path}{os.pathsep}{ROOT}"} if bot_path else {}
     loadavg_before = os.getloadavg()
     await asyncio.gather(fakes.telegram.reset(), fakes.emulator.reset(), flush(redis_url))
     username = str((await fakes.telegram.config())["bot_username"])
@@ -237,7 +240,8 @@ async def run_variant(
                     reply_format="classic",
                     lane_lock_seconds=f"{lane_lock_s:g}",
                     log_format="json",
-                ),
+                )
+                | python_path,
                 workdir,
             )
             for name, port in ports.items()
@@ -633,6 +637,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="default: both (full), kill-restart (quick)",
     )
     parser.add_argument(
+        "--bot-commit",
+        metavar="REV",
+        help="run the replicas on the bot package of this commit (git archive), not the working tree",
+    )
+    parser.add_argument(
         "--lane-lock-seconds",
         type=float,
         default=5.0,
@@ -641,16 +650,36 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def environment(load: Load, lane_lock_s: float) -> JSON:
+def _git(*args: str) -> str:
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+        return ""
+
+
+def export_bot(commit: str, workdir: Path) -> Path:
+    """`git archive <commit> bot` unpacked into the scratch directory: the replicas' `bot` package."""
+    target = workdir / f"bot-{commit}"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", commit, "bot"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def environment(load: Load, lane_lock_s: float, bot_commit: str | None) -> JSON:
+    if bot_commit:
+        bot_source: JSON = {"commit": _git("rev-parse", "--short", bot_commit), "via": "git archive"}
+    else:
+        changed = [line[3:] for line in _git("status", "--porcelain", "--", "bot").splitlines()]
+        bot_source = {"working_tree": True, "uncommitted_bot_files": changed}
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit,
+        "commit": _git("rev-parse", "--short", "HEAD") or "unknown",
+        "bot_source": bot_source,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "loadavg_at_start": [round(value, 2) for value in os.getloadavg()],
@@ -678,7 +707,9 @@ def environment(load: Load, lane_lock_s: float) -> JSON:
     }
 
 
-async def run(args: argparse.Namespace, load: Load, variants: Sequence[Variant], workdir: Path) -> list[JSON]:
+async def run(
+    args: argparse.Namespace, load: Load, variants: Sequence[Variant], workdir: Path, bot_path: Path | None
+) -> list[JSON]:
     results: list[JSON] = []
     async with aiohttp.ClientSession() as session:
         fakes = await start_fakes(session, workdir, MODEL_STREAM)
@@ -693,6 +724,7 @@ async def run(args: argparse.Namespace, load: Load, variants: Sequence[Variant],
                         redis_url=args.redis_url,
                         workdir=workdir,
                         lane_lock_s=args.lane_lock_seconds,
+                        bot_path=bot_path,
                     )
                 except ChildError as error:
                     print(f"  {variant.name}: FAILED: {error}", flush=True)
@@ -726,10 +758,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: Path = args.out or (RESULTS / "quick" if args.quick else RESULTS)
     out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
-    env = environment(load, args.lane_lock_seconds)
+    env = environment(load, args.lane_lock_seconds, args.bot_commit)
+    bot_path = export_bot(args.bot_commit, workdir) if args.bot_commit else None
     started = time.monotonic()
     print(f"logs in {workdir}", flush=True)
-    results = asyncio.run(run(args, load, variants, workdir))
+    results = asyncio.run(run(args, load, variants, workdir, bot_path))
     command = "python -m bench.replicas" + (" --quick" if args.quick else "")
     payload = {"command": command, "environment": env, "runs": results}
     (out / "replicas.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")

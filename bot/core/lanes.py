@@ -54,7 +54,6 @@ class LaneJob:
 
 class Release(StrEnum):
     RELEASED = "released"
-    MORE_JOBS = "more_jobs"  # jobs arrived meanwhile: keep working
     LOST = "lost"  # another process holds the lock now
 
 
@@ -67,10 +66,12 @@ class Submitted(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """The lane's next job, or how long to wait before it may start (`job` None, `wait` > 0)."""
+    """The lane's next job; else how long to wait before it may start (`wait` > 0); else how the
+    lane ended for this worker (`ended`: its lock released, the lane being empty, or lost)."""
 
     job: LaneJob | None
     wait: float = 0.0
+    ended: Release | None = None
 
 
 class LaneStore(Protocol):
@@ -80,15 +81,13 @@ class LaneStore(Protocol):
         """Store the job in its lane; the bool says whether `owner` now holds the lane's lock."""
         ...
 
-    async def claim(self, lane: str, *, order_grace: float) -> Claim:
-        """The lane's first job, its attempt counted — unless it is younger than `order_grace`."""
+    async def next(self, lane: str, owner: str, *, done: str | None, order_grace: float) -> Claim:
+        """Complete job `done` (if any), then, while `owner` holds the lock: the lane's first job with
+        its attempt counted (unless younger than `order_grace`), or — the lane being empty — drop the
+        lock. One atomic step, atomic with `enqueue` too, so no job is ever left unattended."""
         ...
 
     async def complete(self, lane: str, job_id: str) -> None: ...
-
-    async def release_if_idle(self, lane: str, owner: str) -> Release:
-        """Drop the lock if the lane is empty; atomic with `enqueue`, so no job is left unattended."""
-        ...
 
     async def release(self, lane: str, owner: str) -> None: ...
 
@@ -171,23 +170,25 @@ class LaneRunner:
 
     async def _work(self, lane: str) -> None:
         worker = self._workers[lane]
+        done: str | None = None  # the job just run, completed by the next `next` call
         try:
             while self._accepting and not worker.lost:
-                claim = await self.store.claim(lane, order_grace=self.settings.order_grace)
-                if claim.job is None:
-                    if claim.wait > 0:
-                        await asyncio.sleep(claim.wait)
-                        continue
-                    worker.releasing = True
-                    released = await self.store.release_if_idle(lane, self.owner)
-                    worker.releasing = False
-                    if released is Release.LOST:
+                worker.releasing = True  # `next` may drop the lock: the keeper must not cry wolf
+                claim = await self.store.next(
+                    lane, self.owner, done=done, order_grace=self.settings.order_grace
+                )
+                worker.releasing = False
+                done = None
+                if claim.job is not None:
+                    await self._run(claim.job)
+                    done = claim.job.job_id
+                elif claim.wait > 0:
+                    await asyncio.sleep(claim.wait)
+                else:
+                    if claim.ended is Release.LOST:
                         log.error("lost the lock of lane %s", lane)
-                        worker.lost = True
-                    if released is not Release.MORE_JOBS:
-                        return
-                    continue
-                await self._run(claim.job)
+                    worker.lost = claim.ended is Release.LOST
+                    return
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -195,6 +196,8 @@ class LaneRunner:
             log.exception("lane %s stopped", lane)
         finally:
             del self._workers[lane]
+            if done is not None:  # stopping right after a job: it is done all the same
+                await _quietly(self.store.complete(lane, done), f"completing {done}")
             if not worker.lost:
                 await _quietly(self.store.release(lane, self.owner), f"releasing lane {lane}")
 
@@ -211,7 +214,6 @@ class LaneRunner:
             raise
         except Exception:
             log.exception("%s job %s failed", job.kind, job.job_id)
-        await self.store.complete(job.lane, job.job_id)
 
     async def _keep_locks_and_sweep(self) -> None:
         interval = max(0.05, min(self.settings.lock_seconds / 3, self.settings.sweep_seconds))

@@ -44,12 +44,25 @@ if locked then return {1, 1} end
 return {1, 0}
 """
 
-_CLAIM = """
--- KEYS: jobs zset; ARGV: job key prefix, grace ms
--- → {} (empty lane) | {'wait', ms} | {'job', id, hash fields...}
+_NEXT = """
+-- KEYS: jobs zset, lock, active lanes set
+-- ARGV: job key prefix, owner, grace ms, done job id ('' for none), tombstone ttl s, lane
+-- → {'lost'} | {'released'} | {'wait', ms} | {'job', id, hash fields...}
+if ARGV[4] ~= '' then
+  redis.call('ZREM', KEYS[1], ARGV[4])
+  local done_key = ARGV[1] .. ARGV[4]
+  redis.call('DEL', done_key)
+  redis.call('HSET', done_key, 'done', 1)
+  redis.call('EXPIRE', done_key, ARGV[5])
+end
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {'lost'} end
 while true do
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)
-  if #head == 0 then return {} end
+  if #head == 0 then
+    redis.call('DEL', KEYS[2])
+    redis.call('SREM', KEYS[3], ARGV[6])
+    return {'released'}
+  end
   local key = ARGV[1] .. head[1]
   if redis.call('HEXISTS', key, 'payload') == 0 then
     -- expired or already finished: skip it
@@ -60,7 +73,7 @@ while true do
       local now = redis.call('TIME')
       local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
       local age = now_ms - tonumber(redis.call('HGET', key, 'enqueued_ms'))
-      if age < tonumber(ARGV[2]) then return {'wait', tostring(tonumber(ARGV[2]) - age)} end
+      if age < tonumber(ARGV[3]) then return {'wait', tostring(tonumber(ARGV[3]) - age)} end
     end
     redis.call('HINCRBY', key, 'attempt', 1)
     local fields = redis.call('HGETALL', key)
@@ -77,15 +90,6 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'done', 1)
 redis.call('EXPIRE', KEYS[2], ARGV[2])
-return 1
-"""
-
-_RELEASE_IF_IDLE = """
--- KEYS: lock, jobs zset, active lanes set; ARGV: owner, lane → 1 released, 0 jobs waiting, -1 not ours
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[3], ARGV[2])
 return 1
 """
 
@@ -127,9 +131,8 @@ class RedisLaneStore:
         self._redis = redis
         self._ns = ns
         self._enqueue = redis.register_script(_ENQUEUE)
-        self._claim = redis.register_script(_CLAIM)
+        self._next = redis.register_script(_NEXT)
         self._complete = redis.register_script(_COMPLETE)
-        self._release_if_idle = redis.register_script(_RELEASE_IF_IDLE)
         self._release = redis.register_script(_RELEASE)
         self._extend = redis.register_script(_EXTEND)
         self._acquire = redis.register_script(_ACQUIRE)
@@ -162,14 +165,20 @@ class RedisLaneStore:
         result = {0: Submitted.DUPLICATE, 1: Submitted.ACCEPTED, 2: Submitted.FULL}[int(status)]
         return result, bool(locked)
 
-    async def claim(self, lane: str, *, order_grace: float) -> Claim:
-        reply = await self._claim(
-            keys=[str(LaneJobsKey(self._ns, lane))],
-            args=[self._job_key(""), int(order_grace * 1000)],
+    async def next(self, lane: str, owner: str, *, done: str | None, order_grace: float) -> Claim:
+        reply = await self._next(
+            keys=[
+                str(LaneJobsKey(self._ns, lane)),
+                str(LaneLockKey(self._ns, lane)),
+                str(ActiveLanesKey(self._ns)),
+            ],
+            args=[self._job_key(""), owner, int(order_grace * 1000), done or "", JOB_TTL_S, lane],
         )
-        if not reply:
-            return Claim(None)
         tag = _text(reply[0])
+        if tag == "lost":
+            return Claim(None, ended=Release.LOST)
+        if tag == "released":
+            return Claim(None, ended=Release.RELEASED)
         if tag == "wait":
             return Claim(None, wait=max(0.001, int(_text(reply[1])) / 1000))
         job_id = _text(reply[1])
@@ -193,17 +202,6 @@ class RedisLaneStore:
         await self._complete(
             keys=[str(LaneJobsKey(self._ns, lane)), self._job_key(job_id)], args=[job_id, JOB_TTL_S]
         )
-
-    async def release_if_idle(self, lane: str, owner: str) -> Release:
-        released = await self._release_if_idle(
-            keys=[
-                str(LaneLockKey(self._ns, lane)),
-                str(LaneJobsKey(self._ns, lane)),
-                str(ActiveLanesKey(self._ns)),
-            ],
-            args=[owner, lane],
-        )
-        return {1: Release.RELEASED, 0: Release.MORE_JOBS, -1: Release.LOST}[int(released)]
 
     async def release(self, lane: str, owner: str) -> None:
         await self._release(keys=[str(LaneLockKey(self._ns, lane))], args=[owner])

@@ -254,10 +254,10 @@ async def test_an_interrupted_answer_is_replaced_once_never_shown_twice(
     )
     lane = lane_name(ConversationKey(team))
     await store.enqueue(
-        lane, NewJob("answer:9001", "answer", job.to_json(), 9001), max_jobs=5, owner="dead", lock_seconds=0.2
+        lane, NewJob("answer:9001", "answer", job.to_json(), 9001), max_jobs=5, owner="dead", lock_seconds=1.0
     )
     for _ in range(earlier_runs):
-        claim = await store.claim(lane, order_grace=0)
+        claim = await store.next(lane, "dead", done=None, order_grace=0)
         assert claim.job is not None
     await store.message_shown("answer:9001", partial.message_id)
 

@@ -150,9 +150,9 @@ async def test_a_dead_replicas_job_is_resumed_elsewhere_with_its_progress(
     store: RedisLaneStore, runners: Callable[..., LaneRunner]
 ) -> None:
     # Replica "dead" accepted a job, started it, showed a message, then vanished (no release).
-    result, locked = await store.enqueue("chat", job(5), max_jobs=5, owner="dead", lock_seconds=0.5)
+    result, locked = await store.enqueue("chat", job(5), max_jobs=5, owner="dead", lock_seconds=1)
     assert result is Submitted.ACCEPTED and locked
-    claim = await store.claim("chat", order_grace=0)
+    claim = await store.next("chat", "dead", done=None, order_grace=0)
     assert claim.job is not None and claim.job.attempt == 1
     await store.message_shown(claim.job.job_id, 321)
 
@@ -191,12 +191,20 @@ async def test_closing_finishes_the_running_job_and_leaves_queued_ones_to_anothe
     assert all(attempt == 1 for *_, attempt in recorder.runs)
 
 
-async def test_release_is_refused_while_jobs_wait_and_reports_a_lost_lock(store: RedisLaneStore) -> None:
+async def test_next_completes_claims_and_releases_only_for_the_lock_holder(store: RedisLaneStore) -> None:
     await store.enqueue("chat", job(1), max_jobs=5, owner="me", lock_seconds=5)
-    assert await store.release_if_idle("chat", "me") is Release.MORE_JOBS
-    assert await store.release_if_idle("chat", "someone-else") is Release.LOST
-    claim = await store.claim("chat", order_grace=0)
-    assert claim.job is not None
-    await store.complete("chat", claim.job.job_id)
-    assert await store.release_if_idle("chat", "me") is Release.RELEASED
-    assert await store.acquire_orphans("other", 5, skip=set()) == []
+    await store.enqueue("chat", job(2), max_jobs=5, owner="me", lock_seconds=5)
+    assert (await store.next("chat", "someone-else", done=None, order_grace=0)).ended is Release.LOST
+    first = await store.next("chat", "me", done=None, order_grace=0)
+    assert first.job is not None and first.job.order == 1 and first.job.attempt == 1
+    second = await store.next("chat", "me", done=first.job.job_id, order_grace=0)
+    assert second.job is not None and second.job.order == 2
+    assert await store.enqueue("chat", job(1), max_jobs=5, owner="x", lock_seconds=5) == (
+        Submitted.DUPLICATE,
+        False,
+    ), "a finished job's id stays taken"
+    ended = await store.next("chat", "me", done=second.job.job_id, order_grace=0)
+    assert ended.job is None and ended.ended is Release.RELEASED
+    assert await store.acquire_orphans("other", 5, skip=set()) == [], "an empty lane is not swept"
+    result, locked = await store.enqueue("chat", job(3), max_jobs=5, owner="other", lock_seconds=5)
+    assert result is Submitted.ACCEPTED and locked, "the released lock goes to whoever enqueues next"
