@@ -56,7 +56,14 @@ def markdown_section(payload: JSON) -> str:
     for key, label in TARGETS:
         cells = [f"{run[key]} ({'met' if run[key] == 0 else '**missed**'})" for run in runs]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "Per run:", ""]
+    lines += [
+        "",
+        "Single runs differ; what caused each miss, and the other runs: "
+        "[`bench/README.md`](../README.md#replicas-one-killed-midway).",
+        "",
+        "Per run:",
+        "",
+    ]
     for run in runs:
         lines.append(_notes(run))
     lines += ["", SECTION_END, ""]
