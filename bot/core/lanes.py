@@ -19,6 +19,7 @@ replica or the next start.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,6 +31,13 @@ log = logging.getLogger(__name__)
 
 # Jobs without an update id go after every real update (ZSET scores are doubles: exact up to 2**53).
 LAST_ORDER = 2**53
+# The message of the CancelledError a job gets when its lane's lock went to another process: the job
+# must stop without finalizing anything, since the other process resumes it from what was recorded.
+LOCK_LOST = "lane lock lost"
+
+
+def cancelled_for_lock_loss(error: BaseException) -> bool:
+    return isinstance(error, asyncio.CancelledError) and LOCK_LOST in error.args
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,7 @@ class LaneJob:
     attempt: int  # 1 on the first run; more means an earlier run was interrupted
     messages: tuple[int, ...] = ()  # ids of messages an earlier attempt showed to the user
     finished: bool = False  # an earlier attempt already delivered its final text
+    sending: bool = False  # an earlier attempt died sending a message: it may be on screen, id unknown
 
 
 class Release(StrEnum):
@@ -91,7 +100,9 @@ class LaneStore(Protocol):
 
     async def release(self, lane: str, owner: str) -> None: ...
 
-    async def extend(self, lanes: list[str], owner: str, lock_seconds: float) -> list[bool]: ...
+    async def extend(self, locks: Mapping[str, str], lock_seconds: float) -> list[bool]:
+        """Prolong each lane's lock held with the given token (lane → token), in mapping order."""
+        ...
 
     async def acquire_orphans(self, owner: str, lock_seconds: float, skip: set[str]) -> list[str]:
         """Lock lanes that hold jobs but no lock (their replica died or stopped); returns them."""
@@ -101,7 +112,13 @@ class LaneStore(Protocol):
 class JobProgress(Protocol):
     """What a running job reports, so that a replica recovering it knows what the user already saw."""
 
+    async def message_sending(self, job_id: str) -> None:
+        """A new message is about to be sent; cleared by `message_shown` or `message_unsent`."""
+        ...
+
     async def message_shown(self, job_id: str, message_id: int) -> None: ...
+
+    async def message_unsent(self, job_id: str) -> None: ...
 
     async def finished(self, job_id: str) -> None: ...
 
@@ -119,9 +136,14 @@ class LaneSettings:
 
 @dataclass
 class _Worker:
-    task: asyncio.Task[None]
+    """One lane being worked, under a lock token of its own: a worker that has let its lane go can
+    never release or extend the lock of the next worker of the same lane in this process."""
+
+    token: str
+    task: asyncio.Task[None] | None = None
     lost: bool = False
-    releasing: bool = False  # the lane looked empty: its lock is being dropped on purpose
+    releasing: bool = False  # `next` may drop the lock on purpose (the lane looked empty)
+    running_job: bool = False
 
 
 @dataclass
@@ -133,6 +155,10 @@ class LaneRunner:
     _workers: dict[str, _Worker] = field(default_factory=dict)
     _accepting: bool = True
     _keeper: asyncio.Task[None] | None = None
+    _tokens: itertools.count[int] = field(default_factory=itertools.count)
+
+    def _new_token(self) -> str:
+        return f"{self.owner}/{next(self._tokens)}"
 
     def register(self, kind: str, handler: JobHandler) -> None:
         self._handlers[kind] = handler
@@ -144,15 +170,16 @@ class LaneRunner:
     async def submit(self, lane: str, job: NewJob) -> Submitted:
         if not self._accepting:
             return Submitted.CLOSED
+        token = self._new_token()
         result, locked = await self.store.enqueue(
             lane,
             job,
             max_jobs=self.settings.max_jobs,
-            owner=self.owner,
+            owner=token,
             lock_seconds=self.settings.lock_seconds,
         )
         if locked:
-            self._start_worker(lane)
+            self._start_worker(lane, token)
         return result
 
     def start(self) -> None:
@@ -160,60 +187,69 @@ class LaneRunner:
         if self._keeper is None:
             self._keeper = asyncio.create_task(self._keep_locks_and_sweep(), name="lane-keeper")
 
-    def _start_worker(self, lane: str) -> None:
+    def _start_worker(self, lane: str, token: str) -> None:
         if lane in self._workers:
             # Cannot happen while we hold the lock; a stale worker would run the lane twice.
             log.warning("lane %s already has a worker", lane)
             return
-        task = asyncio.create_task(self._work(lane), name=f"lane:{lane}")
-        self._workers[lane] = _Worker(task)
+        worker = _Worker(token)
+        self._workers[lane] = worker
+        worker.task = asyncio.create_task(self._work(lane, worker), name=f"lane:{lane}")
 
-    async def _work(self, lane: str) -> None:
-        worker = self._workers[lane]
+    async def _work(self, lane: str, worker: _Worker) -> None:
         done: str | None = None  # the job just run, completed by the next `next` call
+        holds_lock = True
         try:
             while self._accepting and not worker.lost:
-                worker.releasing = True  # `next` may drop the lock: the keeper must not cry wolf
+                worker.releasing = True
                 claim = await self.store.next(
-                    lane, self.owner, done=done, order_grace=self.settings.order_grace
+                    lane, worker.token, done=done, order_grace=self.settings.order_grace
                 )
                 worker.releasing = False
                 done = None
                 if claim.job is not None:
-                    await self._run(claim.job)
+                    await self._run(claim.job, worker)
                     done = claim.job.job_id
                 elif claim.wait > 0:
                     await asyncio.sleep(claim.wait)
                 else:
+                    holds_lock = False
                     if claim.ended is Release.LOST:
                         log.error("lost the lock of lane %s", lane)
-                    worker.lost = claim.ended is Release.LOST
+                        worker.lost = True
                     return
         except asyncio.CancelledError:
+            if worker.lost:
+                return  # the lane is another process's now; this task just ends
             raise
         except Exception:
             # Storage trouble: give the lane up; the sweeper (here or elsewhere) resumes it.
             log.exception("lane %s stopped", lane)
         finally:
-            del self._workers[lane]
-            if done is not None:  # stopping right after a job: it is done all the same
+            if self._workers.get(lane) is worker:
+                del self._workers[lane]
+            if done is not None and not worker.lost:  # stopping right after a job: it is done
                 await _quietly(self.store.complete(lane, done), f"completing {done}")
-            if not worker.lost:
-                await _quietly(self.store.release(lane, self.owner), f"releasing lane {lane}")
+            if holds_lock and not worker.lost:
+                await _quietly(self.store.release(lane, worker.token), f"releasing lane {lane}")
 
-    async def _run(self, job: LaneJob) -> None:
+    async def _run(self, job: LaneJob, worker: _Worker) -> None:
         handler = self._handlers.get(job.kind)
+        worker.running_job = True
         try:
             if handler is None:
                 log.error("no handler for %s jobs; dropping %s", job.kind, job.job_id)
             else:
                 await handler(job)
-        except asyncio.CancelledError:
-            # Shutdown cut the job; its handler has finalized what the user saw. Done, not re-run.
-            await _quietly(self.store.complete(job.lane, job.job_id), f"completing {job.job_id}")
+        except asyncio.CancelledError as error:
+            if not cancelled_for_lock_loss(error):
+                # Shutdown cut the job; its handler has finalized what the user saw. Done, not re-run.
+                await _quietly(self.store.complete(job.lane, job.job_id), f"completing {job.job_id}")
             raise
         except Exception:
             log.exception("%s job %s failed", job.kind, job.job_id)
+        finally:
+            worker.running_job = False
 
     async def _keep_locks_and_sweep(self) -> None:
         interval = max(0.05, min(self.settings.lock_seconds / 3, self.settings.sweep_seconds))
@@ -226,34 +262,41 @@ class LaneRunner:
                 # The event loop was blocked (CPU starvation, a slow synchronous call): locks may lapse.
                 log.warning("lane heartbeat came %.1fs late", stalled - interval)
             try:
-                lanes = list(self._workers)
-                if lanes:
-                    kept = await self.store.extend(lanes, self.owner, self.settings.lock_seconds)
-                    for lane, still_ours in zip(lanes, kept, strict=True):
-                        worker = self._workers.get(lane)
-                        if not still_ours and worker is not None and not (worker.lost or worker.releasing):
-                            # Another replica took the lane over (we were stalled past the lock's
-                            # lifetime): finish the current job but take no further one.
-                            log.error("lost the lock of lane %s", lane)
-                            worker.lost = True
+                workers = dict(self._workers)
+                if workers:
+                    locks = {lane: worker.token for lane, worker in workers.items()}
+                    kept = await self.store.extend(locks, self.settings.lock_seconds)
+                    for (lane, worker), still_ours in zip(workers.items(), kept, strict=True):
+                        if not still_ours and not (worker.lost or worker.releasing):
+                            self._lost(lane, worker)
                 if self._accepting and time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + self.settings.sweep_seconds
+                    token = self._new_token()
                     orphans = await self.store.acquire_orphans(
-                        self.owner, self.settings.lock_seconds, skip=set(self._workers)
+                        token, self.settings.lock_seconds, skip=set(self._workers)
                     )
                     for lane in orphans:
                         log.info("resuming lane %s left by another process", lane)
-                        self._start_worker(lane)
+                        self._start_worker(lane, token)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log.warning("lane keeper: %s", type(error).__name__)
             await asyncio.sleep(interval)
 
+    def _lost(self, lane: str, worker: _Worker) -> None:
+        """Another process holds the lane now (this one stalled past the lock's lifetime) and will
+        resume its job from what was recorded: stop the job at once, finalizing nothing, so the user
+        does not get its answer twice."""
+        log.error("lost the lock of lane %s; leaving its job to the process that took it", lane)
+        worker.lost = True
+        if worker.running_job and worker.task is not None:
+            worker.task.cancel(LOCK_LOST)
+
     async def close(self, deadline: float) -> None:
         """Stop taking jobs; let running ones finish within `deadline` s, cancel the rest; release locks."""
         self._accepting = False
-        workers = [worker.task for worker in self._workers.values()]
+        workers = [worker.task for worker in self._workers.values() if worker.task is not None]
         if workers:
             _, still_running = await asyncio.wait(workers, timeout=deadline)
             for task in still_running:

@@ -101,3 +101,4 @@ class Notice(StrEnum):
     INTERNAL_ERROR = "internal_error"
     STORAGE_UNAVAILABLE = "storage_unavailable"
     ANSWER_LOST = "answer_lost"
+    ANSWER_UNCERTAIN = "answer_uncertain"

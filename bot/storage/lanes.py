@@ -11,6 +11,7 @@ twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -99,11 +100,11 @@ return 0
 """
 
 _EXTEND = """
--- KEYS: locks; ARGV: owner, ms → one 1/0 per lock
+-- KEYS: locks; ARGV: ms, then one token per lock → one 1/0 per lock
 local kept = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
-    redis.call('PEXPIRE', key, ARGV[2])
+  if redis.call('GET', key) == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
     kept[i] = 1
   else
     kept[i] = 0
@@ -195,6 +196,7 @@ class RedisLaneStore:
                 attempt=int(fields["attempt"]),
                 messages=messages,
                 finished="finished" in fields,
+                sending="sending" in fields,
             )
         )
 
@@ -206,10 +208,10 @@ class RedisLaneStore:
     async def release(self, lane: str, owner: str) -> None:
         await self._release(keys=[str(LaneLockKey(self._ns, lane))], args=[owner])
 
-    async def extend(self, lanes: list[str], owner: str, lock_seconds: float) -> list[bool]:
+    async def extend(self, locks: Mapping[str, str], lock_seconds: float) -> list[bool]:
         kept = await self._extend(
-            keys=[str(LaneLockKey(self._ns, lane)) for lane in lanes],
-            args=[owner, int(lock_seconds * 1000)],
+            keys=[str(LaneLockKey(self._ns, lane)) for lane in locks],
+            args=[int(lock_seconds * 1000), *locks.values()],
         )
         return [bool(k) for k in kept]
 
@@ -231,8 +233,17 @@ class RedisLaneStore:
 
     # -- progress of a running job (core.lanes.JobProgress) -----------------------------------
 
+    async def message_sending(self, job_id: str) -> None:
+        await awaited(self._redis.hset(self._job_key(job_id), "sending", "1"))
+
     async def message_shown(self, job_id: str, message_id: int) -> None:
-        await awaited(self._redis.hset(self._job_key(job_id), f"msg:{message_id}", "1"))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._job_key(job_id), f"msg:{message_id}", "1")
+            pipe.hdel(self._job_key(job_id), "sending")
+            await pipe.execute()
+
+    async def message_unsent(self, job_id: str) -> None:
+        await awaited(self._redis.hdel(self._job_key(job_id), "sending"))
 
     async def finished(self, job_id: str) -> None:
         await awaited(self._redis.hset(self._job_key(job_id), "finished", "1"))

@@ -5,7 +5,7 @@ the job in the conversation's durable lane (one answer per conversation at a tim
 replica holds the lane) and keeps a registry of running answers so a `stopped_message_generation`
 update can stop the right one. A job whose earlier run was interrupted (its replica died) is resumed:
 what the user saw of it is removed and the answer is given again — or, after a second interruption,
-replaced by one apology.
+or when the run died while sending a message it could not record, replaced by one apology.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerReport
 from bot.core.documents import KnowledgeBaseService
-from bot.core.lanes import JobProgress, LaneJob, LaneRunner, NewJob, Submitted
+from bot.core.lanes import (
+    JobProgress,
+    LaneJob,
+    LaneRunner,
+    NewJob,
+    Submitted,
+    cancelled_for_lock_loss,
+)
 from bot.core.models import ConversationKey, Language, Notice, Question, Turn
 from bot.core.usage import BudgetScope, UsageBudget
 from bot.logs import correlation_id
@@ -146,8 +153,14 @@ class _JobShownMessages:
     job_id: str
     delivered: bool = False
 
+    async def message_sending(self) -> None:
+        await self.progress.message_sending(self.job_id)
+
     async def message_shown(self, message_id: int) -> None:
         await self.progress.message_shown(self.job_id, message_id)
+
+    async def message_unsent(self) -> None:
+        await self.progress.message_unsent(self.job_id)
 
     async def finished(self) -> None:
         self.delivered = True
@@ -259,6 +272,13 @@ class ChatAnswers:
                     log.info("an interrupted run had already delivered this answer")
                     return
                 await self._remove_partial(job.dest, lane_job.messages)
+                if lane_job.sending:
+                    # A message of it may be on screen with an id we never learned: answering again
+                    # could show the answer twice, so the user gets one clear word instead.
+                    log.error("answer interrupted while sending a message; apologising")
+                    self._metrics.answers.labels(outcome="lost").inc()
+                    await self.notify(job.dest, language, Notice.ANSWER_UNCERTAIN)
+                    return
                 if lane_job.attempt > MAX_ANSWER_ATTEMPTS:
                     log.error("answer interrupted %d times; apologising", lane_job.attempt - 1)
                     self._metrics.answers.labels(outcome="lost").inc()
@@ -366,7 +386,9 @@ class ChatAnswers:
         """If shutdown cancels the answer, end it cleanly: what was shown plus a note, no stray draft."""
         try:
             return await answering
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as error:
+            if cancelled_for_lock_loss(error):
+                raise  # another replica resumes this answer: leave everything to it
             log.warning("answer cancelled by shutdown; finalizing what was shown")
             try:
                 await asyncio.wait_for(view.interrupt(view.shown_text, Notice.SHUTTING_DOWN), timeout=5)

@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot.core.models import Language, Notice
 from bot.telegram import texts
@@ -59,7 +59,11 @@ class ShownMessages(Protocol):
     """Told about every message the answer puts in the chat, and when the final text is delivered,
     so that a replica resuming an interrupted answer knows what the user already saw."""
 
+    async def message_sending(self) -> None: ...
+
     async def message_shown(self, message_id: int) -> None: ...
+
+    async def message_unsent(self) -> None: ...
 
     async def finished(self) -> None: ...
 
@@ -243,14 +247,15 @@ class StreamingAnswerView:
                     return False
                 self._message_texts[index] = chunk.text
             else:
-                message = await self._sender.send_chunk(
-                    self._dest, chunk, reply=not self._messages, essential=essential, markup=markup
+                message = await self._reported_send(
+                    self._sender.send_chunk(
+                        self._dest, chunk, reply=not self._messages, essential=essential, markup=markup
+                    )
                 )
                 if message is None:
                     return False
                 self._messages.append(message.message_id)
                 self._message_texts.append(chunk.text)
-                await self._report_shown(message.message_id)
         return True
 
     def _mark_shown(self, text: str) -> None:
@@ -276,19 +281,27 @@ class StreamingAnswerView:
         self._mark_shown(markdown)
         await self._report_finished()
 
-    async def _report_shown(self, message_id: int) -> None:
+    async def _reported_send(self, sending: Awaitable[Message | None]) -> Message | None:
+        """A send of a new message, recorded around it: if this process dies meanwhile, whoever
+        resumes the answer knows a message of it may be on screen (see ShownMessages)."""
+        await self._report(lambda shown: shown.message_sending())
+        # If the send raises, the mark stays: the message may have reached the chat all the same.
+        message = await sending
+        if message is None:
+            await self._report(lambda shown: shown.message_unsent())
+        else:
+            await self._report(lambda shown: shown.message_shown(message.message_id))
+        return message
+
+    async def _report(self, event: Callable[[ShownMessages], Awaitable[None]]) -> None:
         if self._shown_messages is not None:
             try:
-                await self._shown_messages.message_shown(message_id)
+                await event(self._shown_messages)
             except Exception as error:  # progress is a safety net; the answer goes on without it
-                log.warning("could not record a shown message: %s", type(error).__name__)
+                log.warning("could not record the answer's progress: %s", type(error).__name__)
 
     async def _report_finished(self) -> None:
-        if self._shown_messages is not None:
-            try:
-                await self._shown_messages.finished()
-            except Exception as error:
-                log.warning("could not record a delivered answer: %s", type(error).__name__)
+        await self._report(lambda shown: shown.finished())
 
     async def _deliver_rich(self, markdown: str) -> None:
         parts = rich_parts(markdown)
@@ -300,20 +313,19 @@ class StreamingAnswerView:
             return
         for index, part in enumerate(parts):
             try:
-                message = await self._sender.send_rich(self._dest, part, reply=index == 0)
+                message = await self._reported_send(
+                    self._sender.send_rich(self._dest, part, reply=index == 0)
+                )
             except RichRejectedError:
                 if index == 0:
                     raise
                 # Later parts fall back one by one; the first parts are already shown.
                 for chunk in classic_chunks(part, CLASSIC_LIMIT):
-                    extra = await self._sender.send_chunk(self._dest, chunk, reply=False)
-                    if extra is not None:
-                        await self._report_shown(extra.message_id)
+                    await self._reported_send(self._sender.send_chunk(self._dest, chunk, reply=False))
                 continue
             if message is not None:
                 self._messages.append(message.message_id)
                 self._message_texts.append(part)
-                await self._report_shown(message.message_id)
 
     async def _deliver_classic(self, markdown: str) -> None:
         chunks = classic_chunks(markdown)

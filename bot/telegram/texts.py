@@ -97,6 +97,10 @@ _EN: dict[str, str] = {
     Notice.INTERNAL_ERROR: "Something went wrong on my side. Please try again.",
     Notice.STORAGE_UNAVAILABLE: "I'm temporarily unavailable. Please send your message again in a minute.",
     Notice.ANSWER_LOST: "Sorry, my answer to this message was interrupted by a restart. Please ask again.",
+    Notice.ANSWER_UNCERTAIN: (
+        "A restart interrupted me while I was sending the answer to this message. "
+        "If it is missing or incomplete, please ask again."
+    ),
 }
 
 _RU: dict[str, str] = {
@@ -192,6 +196,10 @@ _RU: dict[str, str] = {
     Notice.INTERNAL_ERROR: "У меня что-то пошло не так. Попробуйте ещё раз.",
     Notice.STORAGE_UNAVAILABLE: "Я временно недоступен. Отправьте сообщение ещё раз через минуту.",
     Notice.ANSWER_LOST: "Извините, мой ответ на это сообщение прервался из-за перезапуска. Спросите ещё раз.",
+    Notice.ANSWER_UNCERTAIN: (
+        "Перезапуск прервал отправку ответа на это сообщение. "
+        "Если он не пришёл или оборван, спросите ещё раз."
+    ),
 }
 
 _CATALOGS: dict[Language, dict[str, str]] = {"en": _EN, "ru": _RU}

@@ -228,13 +228,14 @@ async def test_stop_pressed_on_one_replica_stops_the_answer_streaming_on_the_oth
     assert callbacks and "Stopped" in str(callbacks[0]["answer"])
 
 
-@pytest.mark.parametrize("earlier_runs", [1, 2])
+@pytest.mark.parametrize(("earlier_runs", "died_sending"), [(1, False), (2, False), (1, True)])
 async def test_an_interrupted_answer_is_replaced_once_never_shown_twice(
-    stack: Stack, redis_client: aioredis.Redis, tg_bot: Bot, earlier_runs: int
+    stack: Stack, redis_client: aioredis.Redis, tg_bot: Bot, earlier_runs: int, died_sending: bool
 ) -> None:
     """A replica died mid-answer (here: `earlier_runs` times), leaving a partial answer on screen.
     The replica that resumes the job removes it, then answers again — or, after a second
-    interruption, apologises instead of trying a third time."""
+    interruption, apologises instead of trying a third time; or, when the replica died sending a
+    message whose id it never recorded (that message may be on screen), apologises at once."""
     ann = await stack.telegram.create_user("Ann")
     team = (await stack.telegram.create_group("Team", supergroup=True, members=[ann]))["id"]
     # Not addressed to the bot, so only the queued job (as if from an earlier delivery) answers it.
@@ -260,6 +261,8 @@ async def test_an_interrupted_answer_is_replaced_once_never_shown_twice(
         claim = await store.next(lane, "dead", done=None, order_grace=0)
         assert claim.job is not None
     await store.message_shown("answer:9001", partial.message_id)
+    if died_sending:
+        await store.message_sending("answer:9001")
 
     async with stack.bot(reply_format="classic", lane_lock_seconds=3):
         await stack.telegram.wait_for(lambda: len(answers_in(stack, team)) == 1, timeout=20)
@@ -268,7 +271,10 @@ async def test_an_interrupted_answer_is_replaced_once_never_shown_twice(
     assert len(texts) == 1, texts
     removed = [m for m in stack.telegram.bot_messages(team) if m["message_id"] == partial.message_id]
     assert removed and removed[0]["deleted"], "the partial answer is gone"
-    if earlier_runs == 1:
+    if died_sending:
+        assert "while I was sending" in texts[0], texts
+        assert stack.yandex.responses() == [], "not answered a second time"
+    elif earlier_runs == 1:
         assert texts[0].startswith("Ann: c0 q1"), texts
         assert len(stack.yandex.responses()) == 1
     else:

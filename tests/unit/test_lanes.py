@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from bot.core.lanes import LaneJob, LaneRunner, LaneSettings, NewJob, Release, Submitted
+from bot.core.lanes import LOCK_LOST, LaneJob, LaneRunner, LaneSettings, NewJob, Release, Submitted
 from bot.storage.keys import Namespace
 from bot.storage.lanes import RedisLaneStore
 
@@ -208,3 +208,66 @@ async def test_next_completes_claims_and_releases_only_for_the_lock_holder(store
     assert await store.acquire_orphans("other", 5, skip=set()) == [], "an empty lane is not swept"
     result, locked = await store.enqueue("chat", job(3), max_jobs=5, owner="other", lock_seconds=5)
     assert result is Submitted.ACCEPTED and locked, "the released lock goes to whoever enqueues next"
+
+
+class SlowReleaseStore(RedisLaneStore):
+    """Releases late, like a process that is slow to finish a lane while the next update arrives."""
+
+    async def release(self, lane: str, owner: str) -> None:
+        await asyncio.sleep(0.3)
+        await super().release(lane, owner)
+
+
+async def test_a_finished_worker_never_releases_the_next_workers_lock(
+    redis_client: aioredis.Redis,
+) -> None:
+    store = SlowReleaseStore(redis_client, NS)
+    runner = LaneRunner(store, owner="replica-a", settings=FAST)
+    started = asyncio.Event()
+    gate = asyncio.Event()
+
+    async def handler(lane_job: LaneJob) -> None:
+        if lane_job.order == 2:
+            started.set()
+            await gate.wait()
+
+    runner.register("note", handler)
+    try:
+        await runner.submit("chat", job(1))
+        await asyncio.sleep(0.05)  # job 1 done, its lane released; the late release may still be due
+        await runner.submit("chat", job(2))
+        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.sleep(0.5)
+        assert await redis_client.get(f"yab:{NS.bot_id}:lane-lock:chat") is not None, "job 2 keeps its lock"
+        gate.set()
+    finally:
+        await runner.close(deadline=2)
+
+
+async def test_a_worker_that_lost_its_lock_stops_its_job_and_leaves_it_to_the_new_holder(
+    store: RedisLaneStore, redis_client: aioredis.Redis, runners: Callable[..., LaneRunner]
+) -> None:
+    cancelled: list[tuple[object, ...]] = []
+    started = asyncio.Event()
+
+    async def endless(_: LaneJob) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError as error:
+            cancelled.append(error.args)
+            raise
+
+    a = runners("replica-a")
+    a.register("note", endless)
+    a.start()
+    await a.submit("chat", job(1))
+    await asyncio.wait_for(started.wait(), 5)
+    # Another process took the lane over (as after a stall longer than the lock).
+    await redis_client.set(f"yab:{NS.bot_id}:lane-lock:chat", "replica-b/0", px=5000)
+    await wait_until(lambda: bool(cancelled), timeout=5)
+    assert cancelled == [(LOCK_LOST,)]
+    await asyncio.sleep(0.2)
+    claim = await store.next("chat", "replica-b/0", done=None, order_grace=0)
+    assert claim.job is not None and claim.job.job_id == "note:1", "the job is still there to resume"
+    assert claim.job.attempt == 2
