@@ -10,7 +10,10 @@ Per question, exactly one outcome:
 - **answered**: exactly one visible answer, complete (it shows the model's whole output), nothing else;
 - **duplicated**: more than one visible message for it: two answers, a partial answer and a full one,
   or an answer and an apology;
-- **apologised**: the bot's "my answer to this message was interrupted by a restart" notice, no answer;
+- **apologised**: the bot's "my answer to this message was interrupted by a restart" notice (or "a
+  restart interrupted me while I was sending the answer"), no answer;
+- **answered + notice**: one complete answer and the "interrupted while sending" notice: the replica
+  died sending the final text, so the one that resumed it could not tell whether it arrived;
 - **partial**: one visible answer that stops short of the model's output, nothing else;
 - **other notice**: some other notice of the bot (an error, "queue full", ...), no answer;
 - **lost**: nothing visible for it when the run ended.
@@ -31,10 +34,25 @@ from bot.core.models import Notice
 from bot.telegram import texts
 
 JSON = dict[str, Any]
-Outcome = Literal["answered", "duplicated", "apologised", "partial", "other_notice", "lost"]
-OUTCOMES: tuple[Outcome, ...] = ("answered", "duplicated", "apologised", "partial", "other_notice", "lost")
+Outcome = Literal[
+    "answered", "answered_with_notice", "duplicated", "apologised", "partial", "other_notice", "lost"
+]
+OUTCOMES: tuple[Outcome, ...] = (
+    "answered",
+    "answered_with_notice",
+    "duplicated",
+    "apologised",
+    "partial",
+    "other_notice",
+    "lost",
+)
 TAG = re.compile(r"\bc(\d+) q(\d+)\b")
-APOLOGIES = tuple(texts.text(language, Notice.ANSWER_LOST) for language in ("en", "ru"))
+APOLOGIES = tuple(
+    texts.text(language, notice)
+    for notice in (Notice.ANSWER_LOST, Notice.ANSWER_UNCERTAIN)
+    for language in ("en", "ru")
+)
+UNCERTAIN = tuple(texts.text(language, Notice.ANSWER_UNCERTAIN) for language in ("en", "ru"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +78,7 @@ class QuestionResult:
     answers: int = 0
     """Visible answer messages (complete or not)."""
     apologies: int = 0
+    uncertain: int = 0  # of which "interrupted while sending the answer"
     notices: int = 0
     complete_at: float | None = None
     """When a visible message first showed the whole answer (the first one, if there are several)."""
@@ -170,6 +189,7 @@ def observe(
             order.sequence.append(result.asked.number)
             if text.startswith(APOLOGIES):
                 result.apologies += 1
+                result.uncertain += text.startswith(UNCERTAIN)
             elif tag is not None and tag.group(0) == result.asked.tag:
                 result.answers += 1
                 outputs = [
@@ -194,6 +214,8 @@ def observe(
 
 def _outcome(result: QuestionResult) -> Outcome:
     visible = result.answers + result.apologies + result.notices
+    if result.answers == 1 and result.uncertain == 1 and visible == 2 and result.complete_at is not None:
+        return "answered_with_notice"
     if result.answers >= 2 or (result.answers and visible > result.answers):
         return "duplicated"
     if result.answers == 1:

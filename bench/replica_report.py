@@ -44,7 +44,7 @@ def markdown_section(payload: JSON) -> str:
         "would wait about 10 s longer before another replica resumes them). Definitions: "
         "[`bench/README.md`](../README.md#replicas-one-killed-midway).",
         "",
-        "| Run | Questions | Answered | Duplicated | Lost | Apologised | Partial / other notice | Out of order "
+        "| Run | Questions | Answered (+ restart notice) | Duplicated | Lost | Apologised | Partial / other notice | Out of order "
         "| Telegram 429s | 502s at the balancer | Recovery: first resumed answer | Latency p50 / p95, answered "
         "before the kill | … in flight at the kill | … asked after the kill |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -88,7 +88,8 @@ def _row(run: JSON) -> str:
     latency = run["latency_ms"]
     recovery = run["recovery_s"]["first_resumed_answer_complete"]
     return (
-        f"| {run['variant']} | {run['questions']} | {run['answered']} | {run['duplicated']} | {run['lost']} "
+        f"| {run['variant']} | {run['questions']} | {run['answered']} (+{run['answered_with_notice']}) "
+        f"| {run['duplicated']} | {run['lost']} "
         f"| {run['apologised']} | {run['partial']} / {run['other_notice']} | {run['out_of_order']} "
         f"| {run['telegram_429']} | {run['balancer_502']} | {_seconds(recovery)} "
         f"| {_pair(latency['before_the_kill'])} | {_pair(latency['in_flight_at_the_kill'])} "

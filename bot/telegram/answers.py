@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -177,6 +177,7 @@ class AnswerJob:
     received_at: float
     answer_id: int
     correlation: str | None
+    message_id: int | None = None  # the user's message, which notices about this answer reply to
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -189,6 +190,7 @@ class AnswerJob:
             "received_at": self.received_at,
             "answer_id": self.answer_id,
             "correlation": self.correlation,
+            "message_id": self.message_id,
         }
 
     @classmethod
@@ -205,6 +207,7 @@ class AnswerJob:
             received_at=float(data["received_at"]),
             answer_id=int(data["answer_id"]),
             correlation=data["correlation"],
+            message_id=data.get("message_id"),
         )
 
 
@@ -240,7 +243,13 @@ class ChatAnswers:
         self._metrics = metrics
         self._access = access
 
-    async def ask(self, question: Question, dest: Destination, asker_id: int | None = None) -> None:
+    async def ask(
+        self,
+        question: Question,
+        dest: Destination,
+        asker_id: int | None = None,
+        message_id: int | None = None,
+    ) -> None:
         """Validate the question and queue it durably in its conversation's lane (update order)."""
         notice = self._validate(question)
         if notice is None:
@@ -252,6 +261,7 @@ class ChatAnswers:
                 received_at=time.time(),
                 answer_id=secrets.randbelow(2**31 - 2) + 1,  # also the draft id: must be non-zero
                 correlation=correlation_id.get(),
+                message_id=message_id,
             )
             submitted = await self._lanes.submit(
                 lane_name(question.key), NewJob(job_id, ANSWER_JOB, job.to_json(), order)
@@ -268,6 +278,8 @@ class ChatAnswers:
         shown = _JobShownMessages(self._progress, lane_job.job_id)
         try:
             if lane_job.attempt > 1:
+                # Notices about the interrupted answer point at the message they are about.
+                notices = replace(job.dest, reply_to=job.message_id or job.dest.reply_to)
                 if lane_job.finished:
                     log.info("an interrupted run had already delivered this answer")
                     return
@@ -277,12 +289,12 @@ class ChatAnswers:
                     # could show the answer twice, so the user gets one clear word instead.
                     log.error("answer interrupted while sending a message; apologising")
                     self._metrics.answers.labels(outcome="lost").inc()
-                    await self.notify(job.dest, language, Notice.ANSWER_UNCERTAIN)
+                    await self.notify(notices, language, Notice.ANSWER_UNCERTAIN)
                     return
                 if lane_job.attempt > MAX_ANSWER_ATTEMPTS:
                     log.error("answer interrupted %d times; apologising", lane_job.attempt - 1)
                     self._metrics.answers.labels(outcome="lost").inc()
-                    await self.notify(job.dest, language, Notice.ANSWER_LOST)
+                    await self.notify(notices, language, Notice.ANSWER_LOST)
                     return
                 log.warning("resuming an answer interrupted by a restart")
             await self._answer(job, shown)

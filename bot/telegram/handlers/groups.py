@@ -34,7 +34,7 @@ async def _ask(message: Message, services: BotServices, text: str) -> None:
         author=display_name(message.from_user),
     )
     asker = message.from_user.id if message.from_user else None
-    await services.answers.ask(question, destination(message, reply=True), asker)
+    await services.answers.ask(question, destination(message, reply=True), asker, message.message_id)
 
 
 async def _reply(message: Message, services: BotServices, markdown: str) -> None:

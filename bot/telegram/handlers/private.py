@@ -59,7 +59,7 @@ async def ask(message: Message, services: BotServices) -> None:
         language=language(message.from_user),
     )
     asker = message.from_user.id if message.from_user else None
-    await services.answers.ask(question, destination(message, reply=False), asker)
+    await services.answers.ask(question, destination(message, reply=False), asker, message.message_id)
 
 
 async def unsupported(message: Message, services: BotServices) -> None:
