@@ -188,10 +188,9 @@ class LaneRunner:
             self._keeper = asyncio.create_task(self._keep_locks_and_sweep(), name="lane-keeper")
 
     def _start_worker(self, lane: str, token: str) -> None:
-        if lane in self._workers:
-            # Cannot happen while we hold the lock; a stale worker would run the lane twice.
-            log.warning("lane %s already has a worker", lane)
-            return
+        # `token` just took the lane's lock, so a worker still registered for the lane has already
+        # let it go (its last `next` released it) and is only finishing: it never touches the lane
+        # again, and it unregisters only itself.
         worker = _Worker(token)
         self._workers[lane] = worker
         worker.task = asyncio.create_task(self._work(lane, worker), name=f"lane:{lane}")
@@ -267,7 +266,8 @@ class LaneRunner:
                     locks = {lane: worker.token for lane, worker in workers.items()}
                     kept = await self.store.extend(locks, self.settings.lock_seconds)
                     for (lane, worker), still_ours in zip(workers.items(), kept, strict=True):
-                        if not still_ours and not (worker.lost or worker.releasing):
+                        current = self._workers.get(lane) is worker
+                        if not still_ours and current and not (worker.lost or worker.releasing):
                             self._lost(lane, worker)
                 if self._accepting and time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + self.settings.sweep_seconds
