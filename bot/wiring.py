@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 KNOWLEDGE_TTL_DAYS = 180
 # aiogram's default pool of 100 connections makes final texts queue behind drafts and leave in bursts.
 TELEGRAM_MAX_CONNECTIONS = 400
+REDIS_MAX_CONNECTIONS = 64
 
 
 class StartupError(Exception):
@@ -63,6 +64,7 @@ class Runtime:
     settings: Settings
     bot: Bot
     redis: aioredis.Redis
+    heartbeat_redis: aioredis.Redis
     openai: AsyncOpenAI
     lanes: LaneRunner
     services: BotServices
@@ -87,6 +89,7 @@ class Runtime:
             await asyncio.gather(self._stop_listener, return_exceptions=True)
         await self.openai.close()
         await self.redis.aclose()
+        await self.heartbeat_redis.aclose()
         await self.bot.session.close()
 
 
@@ -103,11 +106,18 @@ def redacted_url(url: str) -> str:
 
 
 async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = None) -> Runtime:
-    # Unbounded on purpose: a bounded pool with a wait timeout failed answers under a 1,000-chat burst
-    # (bench run, "No connection available"); idle connections are reused between bursts.
-    redis: aioredis.Redis = aioredis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=5, health_check_interval=30
+    # Bounded, and waiting without a deadline for a free connection: with lanes and rate budgets in
+    # Redis, a 1,000-chat burst otherwise opens thousands of connections at once (each costing
+    # several round trips to set up) and starves the event loop for tens of seconds (bench run).
+    # A wait timeout is no better: it turns a busy moment into failed answers.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=None,
+        socket_connect_timeout=5,
+        health_check_interval=30,
     )
+    redis: aioredis.Redis = aioredis.Redis.from_pool(pool)
     try:
         await awaited(redis.ping())
     except (RedisError, OSError) as error:
@@ -146,7 +156,11 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         AnswerSettings(instructions=settings.assistant_instructions, replay_turns=settings.replay_turns),
         breaker,
     )
-    lane_store = RedisLaneStore(redis, ns)
+    # Lane lock heartbeats get connections of their own: queued behind a burst, they would come late.
+    heartbeat_redis: aioredis.Redis = aioredis.Redis.from_url(
+        settings.redis_url, max_connections=2, socket_connect_timeout=5, health_check_interval=30
+    )
+    lane_store = RedisLaneStore(redis, ns, heartbeat_redis=heartbeat_redis)
     lanes = LaneRunner(
         lane_store,
         owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
@@ -242,6 +256,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         settings=settings,
         bot=bot,
         redis=redis,
+        heartbeat_redis=heartbeat_redis,
         openai=openai,
         lanes=lanes,
         services=services,

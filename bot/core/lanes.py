@@ -155,6 +155,7 @@ class LaneRunner:
     _workers: dict[str, _Worker] = field(default_factory=dict)
     _accepting: bool = True
     _keeper: asyncio.Task[None] | None = None
+    _sweeper: asyncio.Task[None] | None = None
     _tokens: itertools.count[int] = field(default_factory=itertools.count)
 
     def _new_token(self) -> str:
@@ -183,14 +184,23 @@ class LaneRunner:
         return result
 
     def start(self) -> None:
-        """Start the lock keeper and sweeper (call once the handlers are registered)."""
+        """Start the lock heartbeat and the sweeper (call once the handlers are registered)."""
         if self._keeper is None:
-            self._keeper = asyncio.create_task(self._keep_locks_and_sweep(), name="lane-keeper")
+            self._keeper = asyncio.create_task(self._keep_locks(), name="lane-heartbeat")
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="lane-sweeper")
 
     def _start_worker(self, lane: str, token: str) -> None:
-        # `token` just took the lane's lock, so a worker still registered for the lane has already
-        # let it go (its last `next` released it) and is only finishing: it never touches the lane
-        # again, and it unregisters only itself.
+        """`token` has just taken the lane's lock."""
+        current = self._workers.get(lane)
+        if current is not None and not current.releasing and not current.lost:
+            # This process still works the lane, but its lock had lapsed (a late heartbeat) and was
+            # just taken again here: the worker carries on under the new token.
+            log.warning("lane %s: lock lapsed and taken back", lane)
+            current.token = token
+            return
+        # Otherwise a registered worker is letting the lane go (its last `next` releases it, or
+        # finds it gone): it never touches the lane again and unregisters only itself.
         worker = _Worker(token)
         self._workers[lane] = worker
         worker.task = asyncio.create_task(self._work(lane, worker), name=f"lane:{lane}")
@@ -250,9 +260,10 @@ class LaneRunner:
         finally:
             worker.running_job = False
 
-    async def _keep_locks_and_sweep(self) -> None:
-        interval = max(0.05, min(self.settings.lock_seconds / 3, self.settings.sweep_seconds))
-        next_sweep = 0.0
+    async def _keep_locks(self) -> None:
+        """Prolong every lock this process holds, every third of the lock's lifetime. A loop of its
+        own, so that sweeping (which may wait for a busy Redis pool) never delays a heartbeat."""
+        interval = max(0.05, self.settings.lock_seconds / 3)
         last_beat = time.monotonic()
         while True:
             stalled = time.monotonic() - last_beat
@@ -266,23 +277,32 @@ class LaneRunner:
                     locks = {lane: worker.token for lane, worker in workers.items()}
                     kept = await self.store.extend(locks, self.settings.lock_seconds)
                     for (lane, worker), still_ours in zip(workers.items(), kept, strict=True):
-                        current = self._workers.get(lane) is worker
+                        # Judged only if still this lane's worker, under the token just extended.
+                        current = self._workers.get(lane) is worker and worker.token == locks[lane]
                         if not still_ours and current and not (worker.lost or worker.releasing):
                             self._lost(lane, worker)
-                if self._accepting and time.monotonic() >= next_sweep:
-                    next_sweep = time.monotonic() + self.settings.sweep_seconds
-                    token = self._new_token()
-                    orphans = await self.store.acquire_orphans(
-                        token, self.settings.lock_seconds, skip=set(self._workers)
-                    )
-                    for lane in orphans:
-                        log.info("resuming lane %s left by another process", lane)
-                        self._start_worker(lane, token)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("lane keeper: %s", type(error).__name__)
+                log.warning("lane heartbeat: %s", type(error).__name__)
             await asyncio.sleep(interval)
+
+    async def _sweep(self) -> None:
+        """Take up lanes that hold jobs but no live lock: their process died or stopped."""
+        while self._accepting:
+            try:
+                token = self._new_token()
+                orphans = await self.store.acquire_orphans(
+                    token, self.settings.lock_seconds, skip=set(self._workers)
+                )
+                for lane in orphans:
+                    log.info("resuming lane %s left by another process", lane)
+                    self._start_worker(lane, token)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("lane sweeper: %s", type(error).__name__)
+            await asyncio.sleep(self.settings.sweep_seconds)
 
     def _lost(self, lane: str, worker: _Worker) -> None:
         """Another process holds the lane now (this one stalled past the lock's lifetime) and will
@@ -302,9 +322,10 @@ class LaneRunner:
             for task in still_running:
                 task.cancel()
             await asyncio.gather(*still_running, return_exceptions=True)
-        if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
+        for loop in (self._keeper, self._sweeper):
+            if loop is not None:
+                loop.cancel()
+                await asyncio.gather(loop, return_exceptions=True)
 
 
 async def _quietly(operation: Awaitable[object], what: str) -> None:

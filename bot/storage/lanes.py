@@ -100,11 +100,16 @@ return 0
 """
 
 _EXTEND = """
--- KEYS: locks; ARGV: ms, then one token per lock → one 1/0 per lock
+-- KEYS: locks; ARGV: ms, then one token per lock → one 1/0 per lock.
+-- A lock that lapsed (a stalled heartbeat) but that nobody took meanwhile is taken back.
 local kept = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[i + 1] then
+  local holder = redis.call('GET', key)
+  if holder == ARGV[i + 1] then
     redis.call('PEXPIRE', key, ARGV[1])
+    kept[i] = 1
+  elseif not holder then
+    redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1])
     kept[i] = 1
   else
     kept[i] = 0
@@ -114,10 +119,18 @@ return kept
 """
 
 _ACQUIRE = """
--- KEYS: locks; ARGV: owner, ms → one 1/0 per lock
+-- KEYS: lock 1, jobs 1, lock 2, jobs 2, ..., active lanes set; ARGV: owner, ms, lane 1, lane 2, ...
+-- → one 1/0 per lane. Only lanes that still hold jobs: one emptied since it was listed needs
+-- nobody, and leaves the set unless someone holds its lock (and will release it).
 local got = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then got[i] = 1 else got[i] = 0 end
+for i = 1, #KEYS - 1, 2 do
+  local ok = 0
+  if redis.call('ZCARD', KEYS[i + 1]) > 0 then
+    if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then ok = 1 end
+  elseif redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('SREM', KEYS[#KEYS], ARGV[2 + (i + 1) / 2])
+  end
+  table.insert(got, ok)
 end
 return got
 """
@@ -128,14 +141,18 @@ def _text(value: Any) -> str:
 
 
 class RedisLaneStore:
-    def __init__(self, redis: aioredis.Redis, ns: Namespace) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, ns: Namespace, *, heartbeat_redis: aioredis.Redis | None = None
+    ) -> None:
+        """`heartbeat_redis`: a client of its own for lock heartbeats, so that they never queue
+        behind a busy pool (a late heartbeat lets locks lapse)."""
         self._redis = redis
         self._ns = ns
         self._enqueue = redis.register_script(_ENQUEUE)
         self._next = redis.register_script(_NEXT)
         self._complete = redis.register_script(_COMPLETE)
         self._release = redis.register_script(_RELEASE)
-        self._extend = redis.register_script(_EXTEND)
+        self._extend = (heartbeat_redis or redis).register_script(_EXTEND)
         self._acquire = redis.register_script(_ACQUIRE)
 
     def _job_key(self, job_id: str) -> str:
@@ -225,8 +242,15 @@ class RedisLaneStore:
         for start in range(0, len(candidates), 200):
             batch = candidates[start : start + 200]
             got = await self._acquire(
-                keys=[str(LaneLockKey(self._ns, lane)) for lane in batch],
-                args=[owner, int(lock_seconds * 1000)],
+                keys=[
+                    *(
+                        str(key)
+                        for lane in batch
+                        for key in (LaneLockKey(self._ns, lane), LaneJobsKey(self._ns, lane))
+                    ),
+                    str(ActiveLanesKey(self._ns)),
+                ],
+                args=[owner, int(lock_seconds * 1000), *batch],
             )
             acquired.extend(lane for lane, ok in zip(batch, got, strict=True) if ok)
         return acquired

@@ -41,13 +41,17 @@ WARNING_INTERVAL_S = 60.0
 PAUSE_MARGIN_S = 0.05  # as the local budget: a little past Telegram's retry_after
 
 # KEYS: pause, bucket (chat messages or drafts), global bucket, group window.
-# ARGV: take (0|1), draft (0|1), rate, capacity, bucket reserve, global rate, global capacity,
-#       window limit (0: not a group), window span (µs), window reserve, unique member suffix.
-# Returns {taken (0|1), wait (µs, rounded up)}.
+# ARGV: mode (0 ask, 1 take if nothing has to wait, 2 reserve), draft (0|1), rate, capacity,
+#       bucket reserve, global rate, global capacity, window limit (0: not a group), window span (µs),
+#       window reserve, unique member suffix.
+# Returns {taken (0|1), wait (µs, rounded up)}. Reserving always takes: the operation's turn is
+# booked (buckets may go below zero, the window entry is dated when the turn comes) and `wait` says
+# when it comes, so a waiting sender sleeps once instead of asking again and again.
 _DECIDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local take = ARGV[1] == '1'
+local take = ARGV[1] ~= '0'
+local reserve_turn = ARGV[1] == '2'
 local draft = ARGV[2] == '1'
 
 local function level(key, rate, cap)
@@ -102,17 +106,18 @@ if not draft then
   end
 end
 
-if wait > 0 or not take then return {0, math.ceil(wait)} end
+if not take or (wait > 0 and not reserve_turn) then return {0, math.ceil(wait)} end
 
 spend(KEYS[2], tokens, rate, cap)
 if not draft then
   spend(KEYS[3], gtokens, grate, gcap)
   if limit > 0 then
-    redis.call('ZADD', KEYS[4], now, string.format('%.0f', now) .. ':' .. ARGV[11])
-    redis.call('PEXPIRE', KEYS[4], math.ceil(span / 1000) + 1000)
+    local at = now + wait
+    redis.call('ZADD', KEYS[4], at, string.format('%.0f', at) .. ':' .. ARGV[11])
+    redis.call('PEXPIRE', KEYS[4], math.ceil((span + wait) / 1000) + 1000)
   end
 end
-return {1, 0}
+return {1, math.ceil(wait)}
 """
 
 # KEYS: pause. ARGV: milliseconds. A pause only ever grows (as `max` in the local budget).
@@ -151,7 +156,7 @@ class RedisTelegramBudget:
         config: BudgetConfig | None = None,
         *,
         fallback: TelegramBudget | None = None,
-        call_timeout_s: float = 1.0,
+        call_timeout_s: float = 5.0,
     ) -> None:
         self._redis = redis
         self._ns = ns
@@ -183,19 +188,16 @@ class RedisTelegramBudget:
         return taken
 
     async def take(self, chat_id: int, kind: Kind, *, is_group: bool) -> None:
-        while True:
-            try:
-                taken, wait = await self._run_decide(chat_id, kind, is_group, 0, take=True)
-            except UNAVAILABLE as error:
-                self._unavailable(error)
-                if self._fallback.try_take(chat_id, kind, is_group=is_group):
-                    return
-                wait = self._fallback.delay(chat_id, kind, is_group=is_group)
-                taken = False
-            if taken:
-                return
-            # Never spin: a rounding remainder still sleeps a little before asking again.
-            await asyncio.sleep(max(wait, 0.001))
+        """Book the operation's turn in one round trip, then sleep until it comes (no polling: a
+        thousand waiting senders would otherwise each ask Redis again at every wake-up)."""
+        try:
+            _, wait = await self._run_decide(chat_id, kind, is_group, 0, take=True, reserve_turn=True)
+        except UNAVAILABLE as error:
+            self._unavailable(error)
+            await self._fallback.take(chat_id, kind, is_group=is_group)
+            return
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def pause_chat(self, chat_id: int, seconds: float) -> None:
         self._fallback.pause_chat(chat_id, seconds)
@@ -218,7 +220,14 @@ class RedisTelegramBudget:
             self._unavailable(error)
 
     async def _run_decide(
-        self, chat_id: int, kind: Kind, is_group: bool, reserve: int, *, take: bool
+        self,
+        chat_id: int,
+        kind: Kind,
+        is_group: bool,
+        reserve: int,
+        *,
+        take: bool,
+        reserve_turn: bool = False,
     ) -> tuple[bool, float]:
         c = self._config
         draft = kind is Kind.DRAFT
@@ -238,7 +247,7 @@ class RedisTelegramBudget:
                     self._chat_key("window", chat_id),
                 ],
                 args=[
-                    int(take),
+                    2 if reserve_turn else int(take),
                     int(draft),
                     repr(float(rate)),
                     repr(float(capacity)),

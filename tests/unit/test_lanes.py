@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from bot.core.lanes import LOCK_LOST, LaneJob, LaneRunner, LaneSettings, NewJob, Release, Submitted
 from bot.storage.keys import Namespace
 from bot.storage.lanes import RedisLaneStore
+from bot.storage.redis_typing import awaited
 
 NS = Namespace(bot_id=4242)
 FAST = LaneSettings(max_jobs=10, lock_seconds=1.0, order_grace=0.0, sweep_seconds=0.2)
@@ -271,3 +272,14 @@ async def test_a_worker_that_lost_its_lock_stops_its_job_and_leaves_it_to_the_ne
     claim = await store.next("chat", "replica-b/0", done=None, order_grace=0)
     assert claim.job is not None and claim.job.job_id == "note:1", "the job is still there to resume"
     assert claim.job.attempt == 2
+
+
+async def test_the_sweeper_takes_only_lanes_with_jobs_and_forgets_empty_ones(
+    store: RedisLaneStore, redis_client: aioredis.Redis
+) -> None:
+    await store.enqueue("busy", job(1), max_jobs=5, owner="dead", lock_seconds=0.05)
+    await awaited(redis_client.sadd(f"yab:{NS.bot_id}:lanes", "emptied"))  # listed, but its jobs are gone
+    await asyncio.sleep(0.1)
+    assert await store.acquire_orphans("me", 5, skip=set()) == ["busy"]
+    members = {m.decode() for m in await awaited(redis_client.smembers(f"yab:{NS.bot_id}:lanes"))}
+    assert members == {"busy"}
