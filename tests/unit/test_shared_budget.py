@@ -162,6 +162,13 @@ async def test_one_round_trip_per_decision(redis_url: str, redis_client: aioredi
         await budget.pause_chat(2, 0.01)
         await budget.move_chat(3, 4)
         assert calls == ["EVALSHA"] * 5
+        calls.clear()
+        # A take that has to wait books its turn: still one round trip, however long the wait.
+        waiting = [budget.take(9, Kind.MESSAGE, is_group=False) for _ in range(4)]
+        started = time.monotonic()
+        await asyncio.gather(*waiting)
+        assert calls == ["EVALSHA"] * 4
+        assert time.monotonic() - started >= 1.5, "four sends at 0.9/s after a burst of two wait ~2.2 s"
     finally:
         await client.aclose()
 
