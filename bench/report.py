@@ -199,7 +199,7 @@ def _ratios(scenarios: Sequence[tuple[Scenario, Sequence[Summary]]]) -> list[str
                         other["label"],
                         _ratio(other["overhead_ms"]["p50"], ours["overhead_ms"]["p50"], "ms")
                         if other["overhead_ms"]["p50"] is not None
-                        else f"never (most not delivered) vs {ours['overhead_ms']['p50']:.1f} ms",
+                        else f"never (most not delivered) vs {_ms_or_never(ours['overhead_ms']['p50'])}",
                         _ratio(
                             other["telegram_calls_per_answer"]["total"],
                             ours["telegram_calls_per_answer"]["total"],
@@ -343,3 +343,8 @@ def _ratio(value: float | None, reference: float | None, unit: str) -> str:
     if reference > 0:
         text += f" (×{value / reference:.1f})"
     return text
+
+
+def _ms_or_never(value: float | None) -> str:
+    """A time in ms, or "never" when most answers were not delivered (the report must still be written)."""
+    return "never" if value is None else f"{value:.1f} ms"
