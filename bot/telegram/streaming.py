@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 DRAFT_KEEPALIVE_S = 20.0  # drafts vanish after 30 s without an update
 # Groups share 20 sends+edits per minute among all answers: frames of one answer go at most every 3 s.
 GROUP_FRAME_INTERVAL_S = 3.0
+# Private chats: frames of one answer never come closer than this (about what the per-chat budgets
+# allow anyway). The shared budget is asked only once it has passed — asking is a Redis round trip,
+# and text changes with every delta.
+DRAFT_FRAME_INTERVAL_S = 0.3
+EDIT_FRAME_INTERVAL_S = 1.0
 # Slots of the group's per-minute budget that frames leave free, so final texts are never starved.
 GROUP_FINAL_RESERVE = 3
 RICH_DRAFT_TAIL = RICH_LIMIT - 1024
@@ -148,13 +153,16 @@ class StreamingAnswerView:
         while not self._finishing.is_set():
             if not await self._wait_for_change():
                 continue
+            if self._last_frame_at:
+                too_soon = self._last_frame_at + self._frame_interval() - time.monotonic()
+                if too_soon > 0:
+                    await self._sleep_unless_finishing(too_soon)
+                    continue
             kind = Kind.DRAFT if self._drafting else Kind.MESSAGE
             reserve = GROUP_FINAL_RESERVE if self._dest.is_group else 1
             delay = await self._sender.budget.delay(
                 self._dest.chat_id, kind, is_group=self._dest.is_group, reserve=reserve
             )
-            if self._dest.is_group and self._last_frame_at:
-                delay = max(delay, self._last_frame_at + GROUP_FRAME_INTERVAL_S - time.monotonic())
             if delay > 0:
                 await self._sleep_unless_finishing(delay)
                 continue
@@ -168,6 +176,11 @@ class StreamingAnswerView:
             except Exception:
                 # A frame is only a preview: log and let the final delivery do its job.
                 log.exception("streaming frame failed in chat %s", self._dest.chat_id)
+
+    def _frame_interval(self) -> float:
+        if self._dest.is_group:
+            return GROUP_FRAME_INTERVAL_S
+        return DRAFT_FRAME_INTERVAL_S if self._drafting else EDIT_FRAME_INTERVAL_S
 
     async def _wait_for_change(self) -> bool:
         """True when there is new text to show; in draft mode also wakes to keep the draft alive."""
