@@ -4,7 +4,6 @@ shutdown while streams are open."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import time
 from pathlib import Path
@@ -12,14 +11,9 @@ from pathlib import Path
 import openai
 
 from tests.fakes.yandex import EmulatorConfig, running_yandex_emulator
+from tests.support.net import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_standalone_server_serves_until_terminated() -> None:

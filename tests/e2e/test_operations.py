@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import aiohttp
 import pytest
 
 from tests.e2e.harness import Stack, final_texts
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.net import free_port
 
 
 async def test_metrics_and_health_are_exposed(stack: Stack) -> None:

@@ -26,7 +26,8 @@ from bot.telegram.delivery import Destination
 from bot.telegram.jobs import lane_name
 from tests.e2e.harness import Stack, final_texts
 from tests.support.balancer import Balancer
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.net import free_port
+from tests.support.redis_server import RedisServer
 from tests.support.replicas import ReplicaProcess, replica_env
 
 SECRET = "replica-secret"

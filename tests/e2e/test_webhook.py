@@ -4,21 +4,15 @@ and a graceful stop that refuses new deliveries while in-flight answers finish."
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from typing import Any
 
 import aiohttp
 
 from tests.e2e.harness import Stack, final_texts
+from tests.support.net import free_port
 
 SECRET = "s3cret-Token_1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def webhook_settings(port: int) -> dict[str, Any]:

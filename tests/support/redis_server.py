@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from bot.storage.redis_typing import awaited
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
