@@ -21,11 +21,13 @@ async def test_metrics_and_health_are_exposed(stack: Stack) -> None:
         await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat["id"])) == 1)
         async with aiohttp.ClientSession() as http:
             body = ""
-            for _ in range(50):  # the answer is counted just after its final message goes out
+            # The answer is counted just after its final message goes out, and its lane is let go
+            # just after that: scrape once both have happened.
+            for _ in range(50):
                 async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
                     assert response.status == 200
                     body = await response.text()
-                if 'bot_answers_total{outcome="completed"}' in body:
+                if 'bot_answers_total{outcome="completed"}' in body and "bot_lanes_active 0.0" in body:
                     break
                 await asyncio.sleep(0.1)
             async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
