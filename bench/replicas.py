@@ -44,7 +44,7 @@ from bench.replica_outcomes import TAG, Asked, observe, problems, summarize_outc
 from bench.replica_report import markdown_section, write_section
 from bench.scenarios import MODEL_STREAM
 from tests.support.balancer import Balancer
-from tests.support.redis_server import free_port
+from tests.support.net import free_port
 from tests.support.replicas import replica_env
 
 RESULTS = ROOT / "bench" / "results"
