@@ -238,9 +238,9 @@ class LaneRunner:
             if self._workers.get(lane) is worker:
                 del self._workers[lane]
             if done is not None and not worker.lost:  # stopping right after a job: it is done
-                await _quietly(self.store.complete(lane, done), f"completing {done}")
+                await quietly(self.store.complete(lane, done), f"completing {done}")
             if holds_lock and not worker.lost:
-                await _quietly(self.store.release(lane, worker.token), f"releasing lane {lane}")
+                await quietly(self.store.release(lane, worker.token), f"releasing lane {lane}")
 
     async def _run(self, job: LaneJob, worker: _Worker) -> None:
         handler = self._handlers.get(job.kind)
@@ -253,7 +253,7 @@ class LaneRunner:
         except asyncio.CancelledError as error:
             if not cancelled_for_lock_loss(error):
                 # Shutdown cut the job; its handler has finalized what the user saw. Done, not re-run.
-                await _quietly(self.store.complete(job.lane, job.job_id), f"completing {job.job_id}")
+                await quietly(self.store.complete(job.lane, job.job_id), f"completing {job.job_id}")
             raise
         except Exception:
             log.exception("%s job %s failed", job.kind, job.job_id)
@@ -328,7 +328,8 @@ class LaneRunner:
                 await asyncio.gather(loop, return_exceptions=True)
 
 
-async def _quietly(operation: Awaitable[object], what: str) -> None:
+async def quietly(operation: Awaitable[object], what: str) -> None:
+    """Await a best-effort step (cleanup, bookkeeping): a failure is logged, never raised."""
     try:
         await operation
     except Exception as error:

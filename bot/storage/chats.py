@@ -8,7 +8,7 @@ import logging
 import redis.asyncio as aioredis
 
 from bot.storage.keys import KnowledgeActivityKey, Namespace, chat_key_pattern
-from bot.storage.redis_typing import awaited
+from bot.storage.redis_typing import awaited, text_of
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class RedisChatKeys:
         marker = f":{chat_id}:t"
         found: list[str] = []
         async for raw in self._redis.scan_iter(match=chat_key_pattern(self._ns, chat_id), count=500):
-            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            name = text_of(raw)
             if marker in name:
                 found.append(name)
         return found
@@ -40,7 +40,7 @@ class RedisChatKeys:
             moved += 1
         for raw in await awaited(self._redis.zrange(activity, 0, -1, withscores=True)):
             member, score = raw
-            path = member.decode() if isinstance(member, bytes) else str(member)
+            path = text_of(member)
             if path.startswith(f"{old_chat_id}:t"):
                 async with self._redis.pipeline(transaction=True) as pipe:
                     pipe.zrem(activity, path)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 import redis.asyncio as aioredis
 
 from bot.core.lanes import Claim, LaneJob, NewJob, Release, Submitted
 from bot.storage.keys import ActiveLanesKey, LaneJobKey, LaneJobsKey, LaneLockKey, Namespace
-from bot.storage.redis_typing import awaited
+from bot.storage.redis_typing import awaited, text_of
 
 # A job nobody finished within a day is dropped (its lane moves on); tombstones live as long.
 JOB_TTL_S = 24 * 3600
@@ -136,10 +135,6 @@ return got
 """
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class RedisLaneStore:
     def __init__(
         self, redis: aioredis.Redis, ns: Namespace, *, heartbeat_redis: aioredis.Redis | None = None
@@ -192,15 +187,15 @@ class RedisLaneStore:
             ],
             args=[self._job_key(""), owner, int(order_grace * 1000), done or "", JOB_TTL_S, lane],
         )
-        tag = _text(reply[0])
+        tag = text_of(reply[0])
         if tag == "lost":
             return Claim(None, ended=Release.LOST)
         if tag == "released":
             return Claim(None, ended=Release.RELEASED)
         if tag == "wait":
-            return Claim(None, wait=max(0.001, int(_text(reply[1])) / 1000))
-        job_id = _text(reply[1])
-        flat = [_text(v) for v in reply[2:]]
+            return Claim(None, wait=max(0.001, int(text_of(reply[1])) / 1000))
+        job_id = text_of(reply[1])
+        flat = [text_of(v) for v in reply[2:]]
         fields = dict(zip(flat[0::2], flat[1::2], strict=True))
         messages = tuple(sorted(int(name[4:]) for name in fields if name.startswith("msg:")))
         return Claim(
@@ -235,7 +230,7 @@ class RedisLaneStore:
     async def acquire_orphans(self, owner: str, lock_seconds: float, skip: set[str]) -> list[str]:
         candidates: list[str] = []
         async for raw in self._redis.sscan_iter(str(ActiveLanesKey(self._ns)), count=500):
-            lane = _text(raw)
+            lane = text_of(raw)
             if lane not in skip:
                 candidates.append(lane)
         acquired: list[str] = []

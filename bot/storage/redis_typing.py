@@ -13,3 +13,8 @@ async def awaited(result: Awaitable[T] | T) -> T:
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+def text_of(value: object) -> str:
+    """A reply item as text: redis-py gives bytes unless the client decodes responses."""
+    return value.decode() if isinstance(value, bytes) else str(value)

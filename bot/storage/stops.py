@@ -14,7 +14,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from bot.storage.keys import Namespace, RunningAnswerKey, StopChannel
-from bot.storage.redis_typing import awaited
+from bot.storage.redis_typing import awaited, text_of
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class RedisAnswerDirectory:
                     delay = 0.5
                     async for message in pubsub.listen():
                         raw = message.get("data")
-                        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+                        text = text_of(raw)
                         chat, _, answer = text.partition("/")
                         try:
                             on_stop(int(chat), int(answer))

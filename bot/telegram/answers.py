@@ -30,6 +30,7 @@ from bot.core.lanes import (
     NewJob,
     Submitted,
     cancelled_for_lock_loss,
+    quietly,
 )
 from bot.core.models import ConversationKey, Language, Notice, Question, Turn
 from bot.core.usage import BudgetScope, UsageBudget
@@ -375,7 +376,7 @@ class ChatAnswers:
             )
         finally:
             self._active.unregister(dest.chat_id, answer_id)
-            await _quietly(self._directory.ended(dest.chat_id, answer_id), "unlisting an answer")
+            await quietly(self._directory.ended(dest.chat_id, answer_id), "unlisting an answer")
             await self._sender.after_answer(dest.chat_id)
             await view.close()
 
@@ -415,10 +416,3 @@ class ChatAnswers:
             self._metrics.first_visible_seconds.observe(max(0.0, view.first_visible_at - received_at))
         self._metrics.tokens.labels(direction="input").inc(report.usage.input_tokens)
         self._metrics.tokens.labels(direction="output").inc(report.usage.output_tokens)
-
-
-async def _quietly(operation: Coroutine[Any, Any, object], what: str) -> None:
-    try:
-        await operation
-    except Exception as error:
-        log.warning("%s failed: %s", what, type(error).__name__)
