@@ -29,6 +29,8 @@ INTROSPECTION_FIELDS = {
     "completed_at",
     "deltas",
     "api",
+    "input",
+    "images",
 }
 
 
@@ -284,6 +286,8 @@ async def test_introspection_records(
     assert older["conversation_id"] == conversation.id
     assert older["previous_response_id"] is None
     assert older["input_text"] == "first emu:history"
+    assert older["input"] == [{"role": "user", "text": "first emu:history"}]
+    assert older["images"] == []
     assert "history=1" in older["output_text"]
     assert older["status"] == "completed"
     assert older["tools"] == []

@@ -18,6 +18,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--first-delta-delay", type=float, default=defaults.first_delta_delay, metavar="S")
     parser.add_argument("--chars-per-second", type=float, default=defaults.chars_per_second, metavar="C")
     parser.add_argument("--indexing-delay", type=float, default=defaults.indexing_delay, metavar="S")
+    parser.add_argument(
+        "--vision-models",
+        default=",".join(defaults.vision_models),
+        metavar="PREFIXES",
+        help="comma-separated model name prefixes that accept image_url parts (default: gemma-3)",
+    )
+    parser.add_argument(
+        "--stt-async-delay",
+        type=float,
+        default=defaults.stt_async_delay,
+        metavar="S",
+        help="seconds an asynchronous speech recognition takes",
+    )
     return parser.parse_args()
 
 
@@ -26,6 +39,8 @@ async def serve(args: argparse.Namespace) -> None:
         first_delta_delay=args.first_delta_delay,
         chars_per_second=args.chars_per_second,
         indexing_delay=args.indexing_delay,
+        vision_models=tuple(prefix.strip() for prefix in args.vision_models.split(",") if prefix.strip()),
+        stt_async_delay=args.stt_async_delay,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

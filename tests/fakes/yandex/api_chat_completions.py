@@ -27,6 +27,7 @@ from .errors import ApiError, bad_request, injected_failure
 from .generation import AnswerPlan, Outcome, checked_model, generate, record_usage
 from .items import count_user_messages, item_text, latest_user_text, new_id, normalize_input
 from .state import EmulatorState, StoredResponse, now
+from .vision import TOKENS_PER_IMAGE, Image, checked_images, describe
 from .wire import json_response, read_json, state_of
 
 routes = web.RouteTableDef()
@@ -47,7 +48,6 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     if body.get("n", 1) != 1:
         raise bad_request("Only n=1 is supported.", param="n")
     items = normalize_input(messages, param="messages")
-    plan = _plan(items)
     completion = StoredResponse(
         id=new_id(),
         created_at=now(),
@@ -62,6 +62,15 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
         echoed_params={},
         api=API_NAME,
     )
+    try:
+        images = checked_images(items, model, state.config.vision_models)
+    except ApiError as refusal:
+        # Refused images are listed in introspection too, as failed requests.
+        completion.finish("failed", error={"code": refusal.code, "message": refusal.message})
+        state.log_rejected_response(completion)
+        raise
+    completion.images = [image.record() for image in images]
+    plan = _plan(items, images)
     if plan.directives.fail_status is not None:
         error = injected_failure(plan.directives.fail_status, "emu:fail")
         completion.finish("failed", error={"code": error.code, "message": error.message})
@@ -75,7 +84,7 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     return await _reply_when_done(state, completion, plan)
 
 
-def _plan(items: list[dict[str, Any]]) -> AnswerPlan:
+def _plan(items: list[dict[str, Any]], images: list[Image]) -> AnswerPlan:
     latest = latest_user_text(items)
     directives = parse_directives(latest)
     text = compose_answer(
@@ -85,8 +94,10 @@ def _plan(items: list[dict[str, Any]]) -> AnswerPlan:
         searched_documents=False,
         quotes=[],
     )
+    if images:
+        text = f"{describe(images)}\n\n{text}"
     prompt = "\n".join(item_text(item) for item in items)
-    return AnswerPlan(text, directives, None, [], estimate_tokens(prompt))
+    return AnswerPlan(text, directives, None, [], estimate_tokens(prompt) + TOKENS_PER_IMAGE * len(images))
 
 
 async def _reply_when_done(

@@ -2,7 +2,9 @@
 
 Order at the boundary: an injected fault (``/__emu/faults``) holds and/or fails the request before
 anything else, then authentication (``Authorization: Bearer <key>`` or ``Api-Key <key>``), then the route. Any
-``ApiError``, unknown route or wrong method becomes an OpenAI-style JSON error.
+``ApiError``, unknown route or wrong method becomes an OpenAI-style JSON error. SpeechKit's paths
+(``/speech/v1/``, ``/stt/v3/``, ``/operations/``: see ``api_speech``) cross the same boundary and get
+SpeechKit-shaped errors.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from . import (
     api_introspection,
     api_models,
     api_responses,
+    api_speech,
     api_vector_stores,
 )
 from .errors import ApiError, injected_failure
@@ -44,6 +47,7 @@ def create_app(state: EmulatorState) -> web.Application:
         api_chat_completions,
         api_models,
         api_introspection,
+        api_speech,
     ):
         app.add_routes(module.routes)
     app.on_shutdown.append(_stop_generating)
@@ -57,17 +61,21 @@ async def _stop_generating(app: web.Application) -> None:
 
 @web.middleware
 async def api_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    speech = api_speech.is_speech_path(request.path)
     try:
-        if request.path.startswith(API_PREFIX):
+        if request.path.startswith(API_PREFIX) or speech:
             await _apply_faults(request)
             _authenticate(request)
         response = await handler(request)
     except ApiError as error:
-        response = error_response(error)
+        response = api_speech.speech_error_response(error, request.path) if speech else error_response(error)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(ApiError(exc.status, exc.reason))
+        failure = ApiError(exc.status, exc.reason)
+        response = (
+            api_speech.speech_error_response(failure, request.path) if speech else error_response(failure)
+        )
     if not response.prepared:
         response.headers.setdefault("x-request-id", new_id())
     return response

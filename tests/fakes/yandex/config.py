@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DAY_SECONDS = 24 * 3600
+DEFAULT_VISION_MODELS = ("gemma-3",)
+"""Yandex lists one image-capable model, Gemma 3 27B (ai-studio/concepts/generation/models.md)."""
 
 
 @dataclass
@@ -31,3 +33,7 @@ class EmulatorConfig:
     """Value of the ``openai-poll-after-ms`` hint on vector-store reads; the openai polling helpers obey it."""
     max_file_bytes: int = 128 * 1024 * 1024
     """Largest accepted upload (Yandex: 128 MB)."""
+    vision_models: tuple[str, ...] = DEFAULT_VISION_MODELS
+    """Model names (after ``gpt://<folder>/``) starting with one of these accept ``image_url`` parts."""
+    stt_async_delay: float = 0.3
+    """Seconds an asynchronous speech recognition stays ``done: false``."""

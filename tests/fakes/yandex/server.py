@@ -38,6 +38,25 @@ class YandexEmulator:
         """The last ``limit`` response records, newest last (as ``GET /__emu/responses``)."""
         return self.state.response_records(limit)
 
+    @property
+    def stt_url(self) -> str:
+        """SpeechKit synchronous recognition (``YC_STT_URL``)."""
+        return f"{self.root_url}/speech/v1/stt:recognize"
+
+    @property
+    def stt_async_url(self) -> str:
+        """SpeechKit API v3 (``recognizeFileAsync``, ``getRecognition``) under this base."""
+        return f"{self.root_url}/stt/v3"
+
+    @property
+    def operations_url(self) -> str:
+        """Operations (``GET {operations_url}/{id}``) of asynchronous recognitions."""
+        return f"{self.root_url}/operations"
+
+    def stt_requests(self) -> list[dict[str, Any]]:
+        """Every speech recognition request, oldest first (as ``GET /__emu/stt``)."""
+        return self.state.speech.records()
+
     def vector_stores(self) -> list[dict[str, Any]]:
         """Every vector store with its files (as ``GET /__emu/vector_stores``)."""
         return self.state.vector_store_records()

@@ -20,8 +20,9 @@ from typing import Any
 from .config import DAY_SECONDS, EmulatorConfig
 from .documents import UnreadableFileError, extract_text
 from .errors import ApiError, not_found
-from .items import new_id
+from .items import item_text, new_id
 from .search import AttributeValue, Bm25Index, ChunkingStrategy, Document, matches_filter
+from .speech import SpeechState
 
 RESPONSE_LOG_SIZE = 1000
 """How many responses ``/__emu/responses`` remembers (also those not stored or already deleted)."""
@@ -249,6 +250,8 @@ class StoredResponse:
     """Which endpoint made it: ``responses`` or ``chat.completions`` (the latter is never stored)."""
     hidden: bool = False
     """Deleted through the API or expired through ``/__emu/expire``: still in the log, not retrievable."""
+    images: list[dict[str, Any]] = field(default_factory=list)
+    """Images of a Chat Completions request: ``{mime_type, bytes, fingerprint}`` each, in order."""
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
     def is_retrievable(self, ttl: float) -> bool:
@@ -336,6 +339,12 @@ class StoredResponse:
             "completed_at": self.completed_at,
             "deltas": [[at, chars] for at, chars in self.deltas],
             "api": self.api,
+            "input": [
+                {"role": item.get("role"), "text": item_text(item)}
+                for item in self.input_items
+                if item.get("type", "message") == "message"
+            ],
+            "images": self.images,
         }
 
 
@@ -390,9 +399,11 @@ class EmulatorState:
         self.responses: dict[str, StoredResponse] = {}
         self.response_log: deque[StoredResponse] = deque(maxlen=RESPONSE_LOG_SIZE)
         self.faults = FaultQueue()
+        self.speech = SpeechState()
 
     def reset(self) -> None:
         self.stop_all_responses()
+        self.speech.reset()
         self.files.clear()
         self.vector_stores.clear()
         self.conversations.clear()
