@@ -22,6 +22,7 @@ from aiohttp import web
 
 from .core import FakeBotApi
 from .errors import BotApiError, ControlError
+from .media import audio_content, photo_content, quote_of, voice_content
 from .models import (
     CREATOR,
     GROUP,
@@ -40,7 +41,7 @@ from .models import (
     chat_member_api,
 )
 from .state import FakeState
-from .text import Entity, check_entity_bounds, detect_entities, validate_entities
+from .text import Entity, check_entity_bounds, detect_entities, utf16_len, validate_entities
 
 _TOPIC_ICON_COLOR = 7322096
 
@@ -62,14 +63,17 @@ class Controller:
         username: str | None = None,
         language_code: str | None = "en",
         user_id: int | None = None,
+        is_bot: bool = False,
     ) -> dict[str, Any]:
+        """A Telegram user; `is_bot=True` makes another bot (its messages in groups are from a bot)."""
         if user_id is not None and (user_id in self.state.users or user_id == self.api.config.bot_id):
             raise ControlError(f"user {user_id} already exists")
         user = User(
             id=user_id if user_id is not None else self.state.new_user_id(),
             first_name=first_name,
             username=username,
-            language_code=language_code,
+            language_code=None if is_bot else language_code,
+            is_bot=is_bot,
         )
         self.state.users[user.id] = user
         return user.to_api()
@@ -186,21 +190,40 @@ class Controller:
         caption: str | None = None,
         media_group_id: str | None = None,
         sticker: bool = False,
-        voice: bool = False,
+        voice: bool | dict[str, Any] = False,
+        audio: dict[str, Any] | None = None,
+        photo: dict[str, Any] | None = None,
+        quote: str | None = None,
+        forward_origin: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A user's message. Media (see `media.py`): `voice` (True for a 2-second silent note, or
+        {content | content_base64 | size, duration, mime_type?}), `audio` ({…, duration, file_name?,
+        mime_type?, performer?, title?}), `photo` ({…, width, height}); `caption` goes with media or a
+        document. `quote`: part of the replied message's text or caption that this reply quotes.
+        `forward_origin`: the message is a forward, {"type": "user", "sender_user_id": id} or
+        {"type": "hidden_user", "sender_user_name": name}."""
         chat = self._chat(chat_id)
         user = self._member(chat, user_id)
         if chat.type == PRIVATE and user.has_blocked_bot:
             raise ControlError(f"user {user_id} has blocked the bot; unblock_bot first")
         if message_thread_id is not None and message_thread_id not in chat.topics:
             raise ControlError(f"chat {chat_id} has no topic {message_thread_id}")
+        replied = None
         if reply_to_message_id is not None:
             replied = self.state.find_message(chat, reply_to_message_id)
             if replied is None:
                 raise ControlError(f"chat {chat_id} has no message {reply_to_message_id}")
             if message_thread_id is None and replied.is_topic_message:
                 message_thread_id = replied.thread_id
-        content = self._user_content(text, entities, document, caption, sticker=sticker, voice=voice)
+        content = self._user_content(
+            text, entities, document, caption, sticker=sticker, voice=voice, audio=audio, photo=photo
+        )
+        if quote is not None:
+            if replied is None:
+                raise ControlError("a quote needs reply_to_message_id")
+            content["quote"] = quote_of(replied.content, quote)
+        if forward_origin is not None:
+            content["forward_origin"] = self._forward_origin(forward_origin)
         message = self.state.add_message(
             chat,
             user,
@@ -215,25 +238,34 @@ class Controller:
         self,
         chat_id: int,
         user_id: int,
-        documents: list[dict[str, Any]],
+        documents: list[dict[str, Any]] | None = None,
         *,
+        photos: list[dict[str, Any]] | None = None,
         caption: str | None = None,
         message_thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """An album: one document message per item sharing `media_group_id`, the caption on the first."""
-        if not 2 <= len(documents) <= 10:
+        """An album: one message per item sharing `media_group_id`, the caption on the first. Items are
+        all documents or all photos (Telegram groups documents only with documents)."""
+        if (documents is None) == (photos is None):
+            raise ControlError("a media group has either documents or photos")
+        items = documents if documents is not None else photos
+        assert items is not None
+        if not 2 <= len(items) <= 10:
             raise ControlError("a media group has 2-10 items")
         group_id = self.state.new_media_group_id()
+        field = "document" if documents is not None else "photo"
         return [
             self.send_user_message(
                 chat_id,
                 user_id,
-                document=document,
                 caption=caption if index == 0 else None,
                 message_thread_id=message_thread_id,
                 media_group_id=group_id,
+                reply_to_message_id=reply_to_message_id if index == 0 else None,
+                **{field: item},  # type: ignore[arg-type]  # one of document / photo, both dicts
             )
-            for index, document in enumerate(documents)
+            for index, item in enumerate(items)
         ]
 
     def press_button(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> str:
@@ -435,15 +467,27 @@ class Controller:
         caption: str | None,
         *,
         sticker: bool,
-        voice: bool,
+        voice: bool | dict[str, Any],
+        audio: dict[str, Any] | None = None,
+        photo: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        media: dict[str, Any] | None = None
         if document is not None:
-            content: dict[str, Any] = {"document": self._store_document(document).document_api()}
+            media = {"document": self._store_document(document).document_api()}
+        elif photo is not None:
+            media = photo_content(self.state, photo)
+        elif audio is not None:
+            media = audio_content(self.state, audio)
+        elif isinstance(voice, dict):
+            media = voice_content(self.state, voice)
+        if media is not None:
             if caption:
-                content["caption"] = caption
+                if utf16_len(caption) > self.api.config.max_caption_length:
+                    raise ControlError("the caption is too long")
+                media["caption"] = caption
                 if caption_entities := detect_entities(caption):
-                    content["caption_entities"] = caption_entities
-            return content
+                    media["caption_entities"] = caption_entities
+            return media
         if sticker:
             stored = self.state.store_file(
                 kind="sticker", file_name=None, mime_type="image/webp", content=b"\0" * 512
@@ -462,18 +506,7 @@ class Controller:
                 }
             }
         if voice:
-            stored = self.state.store_file(
-                kind="voice", file_name=None, mime_type="audio/ogg", content=b"\0" * 2048
-            )
-            return {
-                "voice": {
-                    "file_id": stored.file_id,
-                    "file_unique_id": stored.file_unique_id,
-                    "duration": 2,
-                    "mime_type": "audio/ogg",
-                    "file_size": stored.size,
-                }
-            }
+            return voice_content(self.state, voice)
         if text is None or not text.strip():
             raise ControlError("a user message needs text, a document, a sticker or a voice note")
         if entities is None:
@@ -485,6 +518,23 @@ class Controller:
             except BotApiError as exc:
                 raise ControlError(exc.description) from None
         return {"text": text, "entities": entities} if entities else {"text": text}
+
+    def _forward_origin(self, origin: dict[str, Any]) -> dict[str, Any]:
+        """A MessageOrigin (Bot API): who wrote the forwarded message originally."""
+        kind = origin.get("type")
+        date = int(origin.get("date", time.time()))
+        if kind == "user":
+            return {
+                "type": "user",
+                "date": date,
+                "sender_user": self._user(origin["sender_user_id"]).to_api(),
+            }
+        if kind == "hidden_user":
+            name = origin.get("sender_user_name")
+            if not isinstance(name, str) or not name:
+                raise ControlError("a hidden_user origin needs sender_user_name")
+            return {"type": "hidden_user", "date": date, "sender_user_name": name}
+        raise ControlError("forward_origin type must be 'user' or 'hidden_user'")
 
     def _store_document(self, document: dict[str, Any]) -> StoredFile:
         content = document.get("content")
@@ -528,6 +578,7 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
             username=b.get("username"),
             language_code=b.get("language_code", "en"),
             user_id=b.get("user_id"),
+            is_bot=b.get("is_bot", False),
         )
 
     async def create_private_chat(request: web.Request) -> Any:
@@ -576,6 +627,10 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
             media_group_id=b.get("media_group_id"),
             sticker=b.get("sticker", False),
             voice=b.get("voice", False),
+            audio=b.get("audio"),
+            photo=b.get("photo"),
+            quote=b.get("quote"),
+            forward_origin=b.get("forward_origin"),
         )
 
     async def send_media_group(request: web.Request) -> Any:
@@ -583,9 +638,11 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
         return c.send_media_group(
             chat_id(request),
             b["user_id"],
-            b["documents"],
+            b.get("documents"),
+            photos=b.get("photos"),
             caption=b.get("caption"),
             message_thread_id=b.get("message_thread_id"),
+            reply_to_message_id=b.get("reply_to_message_id"),
         )
 
     async def press_button(request: web.Request) -> Any:

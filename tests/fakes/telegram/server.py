@@ -52,9 +52,10 @@ class TelegramFake:
         username: str | None = None,
         language_code: str | None = "en",
         user_id: int | None = None,
+        is_bot: bool = False,
     ) -> dict[str, Any]:
         return self._control.create_user(
-            first_name, username=username, language_code=language_code, user_id=user_id
+            first_name, username=username, language_code=language_code, user_id=user_id, is_bot=is_bot
         )
 
     async def create_private_chat(self, user: dict[str, Any]) -> dict[str, Any]:
@@ -102,8 +103,13 @@ class TelegramFake:
         caption: str | None = None,
         media_group_id: str | None = None,
         sticker: bool = False,
-        voice: bool = False,
+        voice: bool | dict[str, Any] = False,
+        audio: dict[str, Any] | None = None,
+        photo: dict[str, Any] | None = None,
+        quote: str | None = None,
+        forward_origin: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """See `Controller.send_user_message` (media, quotes and forwards included)."""
         return self._control.send_user_message(
             chat_id,
             user["id"],
@@ -116,19 +122,31 @@ class TelegramFake:
             media_group_id=media_group_id,
             sticker=sticker,
             voice=voice,
+            audio=audio,
+            photo=photo,
+            quote=quote,
+            forward_origin=forward_origin,
         )
 
     async def send_media_group(
         self,
         chat_id: int,
         user: dict[str, Any],
-        documents: list[dict[str, Any]],
+        documents: list[dict[str, Any]] | None = None,
         *,
+        photos: list[dict[str, Any]] | None = None,
         caption: str | None = None,
         message_thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
     ) -> list[dict[str, Any]]:
         return self._control.send_media_group(
-            chat_id, user["id"], documents, caption=caption, message_thread_id=message_thread_id
+            chat_id,
+            user["id"],
+            documents,
+            photos=photos,
+            caption=caption,
+            message_thread_id=message_thread_id,
+            reply_to_message_id=reply_to_message_id,
         )
 
     async def press_button(self, chat_id: int, message_id: int, data: str, *, user: dict[str, Any]) -> str:

@@ -193,13 +193,18 @@ class FakeState:
         mime_type: str | None,
         content: bytes | None,
         size: int | None = None,
+        suffix: str | None = None,
+        folder: str | None = None,
     ) -> StoredFile:
+        """`suffix`/`folder`: the file path's extension and directory when the file has no name to take
+        them from (Telegram serves e.g. `voice/file_3.oga`, `photos/file_4.jpg`)."""
         number = next(self._file_numbers)
-        suffix = PurePosixPath(file_name).suffix if file_name else ""
+        if suffix is None:
+            suffix = PurePosixPath(file_name).suffix if file_name else ""
         stored = StoredFile(
             file_id=f"{kind.upper()}-{number:06d}-AgADfake",
             file_unique_id=f"AQAD{number:06d}",
-            file_path=f"{kind}s/file_{number}{suffix}",
+            file_path=f"{folder or kind + 's'}/file_{number}{suffix}",
             size=len(content) if content is not None else int(size or 0),
             file_name=file_name,
             mime_type=mime_type,
