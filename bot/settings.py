@@ -19,6 +19,30 @@ DEFAULT_INSTRUCTIONS = (
 
 IdSet = Annotated[frozenset[int], NoDecode]
 
+# SpeechKit's recognition languages, case-insensitive (speechkit/stt/models.md).
+STT_LANGUAGES = frozenset(
+    code.lower()
+    for code in (
+        "auto",
+        "de-DE",
+        "en-US",
+        "es-ES",
+        "fi-FI",
+        "fr-FR",
+        "he-HE",
+        "it-IT",
+        "kk-KZ",
+        "nl-NL",
+        "pl-PL",
+        "pt-PT",
+        "pt-BR",
+        "ru-RU",
+        "sv-SE",
+        "tr-TR",
+        "uz-UZ",
+    )
+)
+
 
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names it and is safe to print."""
@@ -55,6 +79,16 @@ class Settings(BaseSettings):
     provider_breaker_cooldown_seconds: float = Field(default=15.0, gt=0, le=3600)
     provider_breaker_max_cooldown_seconds: float = Field(default=120.0, gt=0, le=3600)
     assistant_instructions: str = DEFAULT_INSTRUCTIONS
+    # Voice messages (Yandex SpeechKit) and images (an image-capable model)
+    stt_enabled: bool = True
+    stt_language: str = "auto"
+    stt_max_duration_seconds: int = Field(default=600, ge=30, le=4 * 3600)
+    stt_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    yc_stt_url: str = "https://stt.api.cloud.yandex.net/speech/v1/stt:recognize"
+    yc_stt_async_url: str = "https://stt.api.cloud.yandex.net/stt/v3"
+    yc_operations_url: str = "https://operation.api.cloud.yandex.net/operations"
+    vision_model: str | None = None
+    max_image_mb: float = Field(default=5.0, gt=0, le=20)
     # Presentation
     reply_format: Literal["rich", "classic"] = "rich"
     private_streaming: Literal["draft", "edit"] = "draft"
@@ -97,6 +131,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             parts = [p.strip() for p in value.replace(";", ",").split(",")]
             return frozenset(int(p) for p in parts if p)
+        return value
+
+    @field_validator("stt_language")
+    @classmethod
+    def _stt_language(cls, value: str) -> str:
+        if value.lower() not in STT_LANGUAGES:
+            raise ValueError(f"must be one of SpeechKit's language codes: {', '.join(sorted(STT_LANGUAGES))}")
         return value
 
     @field_validator("log_level", mode="before")

@@ -9,6 +9,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 
+import httpx2
 import redis.asyncio as aioredis
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -22,6 +23,7 @@ from bot.core.answering import AnswerQuestion, AnswerSettings
 from bot.core.breaker import BreakerPolicy, CircuitBreaker
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
+from bot.core.speech import SpeechLimits, TranscribeSpeech
 from bot.core.usage import UsageBudget, UsageLimits
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -41,10 +43,13 @@ from bot.telegram.budget import BudgetConfig
 from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
+from bot.telegram.media import TELEGRAM_DOWNLOAD_LIMIT, MediaPreparer, MediaSettings
 from bot.telegram.services import BotServices
 from bot.yandex.answers import ResponsesAnswerModel
 from bot.yandex.client import build_openai_client, model_uri
 from bot.yandex.documents import VectorStoreIndex
+from bot.yandex.speech import SpeechKitEndpoints, SpeechKitRecognizer, StaticAuthorization
+from bot.yandex.vision import ImageAwareModel, VisionAnswerModel
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,7 @@ class Runtime:
     dispatcher: Dispatcher
     metrics: Metrics
     directory: RedisAnswerDirectory
+    speech_http: httpx2.AsyncClient
     _stop_listener: asyncio.Task[None] | None = None
 
     def start_background(self) -> None:
@@ -88,6 +94,7 @@ class Runtime:
             self._stop_listener.cancel()
             await asyncio.gather(self._stop_listener, return_exceptions=True)
         await self.openai.close()
+        await self.speech_http.aclose()
         await self.redis.aclose()
         await self.heartbeat_redis.aclose()
         await self.bot.session.close()
@@ -141,14 +148,27 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         max_turns=settings.transcript_max_turns,
         ttl_seconds=settings.conversation_ttl_days * 86400,
     )
-    model = ResponsesAnswerModel(openai, model_uri(settings.yc_folder_id, settings.yc_model), metrics=metrics)
-    breaker = CircuitBreaker(
-        BreakerPolicy(
-            failures=settings.provider_breaker_failures,
-            cooldown=settings.provider_breaker_cooldown_seconds,
-            max_cooldown=settings.provider_breaker_max_cooldown_seconds,
-        )
+
+    def count_provider_error(kind: str) -> None:
+        metrics.provider_errors.labels(kind=kind).inc()
+
+    text_model = ResponsesAnswerModel(
+        openai, model_uri(settings.yc_folder_id, settings.yc_model), metrics=metrics
     )
+    vision_model = (
+        VisionAnswerModel(
+            openai, model_uri(settings.yc_folder_id, settings.vision_model), count_error=count_provider_error
+        )
+        if settings.vision_model
+        else None
+    )
+    model = ImageAwareModel(text_model, vision_model)
+    breaker_policy = BreakerPolicy(
+        failures=settings.provider_breaker_failures,
+        cooldown=settings.provider_breaker_cooldown_seconds,
+        max_cooldown=settings.provider_breaker_max_cooldown_seconds,
+    )
+    breaker = CircuitBreaker(breaker_policy)
     metrics.provider_breaker.set_function(lambda: breaker.state.level)
     use_case = AnswerQuestion(
         model,
@@ -190,6 +210,40 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ),
     )
     documents = DocumentFlow(knowledge, lanes, sender, metrics)
+    # SpeechKit speaks plain REST; the same credential as the openai client (issue 14's shared
+    # credentials component replaces StaticAuthorization once it lands).
+    speech_http = httpx2.AsyncClient(timeout=settings.yc_timeout_seconds)
+    media_settings = MediaSettings(
+        speech_enabled=settings.stt_enabled,
+        max_speech_seconds=settings.stt_max_duration_seconds,
+        vision_enabled=vision_model is not None,
+        max_image_bytes=int(settings.max_image_mb * 1024 * 1024),
+    )
+    speech = TranscribeSpeech(
+        SpeechKitRecognizer(
+            speech_http,
+            StaticAuthorization.for_credential(
+                settings.yc_credential, is_api_key=settings.yc_api_key is not None
+            ),
+            SpeechKitEndpoints(
+                sync_url=settings.yc_stt_url,
+                async_url=settings.yc_stt_async_url,
+                operations_url=settings.yc_operations_url,
+            ),
+            folder_id=settings.yc_folder_id,
+            language=settings.stt_language,
+            poll_interval=settings.stt_poll_seconds,
+            count_error=count_provider_error,
+        ),
+        SpeechLimits(max_seconds=settings.stt_max_duration_seconds, max_bytes=TELEGRAM_DOWNLOAD_LIMIT),
+        breaker=CircuitBreaker(breaker_policy),
+    )
+    media = MediaPreparer(
+        TelegramDocumentSource(bot),
+        speech if settings.stt_enabled else None,
+        media_settings,
+        max_question_chars=settings.max_question_chars,
+    )
     access = AccessPolicy(
         allowed_user_ids=settings.allowed_user_ids,
         allowed_chat_ids=settings.allowed_chat_ids,
@@ -232,6 +286,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         access,
         directory,
         chatter,
+        media,
     )
     metrics.track_queue(lambda: lanes.active_lanes, active.__len__)
     services = BotServices(
@@ -251,6 +306,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         group_context=settings.group_context,
         group_documents_from_anyone=settings.group_documents_from_anyone,
         group_state_retention_days=settings.group_state_retention_days,
+        media=media_settings,
     )
     return Runtime(
         settings=settings,
@@ -263,4 +319,5 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         dispatcher=build_dispatcher(services),
         metrics=metrics,
         directory=directory,
+        speech_http=speech_http,
     )

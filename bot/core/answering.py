@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker, Permit, ProviderUnavailableError
 from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError
-from bot.core.models import CompletedAnswer, Notice, Outcome, Question, Turn, Usage
+from bot.core.models import CompletedAnswer, ImageInput, Notice, Outcome, Question, Turn, Usage
 from bot.core.ports import (
     AnswerModel,
     AnswerRequest,
@@ -31,6 +32,7 @@ from bot.core.ports import (
     ConversationStore,
     SearchScope,
 )
+from bot.core.references import framed_question, needs_reference
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +91,32 @@ class AnswerQuestion:
         stop: asyncio.Event,
         search: SearchScope | None = None,
         context: Sequence[Turn] = (),
+        images: Sequence[ImageInput] = (),
     ) -> AnswerReport:
         """Answer `question` into `view`. `context`: extra turns for the model only (e.g. recent group
-        messages that were not addressed to the assistant); they are not added to the transcript."""
+        messages that were not addressed to the assistant); they are not added to the transcript.
+        `images`: what the question is about; answered by an image-capable model outside the
+        provider's chain, the exchange is carried over into the chain with the next question."""
         await view.start()
+        asked_at = time.time()
         state = await self._store.load(question.key)
+        if question.refers_to is not None and not needs_reference(
+            question.refers_to, state, shared_chain=question.key.user_id is None
+        ):
+            question = replace(question, refers_to=None)
         request = AnswerRequest(
             text=_model_text(question),
             instructions=self._settings.instructions,
             context_handle=state.context_handle,
             replay=(*state.carry_over, *context),
             search_index=search.index_id if search else None,
+            images=tuple(images),
         )
-        user_turn = Turn(role="user", text=question.text, author=question.author)
+        user_turn = Turn(role="user", text=_turn_text(question, images), author=question.author)
         received = ""
         permit: Permit | None = None  # the breaker's verdict on the call whose stream we read
         try:
-            stream, permit = await self._open_stream(question, request, stop, search)
+            stream, permit, request = await self._open_stream(question, request, stop, search)
             watcher = asyncio.create_task(_cancel_when_stopped(stream, stop))
             try:
                 async for delta in stream.deltas():
@@ -155,7 +166,9 @@ class AnswerQuestion:
             await view.interrupt(received, Notice.ANSWER_INTERRUPTED)
             await self._remember_partial(question, state, user_turn, received)
             return AnswerReport(Outcome.INTERRUPTED, shown_chars=len(received))
-        return await self._finish(question, view, user_turn, completed)
+        return await self._finish(
+            question, view, user_turn, completed, state, _chain_start(request, state, asked_at)
+        )
 
     async def _stopped(
         self, question: Question, view: AnswerView, state: ConversationState, user_turn: Turn
@@ -167,9 +180,10 @@ class AnswerQuestion:
 
     async def _open_stream(
         self, question: Question, request: AnswerRequest, stop: asyncio.Event, search: SearchScope | None
-    ) -> tuple[AnswerStream, Permit]:
+    ) -> tuple[AnswerStream, Permit, AnswerRequest]:
         """Start the stream, recovering a lost context or index once and retrying transient failures.
-        Returns the stream with the breaker permit its reader settles; failed starts settle their own."""
+        Returns the stream with the breaker permit its reader settles (failed starts settle their own)
+        and the request it was opened with."""
         attempt = 0
         context_recovered = False
         index_rebuilt = False
@@ -178,7 +192,7 @@ class AnswerQuestion:
                 raise _Stopped
             attempt += 1
             try:
-                return await self._start(request)
+                return (*await self._start(request), request)
             except SearchIndexGoneError:
                 if search is None or index_rebuilt:
                     raise
@@ -229,19 +243,31 @@ class AnswerQuestion:
         return replace(request, context_handle=None, replay=tuple(kept))
 
     async def _finish(
-        self, question: Question, view: AnswerView, user_turn: Turn, completed: CompletedAnswer
+        self,
+        question: Question,
+        view: AnswerView,
+        user_turn: Turn,
+        completed: CompletedAnswer,
+        state: ConversationState,
+        chain_started_at: float,
     ) -> AnswerReport:
+        stateless = completed.context_handle is None  # e.g. an image-capable model: no chain of its own
         if not completed.text.strip():
             await view.fail(Notice.EMPTY_ANSWER)
-            await self._store.record(question.key, [user_turn], ConversationState(completed.context_handle))
+            after = state if stateless else ConversationState(completed.context_handle, (), chain_started_at)
+            await self._store.record(question.key, [user_turn], after)
             return AnswerReport(Outcome.FAILED, usage=completed.usage)
         await view.complete(completed.text, completed.sources)
         assistant_turn = Turn(role="assistant", text=completed.text)
-        await self._store.record(
-            question.key,
-            [user_turn, assistant_turn],
-            ConversationState(context_handle=completed.context_handle, carry_over=()),
-        )
+        if stateless:
+            # The chain never saw this exchange: it goes with the next question, like a stopped answer.
+            carry_over = (*state.carry_over, user_turn, assistant_turn)[-MAX_CARRY_OVER_TURNS:]
+            after = replace(state, carry_over=carry_over)
+        else:
+            after = ConversationState(
+                context_handle=completed.context_handle, carry_over=(), chain_started_at=chain_started_at
+            )
+        await self._store.record(question.key, [user_turn, assistant_turn], after)
         return AnswerReport(Outcome.COMPLETED, usage=completed.usage, shown_chars=len(completed.text))
 
     async def _remember_partial(
@@ -250,9 +276,7 @@ class AnswerQuestion:
         assistant_turn = Turn(role="assistant", text=shown, interrupted=True)
         carry_over = (*state.carry_over, user_turn, assistant_turn)[-MAX_CARRY_OVER_TURNS:]
         await self._store.record(
-            question.key,
-            [user_turn, assistant_turn],
-            ConversationState(context_handle=state.context_handle, carry_over=carry_over),
+            question.key, [user_turn, assistant_turn], replace(state, carry_over=carry_over)
         )
 
 
@@ -263,9 +287,21 @@ async def _cancel_when_stopped(stream: AnswerStream, stop: asyncio.Event) -> Non
 
 
 def _model_text(question: Question) -> str:
-    if question.author:
-        return f"{question.author}: {question.text}"
-    return question.text
+    return framed_question(question)
+
+
+def _turn_text(question: Question, images: Sequence[ImageInput]) -> str:
+    """The question as the transcript keeps it; images are named, not stored."""
+    if not images:
+        return question.text
+    return f"[{', '.join(image.name for image in images)}] {question.text}"
+
+
+def _chain_start(request: AnswerRequest, state: ConversationState, asked_at: float) -> float:
+    """When the chain an answer to `request` continues was started: now, for a new chain."""
+    if request.context_handle is not None and state.chain_started_at is not None:
+        return state.chain_started_at
+    return asked_at
 
 
 def _notice_for(error: ProviderError) -> Notice:

@@ -46,6 +46,35 @@ class Turn:
     interrupted: bool = False
 
 
+ReferenceKind = Literal["message", "quote", "forward", "document", "voice", "image"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """The message a question replies to: what the question refers to. Only its text reaches the model,
+    marked so that the asker cannot forge it (see core.references)."""
+
+    text: str
+    author: str | None = None
+    """Who wrote it (for a forward: who wrote the original), as the model should read it."""
+    kind: ReferenceKind = "message"
+    """"quote": only the part of the message the asker quoted; "document"/"voice"/"image": its file
+    name, transcript or caption stands for it."""
+    from_assistant: bool = False
+    """The assistant's own message: the model has it already if it is part of the current chain."""
+    sent_at: float | None = None
+    """When the referenced message was sent (unix time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInput:
+    """An image given to the model with a question (a photo or an image document)."""
+
+    data: bytes
+    mime_type: str
+    name: str
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     """A user's words addressed to the assistant, already stripped of a leading command or mention."""
@@ -54,6 +83,8 @@ class Question:
     text: str
     language: Language = "en"
     author: str | None = None
+    refers_to: Reference | None = None
+    """The message this question replies to, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +133,11 @@ class Notice(StrEnum):
     STORAGE_UNAVAILABLE = "storage_unavailable"
     ANSWER_LOST = "answer_lost"
     ANSWER_UNCERTAIN = "answer_uncertain"
+    SPEECH_EMPTY = "speech_empty"
+    SPEECH_DISABLED = "speech_disabled"
+    SPEECH_FORMAT = "speech_format"
+    SPEECH_TOO_LONG = "speech_too_long"
+    SPEECH_TOO_BIG = "speech_too_big"
+    IMAGES_DISABLED = "images_disabled"
+    IMAGE_TOO_BIG = "image_too_big"
+    MEDIA_UNAVAILABLE = "media_unavailable"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.core.models import CompletedAnswer, ConversationKey, Notice, Turn
+from bot.core.models import CompletedAnswer, ConversationKey, ImageInput, Notice, Turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,9 @@ class AnswerRequest:
     """Turns the provider's own context does not hold and must be told explicitly, oldest first."""
     search_index: str | None = None
     """The one document index of this conversation, if it has documents."""
+    images: tuple[ImageInput, ...] = ()
+    """Images the question is about: answered by an image-capable model, which keeps no context of
+    its own (its answer has no context handle)."""
 
 
 class AnswerStream(Protocol):
@@ -50,7 +53,11 @@ class AnswerModel(Protocol):
 class ConversationState:
     context_handle: str | None = None
     carry_over: tuple[Turn, ...] = field(default_factory=tuple)
-    """Turns shown to the user that the provider's chain does not contain (stopped or broken answers)."""
+    """Turns shown to the user that the provider's chain does not contain (stopped or broken answers,
+    exchanges about images)."""
+    chain_started_at: float | None = None
+    """When the question that started the provider's current chain was asked (unix time): the
+    assistant's messages sent before it are not in the model's context."""
 
 
 class SearchScope(Protocol):

@@ -54,7 +54,9 @@ class RedisConversationStore:
         handle = raw.get(b"context_handle", b"").decode() or None
         carry_raw = raw.get(b"carry_over")
         carry = tuple(r.to_turn() for r in _TURNS.validate_json(carry_raw)) if carry_raw else ()
-        return ConversationState(context_handle=handle, carry_over=carry)
+        started_raw = raw.get(b"chain_started_at")
+        started = float(started_raw) if started_raw else None
+        return ConversationState(context_handle=handle, carry_over=carry, chain_started_at=started)
 
     async def recent_turns(self, key: ConversationKey, limit: int) -> list[Turn]:
         raw: list[bytes] = await awaited(self._redis.lrange(str(TranscriptKey(self._ns, key)), -limit, -1))
@@ -74,7 +76,13 @@ class RedisConversationStore:
                 pipe.expire(transcript_key, self._ttl)
             pipe.hset(
                 state_key,
-                mapping={"context_handle": state.context_handle or "", "carry_over": carry},
+                mapping={
+                    "context_handle": state.context_handle or "",
+                    "carry_over": carry,
+                    "chain_started_at": ""
+                    if state.chain_started_at is None
+                    else repr(state.chain_started_at),
+                },
             )
             pipe.expire(state_key, self._ttl)
             await pipe.execute()

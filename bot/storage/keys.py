@@ -21,7 +21,7 @@ class Namespace:
 
 @dataclass(frozen=True, slots=True)
 class ConversationStateKey:
-    """Hash: provider context handle + carry-over turns. Owner: storage.conversations."""
+    """Hash: provider context handle, carry-over turns, chain start. Owner: storage.conversations."""
 
     ns: Namespace
     conversation: ConversationKey

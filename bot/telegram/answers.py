@@ -32,7 +32,7 @@ from bot.core.lanes import (
     cancelled_for_lock_loss,
     quietly,
 )
-from bot.core.models import ConversationKey, Language, Notice, Question, Turn
+from bot.core.models import ConversationKey, Language, Notice, Outcome, Question, Turn
 from bot.core.usage import BudgetScope, UsageBudget
 from bot.logs import correlation_id
 from bot.metrics import Metrics
@@ -48,7 +48,10 @@ from bot.telegram.jobs import (
     key_from_json,
     key_to_json,
     lane_name,
+    reference_from_json,
+    reference_to_json,
 )
+from bot.telegram.media import JobMedia, MediaFailure, MediaPreparer, PreparedQuestion
 from bot.telegram.streaming import StreamingAnswerView, ViewOptions
 
 log = logging.getLogger(__name__)
@@ -179,6 +182,7 @@ class AnswerJob:
     answer_id: int
     correlation: str | None
     message_id: int | None = None  # the user's message, which notices about this answer reply to
+    media: JobMedia | None = None  # voice, images or a replied voice note, fetched when the job runs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -186,12 +190,14 @@ class AnswerJob:
             "text": self.question.text,
             "language": self.question.language,
             "author": self.question.author,
+            "refers_to": reference_to_json(self.question.refers_to),
             "dest": destination_to_json(self.dest),
             "asker_id": self.asker_id,
             "received_at": self.received_at,
             "answer_id": self.answer_id,
             "correlation": self.correlation,
             "message_id": self.message_id,
+            "media": self.media.to_json() if self.media else None,
         }
 
     @classmethod
@@ -202,6 +208,7 @@ class AnswerJob:
                 text=str(data["text"]),
                 language="ru" if data["language"] == "ru" else "en",
                 author=data["author"],
+                refers_to=reference_from_json(data.get("refers_to")),
             ),
             dest=destination_from_json(data["dest"]),
             asker_id=data["asker_id"],
@@ -209,6 +216,7 @@ class AnswerJob:
             answer_id=int(data["answer_id"]),
             correlation=data["correlation"],
             message_id=data.get("message_id"),
+            media=JobMedia.from_json(data.get("media")),
         )
 
 
@@ -228,7 +236,9 @@ class ChatAnswers:
         access: AccessPolicy,
         directory: AnswerDirectory,
         chatter: RecentChatter | None = None,
+        media: MediaPreparer | None = None,
     ) -> None:
+        self._media = media
         self._directory = directory
         self._use_case = use_case
         self._lanes = lanes
@@ -250,9 +260,11 @@ class ChatAnswers:
         dest: Destination,
         asker_id: int | None = None,
         message_id: int | None = None,
+        media: JobMedia | None = None,
     ) -> None:
-        """Validate the question and queue it durably in its conversation's lane (update order)."""
-        notice = self._validate(question)
+        """Validate the question and queue it durably in its conversation's lane (update order).
+        `media`: files the question needs (a spoken question's recording, images), checked already."""
+        notice = self._validate(question, media)
         if notice is None:
             job_id, order = job_identity(ANSWER_JOB)
             job = AnswerJob(
@@ -263,6 +275,7 @@ class ChatAnswers:
                 answer_id=secrets.randbelow(2**31 - 2) + 1,  # also the draft id: must be non-zero
                 correlation=correlation_id.get(),
                 message_id=message_id,
+                media=media or None,
             )
             submitted = await self._lanes.submit(
                 lane_name(question.key), NewJob(job_id, ANSWER_JOB, job.to_json(), order)
@@ -332,8 +345,9 @@ class ChatAnswers:
         message = texts.text(language, notice, **values)
         await self._sender.send_markdown(dest, escape_markdown(message), reply=True)
 
-    def _validate(self, question: Question) -> Notice | None:
-        if not question.text.strip():
+    def _validate(self, question: Question, media: JobMedia | None = None) -> Notice | None:
+        spoken_or_shown = media is not None and (media.voice is not None or bool(media.images))
+        if not question.text.strip() and not spoken_or_shown:
             return Notice.EMPTY_QUESTION
         if len(question.text) > self._options.max_question_chars:
             return Notice.QUESTION_TOO_LONG
@@ -349,20 +363,30 @@ class ChatAnswers:
             message = texts.text(question.language, key, limit=exhausted.limit)
             await self._sender.send_chunk(dest, Chunk(message), reply=True)
             return
+        prepared = await self._prepare(job)
+        if isinstance(prepared, MediaFailure):
+            self._metrics.answers.labels(outcome=str(Outcome.FAILED)).inc()
+            await self.notify(job.dest, question.language, prepared.notice, **prepared.values)
+            return
+        question, images = prepared.question, prepared.images
         options = ViewOptions(
             reply_format="classic" if self._options.reply_format == "classic" else "rich",
             use_drafts=self._options.private_streaming == "draft",
             language=question.language,
             stop_markup=stop_keyboard(answer_id, question.language),
+            preamble=prepared.preamble,
         )
-        search = await self._search_scope(question, dest)
+        # Images go to the image-capable model, which cannot search the chat's documents.
+        search = None if images else await self._search_scope(question, dest)
         context = await self._chatter.take(question.key) if self._chatter and dest.is_group else []
         view = StreamingAnswerView(self._sender, dest, options, answer_id, shown)
         stop = self._active.register(dest.chat_id, answer_id, asker_id)
         try:
             await self._directory.started(dest.chat_id, answer_id, asker_id)
             report = await self._finalizing_on_shutdown(
-                self._use_case.execute(question, view, stop, search, context=context), view, question
+                self._use_case.execute(question, view, stop, search, context=context, images=images),
+                view,
+                question,
             )
             self._observe(report, view, job.received_at)
             await self._budget.record(asker_id, dest.chat_id, report.usage.total_tokens)
@@ -379,6 +403,15 @@ class ChatAnswers:
             await quietly(self._directory.ended(dest.chat_id, answer_id), "unlisting an answer")
             await self._sender.after_answer(dest.chat_id)
             await view.close()
+
+    async def _prepare(self, job: AnswerJob) -> PreparedQuestion | MediaFailure:
+        """The question the model gets: a recording becomes its transcript, images are fetched."""
+        if job.media is None:
+            return PreparedQuestion(job.question)
+        if self._media is None:
+            return MediaFailure(Notice.MEDIA_UNAVAILABLE)
+        await self._sender.chat_action(job.dest)  # a recording takes a moment to transcribe
+        return await self._media.prepare(job.question, job.media)
 
     async def _search_scope(self, question: Question, dest: Destination) -> _ChatSearchScope | None:
         target = await self._knowledge.search_target(question.key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
-from bot.telegram.handlers import documents, errors, groups, private, stop, usage
+from bot.telegram.handlers import documents, errors, groups, media, private, stop, usage
 from bot.telegram.middlewares import AccessMiddleware, ChatOrderMiddleware, CorrelationMiddleware
 from bot.telegram.services import BotServices
 
@@ -37,7 +37,13 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
     dispatcher.update.outer_middleware(ChatOrderMiddleware())
     dispatcher.message.outer_middleware(AccessMiddleware())
     dispatcher.include_routers(
-        stop.setup(), usage.setup(), documents.setup(), groups.setup(), private.setup(), errors.setup()
+        stop.setup(),
+        usage.setup(),
+        media.setup(),
+        documents.setup(),
+        groups.setup(),
+        private.setup(),
+        errors.setup(),
     )
     return dispatcher
 

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
@@ -49,6 +49,8 @@ from bot.telegram.jobs import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 DOCUMENTS_JOB = "documents"
@@ -86,29 +88,27 @@ def human_size(size: int) -> str:
 
 @dataclass
 class _Album:
-    documents: list[IncomingDocument] = field(default_factory=list)
+    documents: list[Any] = field(default_factory=list)
     addressed: bool = False
     waiter: asyncio.Task[None] | None = None
 
 
-AlbumHandler = Callable[[list[IncomingDocument], bool], Awaitable[None]]
-"""Receives an album's documents and whether any part of it addressed the bot (the caption usually
-sits on the first part only)."""
+AlbumHandler = Callable[[list[T], bool], Awaitable[None]]
+"""Receives an album's parts (documents, or photos) and whether any part of it addressed the bot (the
+caption usually sits on the first part only)."""
 
 
 class AlbumCollector:
-    """Collects the documents of one album, then hands them over once no new part arrived for a moment."""
+    """Collects the parts of one album, then hands them over once no new part arrived for a moment."""
 
     def __init__(self, quiet_period: float = ALBUM_QUIET_PERIOD_S) -> None:
         self._quiet = quiet_period
         self._albums: dict[tuple[int, str], _Album] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def add(
-        self, chat_id: int, group_id: str, document: IncomingDocument, addressed: bool, handler: AlbumHandler
-    ) -> None:
+    def add(self, chat_id: int, group_id: str, part: T, addressed: bool, handler: AlbumHandler[T]) -> None:
         album = self._albums.setdefault((chat_id, group_id), _Album())
-        album.documents.append(document)
+        album.documents.append(part)
         album.addressed = album.addressed or addressed
         if album.waiter is not None:
             album.waiter.cancel()
@@ -116,7 +116,7 @@ class AlbumCollector:
         self._tasks.add(album.waiter)
         album.waiter.add_done_callback(self._tasks.discard)
 
-    async def _flush_later(self, key: tuple[int, str], album: _Album, handler: AlbumHandler) -> None:
+    async def _flush_later(self, key: tuple[int, str], album: _Album, handler: AlbumHandler[Any]) -> None:
         await asyncio.sleep(self._quiet)
         if self._albums.get(key) is album:
             del self._albums[key]

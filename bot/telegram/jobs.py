@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.core.lanes import LAST_ORDER
-from bot.core.models import ConversationKey
+from bot.core.models import ConversationKey, Reference, ReferenceKind
 from bot.logs import correlation_id
 from bot.telegram.delivery import Destination
 
@@ -55,4 +55,33 @@ def destination_from_json(data: Mapping[str, Any]) -> Destination:
         is_group=bool(data["is_group"]),
         thread_id=data.get("thread_id"),
         reply_to=data.get("reply_to"),
+    )
+
+
+_REFERENCE_KINDS: tuple[ReferenceKind, ...] = ("message", "quote", "forward", "document", "voice", "image")
+
+
+def reference_to_json(reference: Reference | None) -> dict[str, Any] | None:
+    if reference is None:
+        return None
+    return {
+        "text": reference.text,
+        "author": reference.author,
+        "kind": reference.kind,
+        "from_assistant": reference.from_assistant,
+        "sent_at": reference.sent_at,
+    }
+
+
+def reference_from_json(data: Mapping[str, Any] | None) -> Reference | None:
+    if not data:
+        return None
+    kind: ReferenceKind = next((k for k in _REFERENCE_KINDS if k == data.get("kind")), "message")
+    sent_at = data.get("sent_at")
+    return Reference(
+        text=str(data.get("text") or ""),
+        author=data.get("author"),
+        kind=kind,
+        from_assistant=bool(data.get("from_assistant")),
+        sent_at=float(sent_at) if sent_at is not None else None,
     )

@@ -14,6 +14,7 @@ from bot.telegram.answers import ActiveAnswers, ChatAnswers
 from bot.telegram.delivery import TelegramSender
 from bot.telegram.documents import AlbumCollector, DocumentFlow
 from bot.telegram.mappers import GroupContext
+from bot.telegram.media import MediaSettings
 
 
 class RecentChatterLog(Protocol):
@@ -52,3 +53,4 @@ class BotServices:
     group_context: GroupContext = "topic"
     group_documents_from_anyone: bool = False
     group_state_retention_days: int = 30
+    media: MediaSettings = MediaSettings()

@@ -58,6 +58,9 @@ class ViewOptions:
     """Inline Stop button shown under an answer streamed by edits (drafts have their own)."""
     draft_keepalive_s: float | None = None
     """Seconds without a change after which the draft is re-sent (None: DRAFT_KEEPALIVE_S)."""
+    preamble: str | None = None
+    """Markdown shown above the answer from the first frame on (e.g. what was heard of a voice note);
+    not part of the answer's text."""
 
 
 class ShownMessages(Protocol):
@@ -111,6 +114,8 @@ class StreamingAnswerView:
     async def start(self) -> None:
         # The typing indicator goes out from the pump task, so asking the model is not delayed by it.
         self._pump = asyncio.create_task(self._run_pump(), name=f"frames:{self._dest.chat_id}")
+        if self._options.preamble:
+            self._changed.set()  # the preamble is shown at once, while the model starts
 
     def show(self, text: str) -> None:
         self._latest = text
@@ -199,19 +204,26 @@ class StreamingAnswerView:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._finishing.wait(), timeout=delay)
 
+    def _with_preamble(self, markdown: str) -> str:
+        preamble = self._options.preamble
+        if not preamble:
+            return markdown
+        return f"{preamble}\n\n{markdown}" if markdown.strip() else preamble
+
     async def _send_frame(self, text: str) -> None:
-        if not text.strip():
+        shown = self._with_preamble(text)
+        if not shown.strip():
             return
         if self._drafting:
             try:
-                sent = await self._send_draft(text)
+                sent = await self._send_draft(shown)
             except DraftRejectedError as error:
                 log.warning("drafts refused (%s); streaming by edits instead", error)
                 self._sender.capabilities.drafts = False
                 self._drafting = False
-                sent = await self._send_edit_frame(text)
+                sent = await self._send_edit_frame(shown)
         else:
-            sent = await self._send_edit_frame(text)
+            sent = await self._send_edit_frame(shown)
         if sent:
             self._mark_shown(text)
 
@@ -281,16 +293,17 @@ class StreamingAnswerView:
     # -- final delivery -----------------------------------------------------------------------
 
     async def _deliver(self, markdown: str) -> None:
+        shown = self._with_preamble(markdown)
         if self._options.reply_format == "rich" and self._sender.capabilities.rich:
             try:
-                await self._deliver_rich(markdown)
+                await self._deliver_rich(shown)
             except RichRejectedError:
                 pass
             else:
                 self._mark_shown(markdown)
                 await self._report_finished()
                 return
-        await self._deliver_classic(markdown)
+        await self._deliver_classic(shown)
         self._mark_shown(markdown)
         await self._report_finished()
 

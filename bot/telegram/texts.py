@@ -24,7 +24,9 @@ _EN: dict[str, str] = {
         "• One answer at a time per chat: messages you send meanwhile are answered in order.\n"
         "• Send me documents (PDF, DOC/DOCX, XLS/XLSX, PPT, RTF, CSV, HTML, MD, TXT, XML, JSON, TeX, up to "
         "20 MB) and I'll answer from them, naming my sources. Each chat has its own documents.\n"
-        "• I understand text and documents; stickers, voice and photos are not supported yet."
+        "• Send a voice message: I show what I heard and answer it. Send a photo (with your question as "
+        "the caption) and I'll look at it, if image reading is enabled.\n"
+        "• Reply to a message to ask about it, or quote part of it: I'll know what you refer to."
     ),
     "new": "Started a fresh conversation. What would you like to talk about?",
     "history_empty": "This conversation is empty so far.",
@@ -52,7 +54,8 @@ _EN: dict[str, str] = {
     "usage_user_unlimited": "You: {used} (no limit)",
     "usage_chat_unlimited": "This chat: {used} (no limit)",
     "usage_exempt": "You are an admin: budgets do not apply to you.",
-    "unsupported_content": "I can read text messages and documents, not this kind of content. Please write your question as text.",
+    "unsupported_content": "I can read text, documents, voice messages and photos, not this kind of content. Please write your question as text.",
+    "describe_image": "Describe what is in the image.",
     "unknown_command": "I don't know that command. See /help.",
     "access_denied": "Sorry, this bot is private. Ask its owner for access.",
     "doc_received": "📥 Received {names}. Indexing…",
@@ -101,6 +104,14 @@ _EN: dict[str, str] = {
         "A restart interrupted me while I was sending the answer to this message. "
         "If it is missing or incomplete, please ask again."
     ),
+    Notice.SPEECH_EMPTY: "I couldn't make out any words in that recording. Please try again or write your question.",
+    Notice.SPEECH_DISABLED: "Voice messages are not enabled for this bot. Please write your question as text.",
+    Notice.SPEECH_FORMAT: "I can't transcribe this audio format. Supported: {formats}.",
+    Notice.SPEECH_TOO_LONG: "That recording is too long: I transcribe recordings of up to {max_duration} (min:sec).",
+    Notice.SPEECH_TOO_BIG: "That recording is too large: Telegram lets me download files of up to {max_size}.",
+    Notice.IMAGES_DISABLED: "Reading images is not enabled for this bot. Please describe what you need in text.",
+    Notice.IMAGE_TOO_BIG: "That image is too large ({size}); I read images of up to {max_image}.",
+    Notice.MEDIA_UNAVAILABLE: "I couldn't download that file from Telegram. Please send it again.",
 }
 
 _RU: dict[str, str] = {
@@ -123,7 +134,9 @@ _RU: dict[str, str] = {
         "• В одном чате я отвечаю по очереди: сообщения, отправленные во время ответа, получат ответ по порядку.\n"
         "• Пришлите документы (PDF, DOC/DOCX, XLS/XLSX, PPT, RTF, CSV, HTML, MD, TXT, XML, JSON, TeX, до 20 МБ) — "
         "я буду отвечать по ним и называть источники. У каждого чата свои документы.\n"
-        "• Я понимаю текст и документы; стикеры, голосовые и фото пока не поддерживаются."
+        "• Пришлите голосовое — я покажу, что услышал, и отвечу. Пришлите фото (вопрос — в подписи), "
+        "и я его рассмотрю, если чтение изображений включено.\n"
+        "• Ответьте на сообщение, чтобы спросить о нём, или процитируйте его часть — я пойму, о чём речь."
     ),
     "new": "Начал новый разговор. О чём поговорим?",
     "history_empty": "В этом разговоре пока ничего нет.",
@@ -151,7 +164,8 @@ _RU: dict[str, str] = {
     "usage_user_unlimited": "Вы: {used} (без лимита)",
     "usage_chat_unlimited": "Этот чат: {used} (без лимита)",
     "usage_exempt": "Вы администратор: лимиты на вас не действуют.",
-    "unsupported_content": "Я понимаю текстовые сообщения и документы, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
+    "unsupported_content": "Я понимаю текст, документы, голосовые и фото, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
+    "describe_image": "Опиши, что изображено на картинке.",
     "unknown_command": "Я не знаю такой команды. Смотрите /help.",
     "access_denied": "Извините, это закрытый бот. Попросите доступ у его владельца.",
     "doc_received": "📥 Получил {names}. Индексирую…",
@@ -200,6 +214,14 @@ _RU: dict[str, str] = {
         "Перезапуск прервал отправку ответа на это сообщение. "
         "Если он не пришёл или оборван, спросите ещё раз."
     ),
+    Notice.SPEECH_EMPTY: "Не удалось разобрать слова в этой записи. Попробуйте ещё раз или напишите вопрос текстом.",
+    Notice.SPEECH_DISABLED: "Голосовые сообщения у этого бота не включены. Напишите, пожалуйста, вопрос текстом.",
+    Notice.SPEECH_FORMAT: "Не могу распознать этот аудиоформат. Поддерживаются: {formats}.",
+    Notice.SPEECH_TOO_LONG: "Запись слишком длинная: я распознаю записи длиной до {max_duration} (мин:сек).",
+    Notice.SPEECH_TOO_BIG: "Запись слишком большая: Telegram даёт мне скачивать файлы до {max_size}.",
+    Notice.IMAGES_DISABLED: "Чтение изображений у этого бота не включено. Опишите, пожалуйста, что нужно, текстом.",
+    Notice.IMAGE_TOO_BIG: "Изображение слишком большое ({size}); я читаю изображения до {max_image}.",
+    Notice.MEDIA_UNAVAILABLE: "Не удалось скачать файл из Telegram. Пришлите его, пожалуйста, ещё раз.",
 }
 
 _CATALOGS: dict[Language, dict[str, str]] = {"en": _EN, "ru": _RU}

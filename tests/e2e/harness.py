@@ -30,6 +30,9 @@ class Stack:
             "yc_folder_id": self.folder_id,
             "yc_api_key": self.api_key,
             "yc_base_url": self.yandex.base_url,
+            "yc_stt_url": self.yandex.stt_url,
+            "yc_stt_async_url": self.yandex.stt_async_url,
+            "yc_operations_url": self.yandex.operations_url,
             "metrics_port": 0,  # tests that need /metrics pick a free port
             "_env_file": None,
         }

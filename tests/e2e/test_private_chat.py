@@ -273,7 +273,7 @@ async def test_commands_help_history_and_unsupported_content(stack: Stack) -> No
         # Two quick replies that are not answers: they may arrive in either order.
         last_two = texts[-2:]
         assert "Я не знаю такой команды. Смотрите /help." in last_two
-        assert any(t.startswith("Я понимаю текстовые сообщения и документы") for t in last_two)
+        assert any(t.startswith("Я понимаю текст, документы, голосовые и фото") for t in last_two)
     commands = stack.telegram.calls("setMyCommands")
     assert {c["params"].get("language_code") for c in commands} == {None, "ru"}
     assert all(not r["input_text"].startswith("/") for r in answers(stack))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from bot.core.answering import AnswerQuestion, AnswerSettings, RetryPolicy
 from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker
@@ -57,13 +58,17 @@ async def test_completed_answer_is_streamed_shown_and_remembered() -> None:
     store = InMemoryConversationStore()
     model = ScriptedModel([ScriptedStream(["Hel", "lo"], completed("Hello", sources=("a.md",)))])
     view = RecordingView()
+    asked_at = time.time()
     report = await make(model, store).execute(Question(KEY, "hi"), view, asyncio.Event())
 
     assert report.outcome is Outcome.COMPLETED
     assert view.started
     assert view.frames == ["Hel", "Hello"]
     assert view.events == [("complete", "Hello|a.md")]
-    assert store.states[KEY] == ConversationState(context_handle="resp-1")
+    # A new chain starts with this question.
+    started = store.states[KEY].chain_started_at
+    assert started is not None and asked_at <= started <= time.time()
+    assert store.states[KEY] == ConversationState(context_handle="resp-1", chain_started_at=started)
     assert [(t.role, t.text) for t in store.turns[KEY]] == [("user", "hi"), ("assistant", "Hello")]
     assert model.requests[0].context_handle is None
     assert model.requests[0].instructions == "be brief"

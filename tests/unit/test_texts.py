@@ -3,9 +3,11 @@ from bot.telegram import texts
 
 
 def test_every_notice_has_both_languages() -> None:
+    values = {"length": 1, "limit": 2, "formats": "MP3", "max_duration": "1:00", "max_size": "1 MB"}
+    values |= {"max_image": "2 MB", "size": "3 MB"}
     for notice in Notice:
-        english = texts.text("en", notice, length=1, limit=2)
-        russian = texts.text("ru", notice, length=1, limit=2)
+        english = texts.text("en", notice, **values)
+        russian = texts.text("ru", notice, **values)
         assert english and russian and english != russian, notice
 
 

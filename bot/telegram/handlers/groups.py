@@ -18,6 +18,7 @@ from bot.telegram.formatting import Chunk
 from bot.telegram.handlers.documents import is_group_admin
 from bot.telegram.handlers.private import history
 from bot.telegram.mappers import conversation_key, destination, display_name, language
+from bot.telegram.replies import ReplyContext, reply_context
 from bot.telegram.services import BotServices
 
 log = logging.getLogger(__name__)
@@ -26,34 +27,43 @@ GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.KICKED})
 PRESENT = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR})
 
 
-async def _ask(message: Message, services: BotServices, text: str) -> None:
+async def _ask(
+    message: Message, services: BotServices, bot: Bot, text: str, *, with_reply: bool = True
+) -> None:
+    """`with_reply`: the message it replies to is what the question refers to (not when that message
+    is itself the question, as with a bare /ask)."""
+    context = reply_context(message, await bot.me(), services.media) if with_reply else ReplyContext()
     question = Question(
         key=conversation_key(message, services.group_context),
         text=text,
         language=language(message.from_user),
         author=display_name(message.from_user),
+        refers_to=context.reference,
     )
     asker = message.from_user.id if message.from_user else None
-    await services.answers.ask(question, destination(message, reply=True), asker, message.message_id)
+    dest = destination(message, reply=True)
+    await services.answers.ask(question, dest, asker, message.message_id, media=context.media or None)
 
 
 async def _reply(message: Message, services: BotServices, markdown: str) -> None:
     await services.sender.send_markdown(destination(message, reply=True), markdown, reply=True)
 
 
-async def ask_command(message: Message, command: CommandObject, services: BotServices) -> None:
+async def ask_command(message: Message, command: CommandObject, services: BotServices, bot: Bot) -> None:
     text = (command.args or "").strip()
     replied = message.reply_to_message
+    quoted_question = False
     if not text and replied is not None and not message.is_topic_message:
         text = replied.text or replied.caption or ""
+        quoted_question = True
     if not text:
         await _reply(message, services, texts.text(language(message.from_user), "ask_usage"))
         return
-    await _ask(message, services, text)
+    await _ask(message, services, bot, text, with_reply=not quoted_question)
 
 
-async def addressed(message: Message, question: str, services: BotServices) -> None:
-    await _ask(message, services, question)
+async def addressed(message: Message, question: str, services: BotServices, bot: Bot) -> None:
+    await _ask(message, services, bot, question)
 
 
 async def help_command(message: Message, services: BotServices) -> None:

@@ -5,7 +5,7 @@ Handlers only translate: Telegram message → core values → one service call.
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
@@ -14,6 +14,7 @@ from bot.core.models import Question
 from bot.telegram import texts
 from bot.telegram.history import transcript_markdown
 from bot.telegram.mappers import conversation_key, destination, language
+from bot.telegram.replies import reply_context
 from bot.telegram.services import BotServices
 
 
@@ -52,14 +53,17 @@ async def unknown_command(message: Message, services: BotServices) -> None:
     await _reply(message, services, texts.text(language(message.from_user), "unknown_command"))
 
 
-async def ask(message: Message, services: BotServices) -> None:
+async def ask(message: Message, services: BotServices, bot: Bot) -> None:
+    context = reply_context(message, await bot.me(), services.media)
     question = Question(
         key=conversation_key(message),
         text=message.text or "",
         language=language(message.from_user),
+        refers_to=context.reference,
     )
     asker = message.from_user.id if message.from_user else None
-    await services.answers.ask(question, destination(message, reply=False), asker, message.message_id)
+    dest = destination(message, reply=False)
+    await services.answers.ask(question, dest, asker, message.message_id, media=context.media or None)
 
 
 async def unsupported(message: Message, services: BotServices) -> None:
