@@ -121,8 +121,16 @@ async def _ask_about_images(parts: list[Message], services: BotServices, me: Use
     await services.answers.ask(question, dest, asker, first.message_id, media=JobMedia(images=tuple(images)))
 
 
+def _for_vision(message: Message, services: BotServices) -> bool:
+    """Photos always (without a vision model they get "not enabled"); image documents only when a
+    vision model reads them — otherwise they stay documents, refused for their type as before."""
+    if message.photo:
+        return True
+    return services.media.vision_enabled and is_image_message(message)
+
+
 def setup() -> Router:
     router = Router(name="media")
     router.message.register(voice_message, F.voice | F.audio)
-    router.message.register(image_message, F.func(is_image_message))
+    router.message.register(image_message, _for_vision)
     return router
