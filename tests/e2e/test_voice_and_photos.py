@@ -295,3 +295,61 @@ async def test_photos_in_groups_are_answered_when_addressed(stack: Stack) -> Non
     reply = stack.telegram.bot_messages(chat_id)[-1]
     assert reply["reply_to_message_id"] == asked["message_id"]
     assert f"bytes={len(JPEG)}" in (reply["text"] or "")
+
+
+# --- the same machinery as text ----------------------------------------------------------------------------
+
+
+async def test_stop_ends_an_image_answer_and_what_was_shown_is_remembered(stack: Stack) -> None:
+    async with stack.bot(**VISION):
+        user, chat_id = await private_chat(stack)
+        await stack.telegram.send_user_message(
+            chat_id,
+            user,
+            photo={"content": JPEG, "width": 800, "height": 600},
+            caption="Tell me everything emu:slow=40 emu:long=3000",
+        )
+        await stack.telegram.wait_for(lambda: len(stack.telegram.drafts(chat_id)) >= 2)
+        draft = stack.telegram.drafts(chat_id)[-1]
+        assert draft["can_stop"]
+        await stack.telegram.press_stop(chat_id, draft["draft_id"])
+        [stopped] = await wait_final(stack, chat_id)
+        assert stopped.endswith("_Stopped._")
+        await stack.telegram.wait_for(
+            lambda: stack.yandex.responses()[-1]["status"] == "incomplete", timeout=10
+        )
+        await stack.telegram.send_user_message(chat_id, user, "Go on")
+        await wait_final(stack, chat_id, count=2)
+    follow_up = stack.yandex.responses()[-1]
+    carried = [item["text"] for item in follow_up["input"][:-1]]
+    assert carried[0].startswith("[photo-") and carried[0].endswith(
+        "Tell me everything emu:slow=40 emu:long=3000"
+    )
+    assert carried[1] and stopped.startswith(carried[1][:40])  # the part the user saw
+
+
+async def test_budgets_apply_before_anything_is_transcribed(stack: Stack) -> None:
+    async with stack.bot(user_daily_tokens=5, reply_format="classic", **FAST_STT):
+        user, chat_id = await private_chat(stack)
+        await stack.telegram.send_user_message(chat_id, user, "first question")
+        await wait_final(stack, chat_id)
+        await stack.telegram.send_user_message(
+            chat_id, user, voice={"content": "second question", "duration": 2}
+        )
+        texts = await wait_final(stack, chat_id, count=2)
+    assert texts[1] == "You've used today's budget of 5 tokens. It renews at 00:00 UTC."
+    assert stack.yandex.stt_requests() == []
+
+
+async def test_voice_answers_in_groups_stay_within_the_groups_rate_budget(stack: Stack) -> None:
+    async with stack.bot(reply_format="classic", **FAST_STT):
+        ann = await stack.telegram.create_user("Ann", username="ann")
+        chat = await stack.telegram.create_group("Team", supergroup=True, members=[ann])
+        for number in range(4):
+            await stack.telegram.send_user_message(
+                chat["id"], ann, voice={"content": f"question {number}", "duration": 2}, caption=BOT
+            )
+        await stack.telegram.wait_for(lambda: len(completed_responses(stack)) == 4, timeout=40)
+        texts = await settled(stack, chat["id"], 5)
+    assert [t.split("\n", 1)[0] for t in texts[1:]] == [f"🎤 question {number}" for number in range(4)]
+    assert stack.telegram.violations() == []
