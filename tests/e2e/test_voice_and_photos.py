@@ -353,3 +353,17 @@ async def test_voice_answers_in_groups_stay_within_the_groups_rate_budget(stack:
         texts = await settled(stack, chat["id"], 5)
     assert [t.split("\n", 1)[0] for t in texts[1:]] == [f"🎤 question {number}" for number in range(4)]
     assert stack.telegram.violations() == []
+
+
+async def test_vision_model_failures_are_retried_then_explained(stack: Stack) -> None:
+    async with stack.bot(**VISION):
+        user, chat_id = await private_chat(stack)
+        photo = {"content": JPEG, "width": 800, "height": 600}
+        stack.yandex.inject_faults(2, 503, ["/v1/chat/completions"])
+        await stack.telegram.send_user_message(chat_id, user, photo=photo, caption="first")
+        await wait_final(stack, chat_id)
+        stack.yandex.inject_faults(3, 429, ["/v1/chat/completions"])
+        await stack.telegram.send_user_message(chat_id, user, photo=photo, caption="second")
+        texts = await wait_final(stack, chat_id, count=2)
+    assert "bytes=" in texts[0]  # answered on the third attempt
+    assert texts[1] == "The assistant is overloaded right now. Please try again in a minute."
