@@ -35,7 +35,7 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
     dispatcher = Dispatcher(services=services)
     dispatcher.update.outer_middleware(CorrelationMiddleware())
     dispatcher.update.outer_middleware(ChatOrderMiddleware())
-    dispatcher.message.outer_middleware(AccessMiddleware())
+    dispatcher.update.outer_middleware(AccessMiddleware())  # every kind of update, not just messages
     dispatcher.include_routers(
         stop.setup(), usage.setup(), documents.setup(), groups.setup(), private.setup(), errors.setup()
     )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from aiogram.enums import ChatType
+from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.types import Message, User
 
 from bot.core.models import ConversationKey, Language
 from bot.telegram.delivery import Destination
 from bot.telegram.texts import language_of
+
+GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.KICKED})
+PRESENT = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR})
 
 
 def is_group(message: Message) -> bool:
@@ -31,6 +34,20 @@ def conversation_key(message: Message, group_context: GroupContext = "topic") ->
         user_id = message.from_user.id if message.from_user else 0
         return ConversationKey(chat_id=message.chat.id, thread_id=thread, user_id=user_id)
     return ConversationKey(chat_id=message.chat.id, thread_id=thread)
+
+
+def sender_id(message: Message) -> int | None:
+    """Who sent the message, as far as the bot can tell: None when it was sent on behalf of a chat
+    (an anonymous group admin, or a channel posting into its discussion group), since `from` then
+    holds a stand-in account shared by everyone who posts that way."""
+    if message.sender_chat is not None or message.from_user is None:
+        return None
+    return message.from_user.id
+
+
+def is_anonymous_admin(message: Message) -> bool:
+    """An admin of this group posting on behalf of the group (Telegram hides who)."""
+    return message.sender_chat is not None and message.sender_chat.id == message.chat.id
 
 
 def destination(message: Message, *, reply: bool) -> Destination:

@@ -55,6 +55,9 @@ _EN: dict[str, str] = {
     "unsupported_content": "I can read text messages and documents, not this kind of content. Please write your question as text.",
     "unknown_command": "I don't know that command. See /help.",
     "access_denied": "Sorry, this bot is private. Ask its owner for access.",
+    "access_denied_group": (
+        "Sorry, this bot is private: only people its owner allows can add it to groups. I'm leaving this group."
+    ),
     "doc_received": "📥 Received {names}. Indexing…",
     "doc_ready": "✅ Ready: {names}. Ask me about it — answers will cite it.",
     "doc_failed": "❌ Could not index {name}: {reason}",
@@ -154,6 +157,10 @@ _RU: dict[str, str] = {
     "unsupported_content": "Я понимаю текстовые сообщения и документы, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
     "unknown_command": "Я не знаю такой команды. Смотрите /help.",
     "access_denied": "Извините, это закрытый бот. Попросите доступ у его владельца.",
+    "access_denied_group": (
+        "Извините, это закрытый бот: добавлять его в группы могут только те, кому разрешил владелец. "
+        "Я выхожу из этой группы."
+    ),
     "doc_received": "📥 Получил {names}. Индексирую…",
     "doc_ready": "✅ Готово: {names}. Спрашивайте — в ответах будут ссылки на документ.",
     "doc_failed": "❌ Не удалось проиндексировать {name}: {reason}",

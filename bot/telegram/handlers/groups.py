@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import ChatMemberUpdated, Message
 
@@ -17,13 +17,10 @@ from bot.telegram.filters import AddressedToBot, CommandForOtherBot
 from bot.telegram.formatting import Chunk
 from bot.telegram.handlers.documents import is_group_admin
 from bot.telegram.handlers.private import history
-from bot.telegram.mappers import conversation_key, destination, display_name, language
+from bot.telegram.mappers import GONE, PRESENT, conversation_key, destination, display_name, language
 from bot.telegram.services import BotServices
 
 log = logging.getLogger(__name__)
-
-GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.KICKED})
-PRESENT = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR})
 
 
 async def _ask(message: Message, services: BotServices, text: str) -> None:
