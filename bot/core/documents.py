@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -96,6 +97,13 @@ class KnowledgeBase:
     @property
     def ready(self) -> tuple[DocumentRecord, ...]:
         return tuple(d for d in self.documents if d.status is DocumentStatus.READY)
+
+    @property
+    def fingerprint(self) -> str:
+        """Names exactly which documents the base holds, shortly: a confirmation shown to the user
+        carries it, so that confirming deletes what was listed and nothing added since."""
+        listed = ",".join(sorted(d.doc_id for d in self.documents))
+        return hashlib.sha256(listed.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,8 +346,12 @@ class KnowledgeBaseService:
             await self._store.save(key, replace(base, documents=remaining))
         return record
 
-    async def forget(self, key: ConversationKey) -> int:
+    async def forget(self, key: ConversationKey, *, listed: str | None = None) -> int | None:
+        """Delete every document and the index; the number deleted. With `listed` (a fingerprint the
+        user confirmed), nothing happens and None is returned when the documents changed since."""
         base = await self._store.load(key)
+        if listed is not None and listed != base.fingerprint:
+            return None
         for record in base.documents:
             if record.provider_file_id:
                 await self._index.delete_file(record.provider_file_id)

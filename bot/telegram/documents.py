@@ -22,6 +22,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.core.display import short_file_name
 from bot.core.documents import (
     SUPPORTED_TYPES,
     DocumentFetchError,
@@ -260,6 +261,17 @@ def _failure_reason(record: DocumentRecord) -> str:
     return "doc_reason_other"
 
 
+DELETE_PREFIX = "doc:del:"
+FORGET_PREFIX = "kb:forget:"
+FORGET_YES_PREFIX = "kb:forget:yes:"
+FORGET_NO = "kb:forget:no"
+
+
+def shown_name(file_name: str) -> str:
+    """A file name as the bot shows it (see core.display)."""
+    return short_file_name(file_name)
+
+
 def documents_listing(
     records: Sequence[DocumentRecord], language: Language
 ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -270,20 +282,26 @@ def documents_listing(
     for number, record in enumerate(records, start=1):
         status = texts.text(language, f"doc_status_{record.status.value}")
         added = datetime.fromtimestamp(record.added_at, tz=UTC).strftime("%Y-%m-%d")
-        lines.append(f"{number}. {record.file_name} — {status}, {added}, {human_size(record.size)}")
-        label = f"🗑 {number}. {record.file_name}"
-        buttons.append([InlineKeyboardButton(text=label[:60], callback_data=f"doc:del:{record.doc_id}")])
+        name = shown_name(record.file_name)
+        lines.append(f"{number}. {name} — {status}, {added}, {human_size(record.size)}")
+        label = f"🗑 {number}. {name}"
+        buttons.append(
+            [InlineKeyboardButton(text=label[:60], callback_data=f"{DELETE_PREFIX}{record.doc_id}")]
+        )
     lines.append("")
     lines.append(texts.text(language, "docs_forget_hint"))
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=buttons)
 
 
-def forget_keyboard(language: Language) -> InlineKeyboardMarkup:
+def forget_keyboard(language: Language, listed: str) -> InlineKeyboardMarkup:
+    """Yes carries the fingerprint of the documents the prompt counted (see KnowledgeBase.fingerprint)."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(text=texts.text(language, "forget_yes"), callback_data="kb:forget:yes"),
-                InlineKeyboardButton(text=texts.text(language, "forget_no"), callback_data="kb:forget:no"),
+                InlineKeyboardButton(
+                    text=texts.text(language, "forget_yes"), callback_data=f"{FORGET_YES_PREFIX}{listed}"
+                ),
+                InlineKeyboardButton(text=texts.text(language, "forget_no"), callback_data=FORGET_NO),
             ]
         ]
     )

@@ -50,6 +50,15 @@ def is_anonymous_admin(message: Message) -> bool:
     return message.sender_chat is not None and message.sender_chat.id == message.chat.id
 
 
+def pressed_key(message: Message, group_context: GroupContext, presser_id: int) -> ConversationKey:
+    """The conversation a button under the bot's `message` acts on, for the person who pressed it:
+    with one conversation per member, theirs (the message's own author is the bot)."""
+    key = conversation_key(message, group_context)
+    if is_group(message) and group_context == "user":
+        return ConversationKey(chat_id=key.chat_id, thread_id=key.thread_id, user_id=presser_id)
+    return key
+
+
 def destination(message: Message, *, reply: bool) -> Destination:
     return Destination(
         chat_id=message.chat.id,

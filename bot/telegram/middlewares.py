@@ -10,7 +10,7 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import Chat, ChatMemberUpdated, Message, TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Chat, ChatMemberUpdated, Message, TelegramObject, Update, User
 
 from bot.logs import correlation_id
 from bot.telegram import texts
@@ -97,6 +97,44 @@ async def _refuse_group(change: ChatMemberUpdated, services: BotServices, bot: B
             await bot.leave_chat(change.chat.id)
         except TelegramAPIError as error:
             log.warning("could not leave group %s: %s", change.chat.id, type(error).__name__)
+
+
+class CallbackGuardMiddleware(BaseMiddleware):
+    """A button press reaches a handler only if it is one of the buttons its message shows now.
+
+    Callback data comes from the client: a modified client can send any data for any message, and a
+    client may still show a keyboard the bot has since replaced. Whatever the data names, it is acted
+    on only when the bot's own message carries that very button, so a press can never touch another
+    message (or a prompt that moved on). Anything else is answered — the spinner stops — and dropped.
+    Handlers then check who pressed (their permission) against what the button is about.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        bot: Bot = data["bot"]
+        message = event.message
+        if isinstance(message, Message) and _sent_by(message, bot.id) and _has_button(message, event.data):
+            return await handler(event, data)
+        log.info("ignored a press of a button that is not on its message")
+        lang = language(event.from_user)
+        stale = texts.text(lang, "button_stale")
+        try:
+            await event.answer(stale)
+        except TelegramAPIError as error:
+            log.info("could not answer a stale button press: %s", type(error).__name__)
+        return None
+
+
+def _sent_by(message: Message, bot_id: int) -> bool:
+    return message.from_user is not None and message.from_user.id == bot_id
+
+
+def _has_button(message: Message, data: str | None) -> bool:
+    markup = message.reply_markup
+    if data is None or markup is None:
+        return False
+    return any(button.callback_data == data for row in markup.inline_keyboard for button in row)
 
 
 class ChatOrderMiddleware(BaseMiddleware):

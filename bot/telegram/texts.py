@@ -55,6 +55,7 @@ _EN: dict[str, str] = {
     "unsupported_content": "I can read text messages and documents, not this kind of content. Please write your question as text.",
     "unknown_command": "I don't know that command. See /help.",
     "access_denied": "Sorry, this bot is private. Ask its owner for access.",
+    "button_stale": "This button no longer works here. Send the command again.",
     "access_denied_group": (
         "Sorry, this bot is private: only people its owner allows can add it to groups. I'm leaving this group."
     ),
@@ -86,6 +87,7 @@ _EN: dict[str, str] = {
     "forget_no": "Cancel",
     "forget_done": "🗑 Deleted {count} documents and the search index.",
     "forget_cancelled": "Nothing was deleted.",
+    "forget_changed": "Nothing was deleted: the documents changed since I asked. Send /forget again to see them.",
     "forget_nothing": "There are no documents to delete.",
     Notice.PROVIDER_BUSY: "The assistant is overloaded right now. Please try again in a minute.",
     Notice.PROVIDER_UNAVAILABLE: "The assistant is temporarily unavailable. Please try again a bit later.",
@@ -157,6 +159,7 @@ _RU: dict[str, str] = {
     "unsupported_content": "Я понимаю текстовые сообщения и документы, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
     "unknown_command": "Я не знаю такой команды. Смотрите /help.",
     "access_denied": "Извините, это закрытый бот. Попросите доступ у его владельца.",
+    "button_stale": "Эта кнопка здесь больше не работает. Отправьте команду ещё раз.",
     "access_denied_group": (
         "Извините, это закрытый бот: добавлять его в группы могут только те, кому разрешил владелец. "
         "Я выхожу из этой группы."
@@ -189,6 +192,7 @@ _RU: dict[str, str] = {
     "forget_no": "Отмена",
     "forget_done": "🗑 Удалил документы ({count}) и поисковый индекс.",
     "forget_cancelled": "Ничего не удалено.",
+    "forget_changed": "Ничего не удалено: документы изменились с тех пор, как я спросил. Отправьте /forget ещё раз.",
     "forget_nothing": "Удалять нечего: документов нет.",
     Notice.PROVIDER_BUSY: "Ассистент сейчас перегружен. Попробуйте через минуту.",
     Notice.PROVIDER_UNAVAILABLE: "Ассистент временно недоступен. Попробуйте чуть позже.",

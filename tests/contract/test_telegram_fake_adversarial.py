@@ -38,7 +38,10 @@ async def test_any_member_presses_buttons_and_forged_data_reaches_the_bot(
 
     updates = await tg_bot.get_updates(offset=offset)
     queries = [u.callback_query for u in updates if u.callback_query is not None]
-    assert [(q.from_user.id, q.data) for q in queries] == [(member["id"], "go:1"), (member["id"], "kb:forget:no")]
+    assert [(q.from_user.id, q.data) for q in queries] == [
+        (member["id"], "go:1"),
+        (member["id"], "kb:forget:no"),
+    ]
     pressed, forged = queries
     assert pressed.message is not None and pressed.message.reply_markup is not None
     assert forged.message is not None and forged.message.message_id == plain.message_id

@@ -15,9 +15,9 @@ from bot.telegram import texts
 from bot.telegram.delivery import Destination
 from bot.telegram.filters import AddressedToBot, CommandForOtherBot
 from bot.telegram.formatting import Chunk
-from bot.telegram.handlers.documents import is_group_admin
 from bot.telegram.handlers.private import history
 from bot.telegram.mappers import GONE, PRESENT, conversation_key, destination, display_name, language
+from bot.telegram.permissions import sent_by_admin
 from bot.telegram.services import BotServices
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ async def help_command(message: Message, services: BotServices) -> None:
 
 async def new_conversation(message: Message, services: BotServices, bot: Bot) -> None:
     lang = language(message.from_user)
-    if not await is_group_admin(bot, services, message.chat.id, message.from_user):
+    if not await sent_by_admin(bot, services.access, message):
         await _reply(message, services, texts.text(lang, "admins_only"))
         return
     await services.conversations.reset(conversation_key(message, services.group_context))
