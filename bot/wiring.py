@@ -187,6 +187,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             chunk_size_tokens=settings.chunk_size_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
             reclaim_idle_indexes=settings.reclaim_idle_indexes,
+            indexing_deadline=settings.index_timeout_seconds,
         ),
     )
     documents = DocumentFlow(knowledge, lanes, sender, metrics)

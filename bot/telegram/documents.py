@@ -34,7 +34,7 @@ from bot.core.documents import (
     Rejected,
     validate,
 )
-from bot.core.lanes import LaneJob, LaneRunner, NewJob, Submitted
+from bot.core.lanes import LaneJob, LaneRunner, NewJob, Submitted, cancelled_for_lock_loss
 from bot.core.models import ConversationKey, Language
 from bot.metrics import Metrics
 from bot.telegram import texts
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 DOCUMENTS_JOB = "documents"
 ALBUM_QUIET_PERIOD_S = 0.8
+FAILURE_NOTICE_TIMEOUT_S = 5.0
 
 
 class TelegramDocumentSource:
@@ -186,10 +187,30 @@ class DocumentFlow:
             for ref, name, mime, size, by in data["documents"]
         ]
         language: Language = "ru" if data["language"] == "ru" else "en"
+        dest = destination_from_json(data["dest"])
         if job.attempt > 1:
             log.warning("resuming a document ingestion interrupted by a restart")
-        report = await self._knowledge.ingest(key, documents)
-        await self._report(destination_from_json(data["dest"]), data["status_id"], report, language)
+        try:
+            report = await self._knowledge.ingest(key, documents)
+        except asyncio.CancelledError as error:
+            if not cancelled_for_lock_loss(error):  # shutdown: the job is not run again, say so
+                await self._tell_failure(dest, data["status_id"], language, "doc_interrupted")
+            raise
+        except Exception:
+            log.exception("document ingestion failed")
+            await self._tell_failure(dest, data["status_id"], language, "doc_error")
+            return
+        await self._report(dest, data["status_id"], report, language)
+
+    async def _tell_failure(
+        self, dest: Destination, status_id: int | None, language: Language, key: str
+    ) -> None:
+        """Whatever broke, the status message does not stay "indexing…"."""
+        try:
+            async with asyncio.timeout(FAILURE_NOTICE_TIMEOUT_S):
+                await self._edit_or_say(dest, status_id, texts.text(language, key))
+        except Exception as error:
+            log.warning("could not tell the user about a failed ingestion: %s", type(error).__name__)
 
     async def rebuild(self, key: ConversationKey, dest: Destination, language: Language) -> None:
         """Re-index a chat's documents whose provider index expired, telling the user."""
@@ -258,6 +279,8 @@ def _failure_reason(record: DocumentRecord) -> str:
         return "doc_reason_unreadable"
     if error == "timeout":
         return "doc_reason_timeout"
+    if error in ("unavailable", "interrupted"):
+        return "doc_reason_unavailable"
     return "doc_reason_other"
 
 
