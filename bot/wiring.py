@@ -174,12 +174,13 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     )
     sender = TelegramSender(bot, RedisTelegramBudget(redis, ns, budget), Capabilities(), metrics)
     active = ActiveAnswers()
+    knowledge_store = RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400)
     knowledge = KnowledgeBaseService(
         TelegramDocumentSource(bot),
         VectorStoreIndex(
             openai, poll_interval=settings.index_poll_seconds, deadline=settings.index_timeout_seconds
         ),
-        RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400),
+        knowledge_store,
         DocumentLimits(
             max_bytes=int(settings.max_document_mb * 1024 * 1024),
             max_documents=settings.max_documents_per_chat,
@@ -202,7 +203,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             user_daily_tokens=settings.user_daily_tokens, chat_daily_tokens=settings.chat_daily_tokens
         ),
     )
-    chat_keys = RedisChatKeys(redis, ns)
+    chat_keys = RedisChatKeys(redis, ns, knowledge_store)
     chatter = (
         RedisChatter(redis, ns, keep=settings.group_context_messages)
         if settings.group_context_messages

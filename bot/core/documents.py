@@ -193,7 +193,9 @@ class KnowledgeBaseStore(Protocol):
     async def touch(self, key: ConversationKey) -> None:
         """Record that the chat used its index now (for reclaiming the idle ones)."""
 
-    async def idlest_with_index(self, exclude: ConversationKey) -> ConversationKey | None: ...
+    async def idlest_with_index(self, exclude: ConversationKey) -> ConversationKey | None:
+        """The chat idle longest (other than `exclude`) whose record still names an index."""
+        ...
 
 
 def validate(
@@ -485,11 +487,12 @@ class KnowledgeBaseService:
         if victim is None:
             return False
         base = await self._store.load(victim)
-        if base.index_id is not None:
-            log.warning("reclaiming the index of the chat idle longest to make room")
-            await self._index.delete_index(base.index_id)
-            # The documents stay recorded: the index is rebuilt from their file ids when needed.
-            await self._store.save(victim, replace(base, index_id=None))
+        if base.index_id is None:
+            return False  # gone meanwhile: nothing was freed, so nothing is retried
+        log.warning("reclaiming the index of the chat idle longest to make room")
+        await self._delete_index_quietly(base.index_id)
+        # The documents stay recorded: the index is rebuilt from their file ids when needed.
+        await self._store.save(victim, replace(base, index_id=None))
         return True
 
 

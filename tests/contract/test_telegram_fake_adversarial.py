@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from tests.fakes.telegram.errors import ControlError
 from tests.fakes.telegram.server import TelegramFake
@@ -43,7 +43,7 @@ async def test_any_member_presses_buttons_and_forged_data_reaches_the_bot(
         (member["id"], "kb:forget:no"),
     ]
     pressed, forged = queries
-    assert pressed.message is not None and pressed.message.reply_markup is not None
+    assert isinstance(pressed.message, Message) and pressed.message.reply_markup is not None
     assert forged.message is not None and forged.message.message_id == plain.message_id
     assert getattr(forged.message, "reply_markup", None) is None, "the forged data is on no button"
     assert await tg_bot.answer_callback_query(forged.id)
