@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO, cast
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNetworkError, TelegramServerError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.display import short_file_name
@@ -37,6 +37,7 @@ from bot.core.documents import (
 from bot.core.lanes import LaneJob, LaneRunner, NewJob, Submitted, cancelled_for_lock_loss
 from bot.core.models import ConversationKey, Language
 from bot.metrics import Metrics
+from bot.storage.outage import is_storage_outage
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
 from bot.telegram.formatting import Chunk
@@ -156,16 +157,45 @@ class DocumentFlow:
         documents: Sequence[IncomingDocument],
         language: Language,
     ) -> None:
+        """Refusals, the status message and the queued ingestion. Whatever fails, the user hears of it."""
+        try:
+            await self._receive(key, dest, documents, language)
+        except Exception as error:
+            log.exception("receiving documents failed")
+            notice = "storage_unavailable" if is_storage_outage(error) else "doc_error"
+            try:
+                await self._say(dest, texts.text(language, notice))
+            except Exception as notice_error:
+                log.warning("could not tell the user about it: %s", type(notice_error).__name__)
+
+    async def _receive(
+        self,
+        key: ConversationKey,
+        dest: Destination,
+        documents: Sequence[IncomingDocument],
+        language: Language,
+    ) -> None:
         base = await self._knowledge.load(key)
         accepted, rejected = validate(documents, len(base.documents), self._knowledge.limits)
+        too_many = [r for r in rejected if r.reason is Refusal.TOO_MANY]
         for refusal in rejected:
-            await self._say(dest, self._refusal_text(refusal, language))
+            if refusal.reason is not Refusal.TOO_MANY or len(documents) == 1:
+                await self._say(dest, self._refusal_text(refusal, language))
+        if too_many and len(documents) > 1:
+            await self._say(
+                dest, self._album_over_limit(too_many, len(documents), len(base.documents), language)
+            )
         if not accepted:
             return
-        names = ", ".join(d.file_name for d in accepted)
-        status = await self._sender.send_chunk(
-            dest, Chunk(texts.text(language, "doc_received", names=names)), reply=True
-        )
+        names = ", ".join(shown_name(d.file_name) for d in accepted)
+        try:
+            status = await self._sender.send_chunk(
+                dest, Chunk(texts.text(language, "doc_received", names=names)), reply=True
+            )
+        except TelegramAPIError as error:
+            # The documents are fine: index them, and report in a new message when done.
+            log.warning("could not send a documents status message: %s", type(error).__name__)
+            status = None
         status_id = status.message_id if status else None
         job_id, order = job_identity(DOCUMENTS_JOB)
         payload = {
@@ -178,6 +208,19 @@ class DocumentFlow:
         submitted = await self._lanes.submit(lane_name(key), NewJob(job_id, DOCUMENTS_JOB, payload, order))
         if submitted not in (Submitted.ACCEPTED, Submitted.DUPLICATE):
             await self._edit_or_say(dest, status_id, texts.text(language, "doc_busy"))
+
+    def _album_over_limit(
+        self, refused: Sequence[Rejected], total: int, existing: int, language: Language
+    ) -> str:
+        return texts.text(
+            language,
+            "doc_refused_album_count",
+            refused=len(refused),
+            total=total,
+            limit=self._knowledge.limits.max_documents,
+            existing=existing,
+            names=", ".join(shown_name(r.document.file_name) for r in refused),
+        )
 
     async def _run_job(self, job: LaneJob) -> None:
         data = job.payload
@@ -229,14 +272,18 @@ class DocumentFlow:
         lines: list[str] = []
         if report.ready:
             lines.append(
-                texts.text(language, "doc_ready", names=", ".join(d.file_name for d in report.ready))
+                texts.text(
+                    language, "doc_ready", names=", ".join(shown_name(d.file_name) for d in report.ready)
+                )
             )
         if report.quota_exceeded:
             lines.append(texts.text(language, "doc_quota"))
         else:
             for record in report.failed:
                 reason = texts.text(language, _failure_reason(record))
-                lines.append(texts.text(language, "doc_failed", name=record.file_name, reason=reason))
+                lines.append(
+                    texts.text(language, "doc_failed", name=shown_name(record.file_name), reason=reason)
+                )
         await self._edit_or_say(dest, status_id, "\n".join(lines))
 
     async def _edit_or_say(self, dest: Destination, message_id: int | None, text: str) -> None:
@@ -252,7 +299,7 @@ class DocumentFlow:
 
     def _refusal_text(self, rejected: Rejected, language: Language) -> str:
         limits = self._knowledge.limits
-        name = rejected.document.file_name
+        name = shown_name(rejected.document.file_name)
         if rejected.reason is Refusal.UNSUPPORTED_TYPE:
             types = ", ".join(
                 sorted({ext.upper() for ext in SUPPORTED_TYPES if ext not in ("htm", "markdown")})
@@ -285,6 +332,8 @@ def _failure_reason(record: DocumentRecord) -> str:
 
 
 DELETE_PREFIX = "doc:del:"
+PAGE_PREFIX = "docs:page:"
+DOCS_PAGE_SIZE = 10  # 10 lines of shortened names: a page stays far below Telegram's 4,096
 FORGET_PREFIX = "kb:forget:"
 FORGET_YES_PREFIX = "kb:forget:yes:"
 FORGET_NO = "kb:forget:no"
@@ -296,13 +345,21 @@ def shown_name(file_name: str) -> str:
 
 
 def documents_listing(
-    records: Sequence[DocumentRecord], language: Language
+    records: Sequence[DocumentRecord], language: Language, page: int = 0
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of the chat's documents (names shortened, so a page always fits a message), a delete
+    button for each, and ◀ ▶ between pages."""
     if not records:
         return texts.text(language, "docs_empty"), None
-    lines = [texts.text(language, "docs_title", count=len(records))]
+    pages = (len(records) + DOCS_PAGE_SIZE - 1) // DOCS_PAGE_SIZE
+    page = min(max(page, 0), pages - 1)
+    if pages == 1:
+        lines = [texts.text(language, "docs_title", count=len(records))]
+    else:
+        lines = [texts.text(language, "docs_title_paged", count=len(records), page=page + 1, pages=pages)]
     buttons: list[list[InlineKeyboardButton]] = []
-    for number, record in enumerate(records, start=1):
+    first = page * DOCS_PAGE_SIZE
+    for number, record in enumerate(records[first : first + DOCS_PAGE_SIZE], start=first + 1):
         status = texts.text(language, f"doc_status_{record.status.value}")
         added = datetime.fromtimestamp(record.added_at, tz=UTC).strftime("%Y-%m-%d")
         name = shown_name(record.file_name)
@@ -311,9 +368,22 @@ def documents_listing(
         buttons.append(
             [InlineKeyboardButton(text=label[:60], callback_data=f"{DELETE_PREFIX}{record.doc_id}")]
         )
+    if pages > 1:
+        turn = []
+        if page > 0:
+            turn.append(InlineKeyboardButton(text="◀", callback_data=f"{PAGE_PREFIX}{page - 1}"))
+        if page < pages - 1:
+            turn.append(InlineKeyboardButton(text="▶", callback_data=f"{PAGE_PREFIX}{page + 1}"))
+        buttons.append(turn)
     lines.append("")
     lines.append(texts.text(language, "docs_forget_hint"))
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=buttons)
+
+
+def page_of(records: Sequence[DocumentRecord], doc_id: str) -> int:
+    """The listing page a document is (or was) on."""
+    index = next((i for i, r in enumerate(records) if r.doc_id == doc_id), 0)
+    return index // DOCS_PAGE_SIZE
 
 
 def forget_keyboard(language: Language, listed: str) -> InlineKeyboardMarkup:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import telegramify_markdown
 from aiogram.types import MessageEntity
 
+from bot.core.display import short_file_name
+
 CLASSIC_LIMIT = 4096
 RICH_LIMIT = 32_768
 _MIN_FILL = 0.5  # a boundary must leave the chunk at least half full, else cut harder
@@ -44,7 +46,7 @@ def with_sources(markdown: str, sources: Sequence[str], label: str) -> str:
     """Append a compact footer naming the documents the answer used."""
     if not sources:
         return markdown
-    names = ", ".join(escape_markdown(name) for name in sources)
+    names = ", ".join(escape_markdown(short_file_name(name)) for name in sources)
     return f"{markdown.rstrip()}\n\n📎 *{escape_markdown(label)}:* {names}"
 
 

@@ -68,6 +68,10 @@ _EN: dict[str, str] = {
     "doc_refused_size": "I can't index {name}: it is {size}, the limit is {limit}.",
     "doc_refused_count": "I can't index {name}: this chat already has {limit} documents, the maximum. Delete some with /docs.",
     "doc_refused_empty": "I can't index {name}: the file is empty.",
+    "doc_refused_album_count": (
+        "{refused} of the {total} documents were not added: a chat keeps at most {limit} documents "
+        "({existing} were here already). Not added: {names}. Delete some with /docs to make room."
+    ),
     "doc_reason_download": "Telegram did not let me download it",
     "doc_reason_unreadable": "its content could not be read",
     "doc_reason_timeout": "indexing took too long",
@@ -78,6 +82,7 @@ _EN: dict[str, str] = {
     "doc_reindexing": "🔄 The search index of this chat's documents had expired; re-indexing them, one moment…",
     "docs_empty": "No documents in this chat yet. Send me a file (PDF, DOCX, TXT, MD, …) and I'll use it in my answers.",
     "docs_title": "Documents in this chat ({count}):",
+    "docs_title_paged": "Documents in this chat ({count}), page {page} of {pages}:",
     "docs_forget_hint": "Tap a document to delete it, or use /forget to delete all.",
     "doc_status_ready": "ready",
     "doc_status_indexing": "indexing",
@@ -176,6 +181,10 @@ _RU: dict[str, str] = {
     "doc_refused_size": "Не могу проиндексировать {name}: размер {size}, а предел — {limit}.",
     "doc_refused_count": "Не могу проиндексировать {name}: в этом чате уже {limit} документов — это максимум. Удалите лишние через /docs.",
     "doc_refused_empty": "Не могу проиндексировать {name}: файл пустой.",
+    "doc_refused_album_count": (
+        "{refused} из {total} документов не добавлены: в чате может быть не больше {limit} документов "
+        "(уже было {existing}). Не добавлены: {names}. Удалите лишние через /docs."
+    ),
     "doc_reason_download": "Telegram не дал его скачать",
     "doc_reason_unreadable": "не удалось прочитать содержимое",
     "doc_reason_timeout": "индексация заняла слишком много времени",
@@ -186,6 +195,7 @@ _RU: dict[str, str] = {
     "doc_reindexing": "🔄 Поисковый индекс документов этого чата устарел; переиндексирую их, секунду…",
     "docs_empty": "В этом чате пока нет документов. Пришлите файл (PDF, DOCX, TXT, MD, …) — я буду использовать его в ответах.",
     "docs_title": "Документы в этом чате ({count}):",
+    "docs_title_paged": "Документы в этом чате ({count}), страница {page} из {pages}:",
     "docs_forget_hint": "Нажмите на документ, чтобы удалить его, или /forget, чтобы удалить все.",
     "doc_status_ready": "готов",
     "doc_status_indexing": "индексируется",

@@ -14,14 +14,17 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
+from bot.core.display import clean_file_name
 from bot.core.documents import IncomingDocument
 from bot.telegram import texts
 from bot.telegram.documents import (
     DELETE_PREFIX,
     FORGET_PREFIX,
     FORGET_YES_PREFIX,
+    PAGE_PREFIX,
     documents_listing,
     forget_keyboard,
+    page_of,
     shown_name,
 )
 from bot.telegram.filters import is_reply_to_bot, strip_mentions
@@ -38,7 +41,9 @@ def incoming(message: Message) -> IncomingDocument:
     assert document is not None
     return IncomingDocument(
         file_ref=document.file_id,
-        file_name=document.file_name or f"document-{document.file_unique_id}",
+        # Bidi and control characters go at once: the name is shown (and sent to the provider) as it
+        # really is, and its extension — what decides its type — cannot be disguised.
+        file_name=clean_file_name(document.file_name or "") or f"document-{document.file_unique_id}",
         mime_type=document.mime_type,
         size=document.file_size,
         uploaded_by=message.from_user.id if message.from_user else None,
@@ -119,10 +124,31 @@ async def delete_document(query: CallbackQuery, services: BotServices, bot: Bot)
     if not uploader and not await may_administer(bot, services.access, message, query.from_user.id):
         await query.answer(texts.text(lang, "not_allowed"), show_alert=True)
         return
+    page = page_of(base.documents, doc_id)
     await services.knowledge.delete(key, doc_id)
     await query.answer(texts.text(lang, "doc_deleted", name=shown_name(record.file_name)))
     base = await services.knowledge.load(key)
-    body, keyboard = documents_listing(base.documents, lang)
+    body, keyboard = documents_listing(base.documents, lang, page)
+    await services.sender.edit_chunk(
+        destination(message, reply=False), message.message_id, Chunk(body), markup=keyboard
+    )
+
+
+async def turn_page(query: CallbackQuery, services: BotServices) -> None:
+    """◀ ▶ under a /docs listing: the presser's documents (anyone may look), that page."""
+    message = query.message
+    lang = language(query.from_user)
+    if not isinstance(message, Message) or query.data is None:
+        await query.answer()
+        return
+    try:
+        page = int(query.data.removeprefix(PAGE_PREFIX))
+    except ValueError:
+        await query.answer()
+        return
+    base = await services.knowledge.load(pressed_key(message, services.group_context, query.from_user.id))
+    body, keyboard = documents_listing(base.documents, lang, page)
+    await query.answer()
     await services.sender.edit_chunk(
         destination(message, reply=False), message.message_id, Chunk(body), markup=keyboard
     )
@@ -167,4 +193,5 @@ def setup() -> Router:
     router.message.register(receive_document, F.document)
     router.callback_query.register(delete_document, F.data.startswith(DELETE_PREFIX))
     router.callback_query.register(confirm_forget, F.data.startswith(FORGET_PREFIX))
+    router.callback_query.register(turn_page, F.data.startswith(PAGE_PREFIX))
     return router
