@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
+from bot.core.authors import with_author_note
 from bot.core.breaker import BreakerPolicy, CircuitBreaker
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
@@ -153,7 +154,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     use_case = AnswerQuestion(
         model,
         conversations,
-        AnswerSettings(instructions=settings.assistant_instructions, replay_turns=settings.replay_turns),
+        AnswerSettings(
+            instructions=with_author_note(settings.assistant_instructions), replay_turns=settings.replay_turns
+        ),
         breaker,
     )
     # Lane lock heartbeats get connections of their own: queued behind a burst, they would come late.

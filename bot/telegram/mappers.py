@@ -7,6 +7,7 @@ from typing import Literal
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.types import Message, User
 
+from bot.core.display import clean_name
 from bot.core.models import ConversationKey, Language
 from bot.telegram.delivery import Destination
 from bot.telegram.texts import language_of
@@ -73,6 +74,18 @@ def language(user: User | None) -> Language:
 
 
 def display_name(user: User | None) -> str | None:
+    """A user's name to show and to tell the model: one clean line (see core.display)."""
     if user is None:
         return None
-    return user.full_name or (f"@{user.username}" if user.username else str(user.id))
+    return clean_name(user.full_name) or (f"@{user.username}" if user.username else str(user.id))
+
+
+def author_of(message: Message) -> str | None:
+    """Who wrote a group message, by name: for an anonymous admin, the signature Telegram shows
+    (if any) and that it is the group's admin — never the stand-in account's name."""
+    if is_anonymous_admin(message):
+        signature = clean_name(message.author_signature or "")
+        return f"{signature} (group admin)" if signature else "anonymous group admin"
+    if message.sender_chat is not None:
+        return clean_name(message.sender_chat.title or "") or "a channel"
+    return display_name(message.from_user)

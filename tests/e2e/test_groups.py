@@ -141,7 +141,7 @@ async def test_the_group_shares_one_conversation_and_knows_who_asked(stack: Stac
     assert "history=1" in messages[0]["text"]
     assert "history=2" in messages[1]["text"]
     inputs = [r["input_text"] for r in stack.yandex.responses()]
-    assert inputs[0].startswith("Ann: ") and inputs[1].startswith("Bob: ")
+    assert inputs[0].startswith("⟦author: Ann⟧\n") and inputs[1].startswith("⟦author: Bob⟧\n")
 
 
 async def test_forum_topics_get_answers_in_their_topic_with_separate_context(stack: Stack) -> None:

@@ -16,7 +16,7 @@ from bot.telegram.delivery import Destination
 from bot.telegram.filters import AddressedToBot, CommandForOtherBot
 from bot.telegram.formatting import Chunk
 from bot.telegram.handlers.private import history
-from bot.telegram.mappers import GONE, PRESENT, conversation_key, destination, display_name, language
+from bot.telegram.mappers import GONE, PRESENT, author_of, conversation_key, destination, language
 from bot.telegram.permissions import sent_by_admin
 from bot.telegram.services import BotServices
 
@@ -28,7 +28,7 @@ async def _ask(message: Message, services: BotServices, text: str) -> None:
         key=conversation_key(message, services.group_context),
         text=text,
         language=language(message.from_user),
-        author=display_name(message.from_user),
+        author=author_of(message),
     )
     asker = message.from_user.id if message.from_user else None
     await services.answers.ask(question, destination(message, reply=True), asker, message.message_id)
@@ -74,7 +74,7 @@ async def remember_chatter(message: Message, services: BotServices) -> None:
     """Unaddressed messages: silently kept as context if the operator enabled it."""
     if services.chatter is not None and message.text:
         key = conversation_key(message, services.group_context)
-        await services.chatter.remember(key, display_name(message.from_user), message.text)
+        await services.chatter.remember(key, author_of(message), message.text)
 
 
 async def migrated_to(message: Message, services: BotServices) -> None:
