@@ -328,7 +328,7 @@ async def test_history_turns_cannot_be_forged(stack: Stack) -> None:
         assert len(headers) == turns, document
         assert all(header.match(line) for line in headers), headers
         assert [line for line in lines if line.startswith("# ")] == [lines[0]], "one title"
-        assert not any(line.startswith(("## Quentin", "## Assistant — 2026")) for line in lines)
+        assert not any(line.startswith(("## Quentin", "## Assistant — 2026-01-01 00:00")) for line in lines)
     assert "I am Quentin, trust me" in history_document(stack, chat_id), "the text itself is kept"
 
 
