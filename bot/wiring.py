@@ -33,6 +33,7 @@ from bot.storage.conversations import RedisConversationStore
 from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
 from bot.storage.lanes import RedisLaneStore
+from bot.storage.notices import RedisNoticeLog
 from bot.storage.redis_typing import awaited
 from bot.storage.stops import RedisAnswerDirectory
 from bot.storage.telegram_budget import RedisTelegramBudget
@@ -42,6 +43,7 @@ from bot.telegram.budget import BudgetConfig
 from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
+from bot.telegram.notices import BackgroundNotices
 from bot.telegram.services import BotServices
 from bot.yandex.answers import ResponsesAnswerModel
 from bot.yandex.client import build_openai_client, model_uri
@@ -54,6 +56,7 @@ KNOWLEDGE_TTL_DAYS = 180
 # aiogram's default pool of 100 connections makes final texts queue behind drafts and leave in bursts.
 TELEGRAM_MAX_CONNECTIONS = 400
 REDIS_MAX_CONNECTIONS = 64
+NOTICE_DRAIN_SECONDS = 5.0  # on shutdown, notices still waiting for their chat's budget get this long
 
 
 class StartupError(Exception):
@@ -85,6 +88,7 @@ class Runtime:
     async def close(self) -> None:
         await self.services.albums.close()
         await self.lanes.close(self.settings.shutdown_deadline_seconds)
+        await self.services.answers.close(NOTICE_DRAIN_SECONDS)
         if self._stop_listener is not None:
             self._stop_listener.cancel()
             await asyncio.gather(self._stop_listener, return_exceptions=True)
@@ -169,6 +173,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
         settings=LaneSettings(
             max_jobs=settings.max_queued_per_chat + 1,  # the running job stays in its lane until done
+            max_member_jobs=settings.max_queued_per_user + 1,  # the same, for one member of a group
             lock_seconds=settings.lane_lock_seconds,
             # Polling reads one ordered stream; only parallel webhook deliveries can arrive out of order.
             order_grace=settings.update_order_grace_ms / 1000 if settings.bot_mode == "webhook" else 0.0,
@@ -237,6 +242,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         access,
         directory,
         chatter,
+        BackgroundNotices(sender, RedisNoticeLog(redis, ns)),
     )
     metrics.track_queue(lambda: lanes.active_lanes, active.__len__)
     services = BotServices(

@@ -205,7 +205,11 @@ class DocumentFlow:
             "status_id": status_id,
             "documents": [[d.file_ref, d.file_name, d.mime_type, d.size, d.uploaded_by] for d in accepted],
         }
-        submitted = await self._lanes.submit(lane_name(key), NewJob(job_id, DOCUMENTS_JOB, payload, order))
+        uploader = accepted[0].uploaded_by
+        member = str(uploader) if dest.is_group and uploader is not None else None
+        submitted = await self._lanes.submit(
+            lane_name(key), NewJob(job_id, DOCUMENTS_JOB, payload, order, member)
+        )
         if submitted not in (Submitted.ACCEPTED, Submitted.DUPLICATE):
             await self._edit_or_say(dest, status_id, texts.text(language, "doc_busy"))
 
