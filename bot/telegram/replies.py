@@ -26,7 +26,7 @@ from aiogram.types import (
 )
 
 from bot.core.models import Reference, ReferenceKind
-from bot.telegram.mappers import display_name
+from bot.telegram.mappers import author_of, display_name
 from bot.telegram.media import (
     JobMedia,
     MediaSettings,
@@ -111,11 +111,9 @@ def _texts(value: Any) -> list[str]:
 
 
 def _author(message: Message) -> str | None:
-    if message.sender_chat is not None:
-        return message.sender_chat.title or message.sender_chat.username
+    name = author_of(message)
     user = message.from_user
-    name = display_name(user)
-    if user is not None and user.is_bot and name:
+    if message.sender_chat is None and user is not None and user.is_bot and name:
         return f"{name} (a bot)"
     return name
 

@@ -30,6 +30,7 @@ from bot.telegram.formatting import (
     Chunk,
     classic_chunks,
     escape_markdown,
+    inert_markdown,
     rich_parts,
     with_sources,
 )
@@ -211,7 +212,7 @@ class StreamingAnswerView:
         return f"{preamble}\n\n{markdown}" if markdown.strip() else preamble
 
     async def _send_frame(self, text: str) -> None:
-        shown = self._with_preamble(text)
+        shown = self._with_preamble(inert_markdown(text))
         if not shown.strip():
             return
         if self._drafting:
@@ -293,7 +294,7 @@ class StreamingAnswerView:
     # -- final delivery -----------------------------------------------------------------------
 
     async def _deliver(self, markdown: str) -> None:
-        shown = self._with_preamble(markdown)
+        shown = self._with_preamble(inert_markdown(markdown))
         if self._options.reply_format == "rich" and self._sender.capabilities.rich:
             try:
                 await self._deliver_rich(shown)

@@ -25,6 +25,7 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 
+from bot.core.authors import labelled
 from bot.core.errors import ProviderError, StreamBrokenError
 from bot.core.models import CompletedAnswer, Usage
 from bot.core.ports import AnswerModel, AnswerRequest, AnswerStream
@@ -123,8 +124,7 @@ def _messages(request: AnswerRequest) -> list[ChatCompletionMessageParam]:
     messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": request.instructions}]
     for turn in request.replay:
         if turn.role == "user":
-            text = f"{turn.author}: {turn.text}" if turn.author else turn.text
-            messages.append({"role": "user", "content": text})
+            messages.append({"role": "user", "content": labelled(turn.text, turn.author)})
         else:
             messages.append({"role": "assistant", "content": turn.text})
     parts: list[ChatCompletionContentPartParam] = [{"type": "text", "text": request.text}]

@@ -191,7 +191,9 @@ async def test_a_voice_reply_to_the_bot_in_a_group_is_answered_in_its_thread(sta
     assert reply["message_thread_id"] == topic
     assert texts[-1].startswith("🎤 What about the budget?")  # classic: the quote is a blockquote entity
     question = completed_responses(stack)[-1]
-    assert question["input_text"] == "Bob: What about the budget?"  # the bot's own answer is in the chain
+    assert (
+        question["input_text"] == "⟦author: Bob⟧\nWhat about the budget?"
+    )  # the bot's own answer is in the chain
     assert [r["text"] for r in stack.yandex.stt_requests()] == ["What about the budget?"]
 
 
@@ -291,7 +293,7 @@ async def test_photos_in_groups_are_answered_when_addressed(stack: Stack) -> Non
         await stack.telegram.wait_for(lambda: len(completed_responses(stack)) == 1, timeout=20)
         await settled(stack, chat_id, 2)  # the greeting on being added, and the answer
     [vision] = stack.yandex.responses()
-    assert vision["input"][-1]["text"] == "Ann: what is on it?"
+    assert vision["input"][-1]["text"] == "⟦author: Ann⟧\nwhat is on it?"
     reply = stack.telegram.bot_messages(chat_id)[-1]
     assert reply["reply_to_message_id"] == asked["message_id"]
     assert f"bytes={len(JPEG)}" in (reply["text"] or "")

@@ -18,7 +18,7 @@ from bot.core.models import Notice, Question
 from bot.telegram import texts
 from bot.telegram.documents import human_size
 from bot.telegram.filters import is_reply_to_bot, strip_mentions
-from bot.telegram.mappers import conversation_key, destination, display_name, is_group, language
+from bot.telegram.mappers import author_of, conversation_key, destination, is_group, language
 from bot.telegram.media import (
     JobMedia,
     audio_ref,
@@ -50,7 +50,7 @@ def _question(message: Message, services: BotServices, text: str) -> Question:
         key=conversation_key(message, services.group_context),
         text=text,
         language=language(message.from_user),
-        author=display_name(message.from_user) if is_group(message) else None,
+        author=author_of(message) if is_group(message) else None,
     )
 
 

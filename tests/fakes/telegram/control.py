@@ -24,6 +24,7 @@ from .core import FakeBotApi
 from .errors import BotApiError, ControlError
 from .media import audio_content, photo_content, quote_of, voice_content
 from .models import (
+    ADMINISTRATOR,
     CREATOR,
     GROUP,
     KICKED,
@@ -38,6 +39,7 @@ from .models import (
     StoredFile,
     StoredMessage,
     User,
+    anonymous_admin_user,
     chat_member_api,
 )
 from .state import FakeState
@@ -63,16 +65,20 @@ class Controller:
         username: str | None = None,
         language_code: str | None = "en",
         user_id: int | None = None,
+        last_name: str | None = None,
         is_bot: bool = False,
     ) -> dict[str, Any]:
         """A Telegram user; `is_bot=True` makes another bot (its messages in groups are from a bot)."""
         if user_id is not None and (user_id in self.state.users or user_id == self.api.config.bot_id):
             raise ControlError(f"user {user_id} already exists")
+        if not first_name:
+            raise ControlError("a user needs a first name")
         user = User(
             id=user_id if user_id is not None else self.state.new_user_id(),
             first_name=first_name,
             username=username,
             language_code=None if is_bot else language_code,
+            last_name=last_name,
             is_bot=is_bot,
         )
         self.state.users[user.id] = user
@@ -191,19 +197,30 @@ class Controller:
         media_group_id: str | None = None,
         sticker: bool = False,
         voice: bool | dict[str, Any] = False,
+        anonymous: bool = False,
         audio: dict[str, Any] | None = None,
         photo: dict[str, Any] | None = None,
         quote: str | None = None,
         forward_origin: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A user's message. Media (see `media.py`): `voice` (True for a 2-second silent note, or
-        {content | content_base64 | size, duration, mime_type?}), `audio` ({…, duration, file_name?,
-        mime_type?, performer?, title?}), `photo` ({…, width, height}); `caption` goes with media or a
-        document. `quote`: part of the replied message's text or caption that this reply quotes.
-        `forward_origin`: the message is a forward, {"type": "user", "sender_user_id": id} or
-        {"type": "hidden_user", "sender_user_name": name}."""
+        """A user's message. `anonymous`: an admin of a supergroup posting on behalf of the group —
+        `from` is GroupAnonymousBot and `sender_chat` the group, as Telegram shows such messages.
+        Media (see `media.py`): `voice` (True for a 2-second silent note, or {content | content_base64
+        | size, duration, mime_type?}), `audio` ({…, duration, file_name?, mime_type?, performer?,
+        title?}), `photo` ({…, width, height}); `caption` goes with media or a document. `quote`: part
+        of the replied message's text or caption that this reply quotes. `forward_origin`: the message
+        is a forward, {"type": "user", "sender_user_id": id} or {"type": "hidden_user",
+        "sender_user_name": name}."""
         chat = self._chat(chat_id)
         user = self._member(chat, user_id)
+        sender, sender_chat = user, None
+        if anonymous:
+            if chat.type != SUPERGROUP:
+                raise ControlError("only supergroup admins can post anonymously")
+            if chat.status_of(user.id) not in (CREATOR, ADMINISTRATOR):
+                raise ControlError(f"user {user_id} is not an admin of chat {chat_id}")
+            chat.anonymous_admins.add(user.id)
+            sender, sender_chat = anonymous_admin_user(), chat
         if chat.type == PRIVATE and user.has_blocked_bot:
             raise ControlError(f"user {user_id} has blocked the bot; unblock_bot first")
         if message_thread_id is not None and message_thread_id not in chat.topics:
@@ -226,11 +243,12 @@ class Controller:
             content["forward_origin"] = self._forward_origin(forward_origin)
         message = self.state.add_message(
             chat,
-            user,
+            sender,
             content,
             thread_id=message_thread_id,
             reply_to_message_id=reply_to_message_id,
             media_group_id=media_group_id,
+            sender_chat=sender_chat,
         )
         return self._emit_message(message)
 
@@ -278,10 +296,27 @@ class Controller:
         rows = (message.reply_markup or {}).get("inline_keyboard", [])
         if not any(button.get("callback_data") == data for row in rows for button in row):
             raise ControlError(f"message {message_id} has no button with callback_data {data!r}")
+        return self._emit_callback(chat, message, user, data)
+
+    def forge_callback(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> str:
+        """A callback query with any `data` on any bot message, whatever its keyboard shows: what a
+        modified client (or a keyboard the client still shows after the bot changed it) can send.
+        Telegram's documentation promises nothing about callback_data matching a button, so a bot
+        must not trust it; the data still has to be 1-64 bytes, like a button's."""
+        chat = self._chat(chat_id)
+        user = self._member(chat, user_id)
+        message = self.state.find_message(chat, message_id)
+        if message is None or message.sender is None or message.sender.id != self.api.config.bot_id:
+            raise ControlError(f"chat {chat_id} has no bot message {message_id}")
+        if not 1 <= len(data.encode()) <= 64:
+            raise ControlError("callback_data is 1-64 bytes")
+        return self._emit_callback(chat, message, user, data)
+
+    def _emit_callback(self, chat: Chat, message: StoredMessage, user: User, data: str) -> str:
         query = CallbackQuery(
             id=self.state.new_callback_query_id(),
             chat_id=chat.id,
-            message_id=message_id,
+            message_id=message.message_id,
             user_id=user.id,
             data=data,
             created_at=time.time(),
@@ -578,6 +613,7 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
             username=b.get("username"),
             language_code=b.get("language_code", "en"),
             user_id=b.get("user_id"),
+            last_name=b.get("last_name"),
             is_bot=b.get("is_bot", False),
         )
 
@@ -627,6 +663,7 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
             media_group_id=b.get("media_group_id"),
             sticker=b.get("sticker", False),
             voice=b.get("voice", False),
+            anonymous=b.get("anonymous", False),
             audio=b.get("audio"),
             photo=b.get("photo"),
             quote=b.get("quote"),
@@ -648,6 +685,11 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
     async def press_button(request: web.Request) -> Any:
         b = await body(request)
         query_id = c.press_button(chat_id(request), b["message_id"], b["data"], user_id=b["user_id"])
+        return {"callback_query_id": query_id}
+
+    async def forge_callback(request: web.Request) -> Any:
+        b = await body(request)
+        query_id = c.forge_callback(chat_id(request), b["message_id"], b["data"], user_id=b["user_id"])
         return {"callback_query_id": query_id}
 
     async def press_stop(request: web.Request) -> Any:
@@ -728,6 +770,7 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
         ("POST", "/chats/{chat_id}/messages", send_user_message),
         ("POST", "/chats/{chat_id}/media_groups", send_media_group),
         ("POST", "/chats/{chat_id}/callback", press_button),
+        ("POST", "/chats/{chat_id}/forged_callback", forge_callback),
         ("POST", "/chats/{chat_id}/stop", press_stop),
         ("POST", "/chats/{chat_id}/migrate", migrate_group),
         ("GET", "/chats/{chat_id}/bot_messages", bot_messages),

@@ -52,10 +52,16 @@ class TelegramFake:
         username: str | None = None,
         language_code: str | None = "en",
         user_id: int | None = None,
+        last_name: str | None = None,
         is_bot: bool = False,
     ) -> dict[str, Any]:
         return self._control.create_user(
-            first_name, username=username, language_code=language_code, user_id=user_id, is_bot=is_bot
+            first_name,
+            username=username,
+            language_code=language_code,
+            user_id=user_id,
+            last_name=last_name,
+            is_bot=is_bot,
         )
 
     async def create_private_chat(self, user: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +110,7 @@ class TelegramFake:
         media_group_id: str | None = None,
         sticker: bool = False,
         voice: bool | dict[str, Any] = False,
+        anonymous: bool = False,
         audio: dict[str, Any] | None = None,
         photo: dict[str, Any] | None = None,
         quote: str | None = None,
@@ -122,6 +129,7 @@ class TelegramFake:
             media_group_id=media_group_id,
             sticker=sticker,
             voice=voice,
+            anonymous=anonymous,
             audio=audio,
             photo=photo,
             quote=quote,
@@ -151,6 +159,9 @@ class TelegramFake:
 
     async def press_button(self, chat_id: int, message_id: int, data: str, *, user: dict[str, Any]) -> str:
         return self._control.press_button(chat_id, message_id, data, user_id=user["id"])
+
+    async def forge_callback(self, chat_id: int, message_id: int, data: str, *, user: dict[str, Any]) -> str:
+        return self._control.forge_callback(chat_id, message_id, data, user_id=user["id"])
 
     async def press_stop(self, chat_id: int, draft_id: int, *, message_thread_id: int | None = None) -> None:
         self._control.press_stop(chat_id, draft_id, message_thread_id=message_thread_id)
