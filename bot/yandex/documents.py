@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.static_file_chunking_strategy_object_param import StaticFileChunkingStrategyObjectParam
 
 from bot.core.documents import DocumentLimits, IndexedFile, IndexGoneError, IndexQuotaError
 
@@ -36,13 +37,7 @@ class VectorStoreIndex:
                 name=name,
                 file_ids=list(file_ids),
                 expires_after={"anchor": "last_active_at", "days": limits.index_ttl_days},
-                chunking_strategy={
-                    "type": "static",
-                    "static": {
-                        "max_chunk_size_tokens": limits.chunk_size_tokens,
-                        "chunk_overlap_tokens": limits.chunk_overlap_tokens,
-                    },
-                },
+                chunking_strategy=_chunking(limits),
             )
         except openai.APIStatusError as error:
             if _is_quota_error(error):
@@ -50,9 +45,14 @@ class VectorStoreIndex:
             raise
         return store.id
 
-    async def add_files(self, index_id: str, file_ids: Sequence[str]) -> None:
+    async def add_files(self, index_id: str, file_ids: Sequence[str], limits: DocumentLimits) -> None:
+        # The documented form: `files[]` is required, and each file names its chunking — a file
+        # without one gets the default strategy, not the index's (createVectorStoreFileBatch.md).
+        chunking = _chunking(limits)
         try:
-            await self._client.vector_stores.file_batches.create(index_id, file_ids=list(file_ids))
+            await self._client.vector_stores.file_batches.create(
+                index_id, files=[{"file_id": file_id, "chunking_strategy": chunking} for file_id in file_ids]
+            )
         except openai.NotFoundError as error:
             raise IndexGoneError(index_id) from error
 
@@ -98,6 +98,16 @@ class VectorStoreIndex:
             await self._client.files.delete(file_id)
         except openai.NotFoundError:
             log.info("file already gone")
+
+
+def _chunking(limits: DocumentLimits) -> StaticFileChunkingStrategyObjectParam:
+    return {
+        "type": "static",
+        "static": {
+            "max_chunk_size_tokens": limits.chunk_size_tokens,
+            "chunk_overlap_tokens": limits.chunk_overlap_tokens,
+        },
+    }
 
 
 def _is_quota_error(error: openai.APIStatusError) -> bool:
