@@ -49,6 +49,8 @@ CHARS_PER_TOKEN = 3
 MESSAGE_OVERHEAD_TOKENS = 4
 # A context learned from a refusal never goes below this: smaller budgets cannot hold a conversation.
 MIN_CONTEXT_TOKENS = 1_024
+# Turns too many for one summary request are folded in by a few requests in a row, at most this many.
+MAX_SUMMARY_PASSES = 4
 
 SUMMARY_NOTE = (
     "Summary of the earlier part of this conversation (its older messages are no longer shown "
@@ -245,29 +247,52 @@ class ContextRollover:
     async def _summarize(
         self, previous: str | None, turns: Sequence[Turn], limit: int, model: str | None
     ) -> tuple[str | None, Usage | None]:
+        """Fold `turns` into `previous`: one request, or a few in a row when they do not fit one
+        (each must fit the context too: at most half of it for what is summarized). The new summary
+        and what writing it cost; no summary when a request failed or came back empty."""
         output_tokens = self.policy.summary_output_tokens(limit)
         instructions = SUMMARY_INSTRUCTIONS.format(words=output_tokens // 2)
-        # The summary's request must fit the context too: at most half of it for what is summarized.
-        budget = limit // 2 - estimate_tokens(instructions) - output_tokens
-        text = render_for_summary(previous, turns, budget)
-        request = CompletionRequest(
-            instructions=instructions, text=text, max_output_tokens=output_tokens, model=model
+        budget = limit // 2 - estimate_tokens(instructions)
+        lines = _dropping_the_oldest_beyond(
+            [render_turn(turn, budget - output_tokens) for turn in turns],
+            (budget - output_tokens) * MAX_SUMMARY_PASSES,
         )
-        try:
-            answer = await self._model.complete(request)
-        except ProviderError as error:
-            log.warning("could not write the conversation's summary: %s", error)
-            return None, None
-        usage = answer.usage or Usage(
-            estimate_tokens(instructions) + message_tokens(text),
-            estimate_tokens(answer.text),
-            approximate=True,
-        )
-        written = answer.text.strip()
-        if not written:
-            log.warning("the model wrote an empty summary")
-            return None, usage
-        return written, usage
+        summary, cost = previous, Usage()
+        while lines:
+            room = budget - (estimate_tokens(summary) if summary else 0)
+            chunk = _oldest_within(lines, room)
+            lines = lines[len(chunk) :]
+            text = summary_request_text(summary, chunk)
+            request = CompletionRequest(
+                instructions=instructions, text=text, max_output_tokens=output_tokens, model=model
+            )
+            try:
+                answer = await self._model.complete(request)
+            except ProviderError as error:
+                log.warning("could not write the conversation's summary: %s", error)
+                return None, cost if cost.total_tokens else None
+            cost = _plus(
+                cost,
+                answer.usage
+                or Usage(
+                    estimate_tokens(instructions) + message_tokens(text),
+                    estimate_tokens(answer.text),
+                    approximate=True,
+                ),
+            )
+            summary = answer.text.strip()
+            if not summary:
+                log.warning("the model wrote an empty summary")
+                return None, cost
+        return summary, cost
+
+
+def _plus(total: Usage, more: Usage) -> Usage:
+    return Usage(
+        total.input_tokens + more.input_tokens,
+        total.output_tokens + more.output_tokens,
+        approximate=total.approximate or more.approximate,
+    )
 
 
 def summary_note(summary: str) -> str:
@@ -275,22 +300,41 @@ def summary_note(summary: str) -> str:
     return SUMMARY_NOTE.format(summary=summary)
 
 
-def render_for_summary(previous: str | None, turns: Sequence[Turn], budget_tokens: int) -> str:
-    """The previous summary and the turns to fold in, as text for the summary request; the newest
-    turns that fit `budget_tokens` (older ones beyond it are dropped, and logged)."""
-    lines: list[str] = []
-    budget = budget_tokens - (estimate_tokens(previous) if previous else 0)
-    for turn in reversed(turns):
-        who = f"User ({turn.author})" if turn.role == "user" and turn.author else turn.role.capitalize()
-        line = f"{who}: {turn.text.strip()}"
-        cost = estimate_tokens(line) + 1
-        if cost > budget:
-            log.info("summary: %d older turns did not fit its request", len(turns) - len(lines))
-            break
-        budget -= cost
-        lines.append(line)
-    lines.reverse()
+def render_turn(turn: Turn, max_tokens: int) -> str:
+    """One turn as a line of the text to summarize (a turn too long for one request is shortened)."""
+    who = f"User ({turn.author})" if turn.role == "user" and turn.author else turn.role.capitalize()
+    line = f"{who}: {turn.text.strip()}"
+    longest = max(1, max_tokens) * CHARS_PER_TOKEN
+    return line if len(line) <= longest else line[: longest - 1] + "…"
+
+
+def summary_request_text(previous: str | None, lines: Sequence[str]) -> str:
     messages = "\n\n".join(lines)
     if previous:
         return f"Summary so far:\n{previous}\n\nMessages since:\n{messages}"
     return messages
+
+
+def _oldest_within(lines: Sequence[str], room: int) -> list[str]:
+    """The oldest lines that fit `room` tokens (at least one: each line fits a request on its own)."""
+    chunk: list[str] = []
+    for line in lines:
+        cost = estimate_tokens(line) + 1
+        if chunk and cost > room:
+            break
+        room -= cost
+        chunk.append(line)
+    return chunk
+
+
+def _dropping_the_oldest_beyond(lines: list[str], budget: int) -> list[str]:
+    """The newest lines within `budget` tokens: what a few summary requests in a row can take."""
+    kept = 0
+    for line in reversed(lines):
+        budget -= estimate_tokens(line) + 1
+        if budget < 0:
+            break
+        kept += 1
+    if kept < len(lines):
+        log.info("summary: the %d oldest turns are too many to summarize; left out", len(lines) - kept)
+    return lines[len(lines) - kept :]

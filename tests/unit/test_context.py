@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -322,3 +323,45 @@ async def test_a_stopped_answer_is_carried_within_the_recent_budget() -> None:
     carried = store.states[KEY].carry_over
     assert [t.text for t in carried[-2:]] == ["q", "partial"], "the exchange just shown is always carried"
     assert len(carried) < len(big) + 2
+
+
+async def test_older_turns_too_many_for_one_summary_request_are_folded_in_by_several() -> None:
+    store = InMemoryConversationStore()
+    conversation(store, 10, chars=150)  # 20 turns of about 55 tokens; one request takes about 6
+    store.states[KEY] = ConversationState(context_handle="r16", context_tokens=760)
+    model = ScriptedModel(
+        [ScriptedStream(["ok"], answer("ok", "r17", Usage(300, 1)))],
+        completions=[answer(f"Summary {n}.", f"s{n}", Usage(100, 10)) for n in range(1, 5)],
+    )
+    use_case, _ = make(model, store)
+    _, outcome, usage = await ask(use_case)
+    assert outcome is Outcome.COMPLETED
+    passes = model.completion_requests
+    assert len(passes) >= 2
+    assert "q0 " in passes[0].text and not passes[0].text.startswith("Summary so far")
+    for earlier, later in itertools.pairwise(passes):
+        assert later.text.startswith("Summary so far:\nSummary ")
+        assert earlier.text != later.text
+    assert all(
+        estimate_tokens(p.instructions) + estimate_tokens(p.text) <= SMALL.context_tokens // 2 for p in passes
+    )
+    assert store.states[KEY].summary == f"Summary {len(passes)}."
+    assert usage.input_tokens == 300 + 100 * len(passes)
+
+
+async def test_a_failed_summary_pass_keeps_the_old_summary_and_its_turns_for_later() -> None:
+    store = InMemoryConversationStore()
+    conversation(store, 16, chars=150)
+    store.states[KEY] = ConversationState(
+        context_handle="r16", context_tokens=760, summary="Before.", summarized_until=0.5
+    )
+    model = ScriptedModel(
+        [ScriptedStream(["ok"], answer("ok", "r17", Usage(300, 1)))],
+        completions=[answer("Half.", "s1", Usage(100, 10)), ProviderError("503", retryable=True, status=503)],
+    )
+    use_case, _ = make(model, store)
+    _, outcome, usage = await ask(use_case)
+    assert outcome is Outcome.COMPLETED
+    state = store.states[KEY]
+    assert (state.summary, state.summarized_until) == ("Before.", 0.5)
+    assert usage.input_tokens == 300 + 100, "the pass that was written still cost"
