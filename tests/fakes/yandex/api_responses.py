@@ -36,7 +36,7 @@ routes = web.RouteTableDef()
 
 FAIL_MID_MESSAGE = "The model failed while generating the answer (emu:fail_mid)."
 FAILED_MESSAGE = "The model failed to generate an answer (emu:failed)."
-DISCONNECT_POLL_SECONDS = 0.05
+DISCONNECT_POLL_SECONDS = 0.25  # cheap: a write notices at once, this only covers silent spells
 _INCOMPLETE_REASONS = {Outcome.CUT_BY_LENGTH: "max_output_tokens", Outcome.FILTERED: "content_filter"}
 
 
