@@ -6,6 +6,10 @@ replica holds the lane) and keeps a registry of running answers so a `stopped_me
 update can stop the right one. A job whose earlier run was interrupted (its replica died) is resumed:
 what the user saw of it is removed and the answer is given again — or, after a second interruption,
 or when the run died while sending a message it could not record, replaced by one apology.
+
+An answer that leaves its conversation's chain close to the model's context queues a rollover job
+right behind itself in the same lane (bot.core.context): the summary is written while the user reads,
+before the conversation's next question is answered, and survives its replica dying.
 """
 
 from __future__ import annotations
