@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.core.context import documented_context_tokens
+
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful assistant in a Telegram chat. Answer concisely and accurately, in the language "
     "of the question. Use Markdown sparingly. When documents are available, rely on them and say so."
@@ -55,6 +57,12 @@ class Settings(BaseSettings):
     provider_breaker_cooldown_seconds: float = Field(default=15.0, gt=0, le=3600)
     provider_breaker_max_cooldown_seconds: float = Field(default=120.0, gt=0, le=3600)
     assistant_instructions: str = DEFAULT_INSTRUCTIONS
+    # Context: the model's size (default: what Yandex documents for YC_MODEL), when to roll a
+    # conversation over into a new chain, and what the new chain carries.
+    model_context_tokens: int | None = Field(default=None, ge=1024, le=2_000_000)
+    context_rollover_percent: int = Field(default=75, ge=20, le=95)
+    rollover_recent_percent: int = Field(default=20, ge=5, le=50)
+    rollover_summary_tokens: int = Field(default=800, ge=64, le=8192)
     # Presentation
     reply_format: Literal["rich", "classic"] = "rich"
     private_streaming: Literal["draft", "edit"] = "draft"
@@ -81,7 +89,7 @@ class Settings(BaseSettings):
     max_queued_per_user: int = Field(default=3, ge=1, le=100)  # in groups, per member
     max_question_chars: int = Field(default=8000, ge=100)
     transcript_max_turns: int = Field(default=200, ge=10)
-    replay_turns: int = Field(default=20, ge=0)
+    replay_turns: int = Field(default=20, ge=0, le=200)  # most turns carried verbatim into a new chain
     conversation_ttl_days: int = Field(default=29, ge=1, le=365)
     shutdown_deadline_seconds: float = Field(default=25.0, ge=0)
     user_daily_tokens: int = Field(default=0, ge=0)
@@ -140,6 +148,20 @@ class Settings(BaseSettings):
         if self.yc_api_key is None and self.yc_iam_token is None:
             raise ValueError("YC_API_KEY or YC_IAM_TOKEN must be set")
         return self
+
+    @model_validator(mode="after")
+    def _rollover_leaves_room(self) -> Settings:
+        if self.rollover_recent_percent * 2 > self.context_rollover_percent:
+            raise ValueError(
+                "ROLLOVER_RECENT_PERCENT must be at most half of CONTEXT_ROLLOVER_PERCENT "
+                "(a new chain must start well below the rollover threshold)"
+            )
+        return self
+
+    @property
+    def context_tokens(self) -> int:
+        """MODEL_CONTEXT_TOKENS, or the context Yandex documents for YC_MODEL."""
+        return self.model_context_tokens or documented_context_tokens(self.yc_model)
 
     @property
     def bot_id(self) -> int:

@@ -21,6 +21,7 @@ from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
 from bot.core.authors import with_author_note
 from bot.core.breaker import BreakerPolicy, CircuitBreaker
+from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
 from bot.core.usage import UsageBudget, UsageLimits
@@ -146,7 +147,10 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         max_turns=settings.transcript_max_turns,
         ttl_seconds=settings.conversation_ttl_days * 86400,
     )
-    model = ResponsesAnswerModel(openai, model_uri(settings.yc_folder_id, settings.yc_model), metrics=metrics)
+    folder, default_model = settings.yc_folder_id, settings.yc_model
+    model = ResponsesAnswerModel(
+        openai, lambda name: model_uri(folder, name or default_model), metrics=metrics
+    )
     breaker = CircuitBreaker(
         BreakerPolicy(
             failures=settings.provider_breaker_failures,
@@ -155,13 +159,22 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         )
     )
     metrics.provider_breaker.set_function(lambda: breaker.state.level)
-    use_case = AnswerQuestion(
+    instructions = with_author_note(settings.assistant_instructions)
+    rollover = ContextRollover(
         model,
         conversations,
-        AnswerSettings(
-            instructions=with_author_note(settings.assistant_instructions), replay_turns=settings.replay_turns
+        ContextPolicy(
+            context_tokens=settings.context_tokens,
+            rollover_percent=settings.context_rollover_percent,
+            recent_percent=settings.rollover_recent_percent,
+            recent_turns=settings.replay_turns,
+            summary_tokens=settings.rollover_summary_tokens,
         ),
-        breaker,
+        instructions,
+        transcript_turns=settings.transcript_max_turns,
+    )
+    use_case = AnswerQuestion(
+        model, conversations, AnswerSettings(instructions=instructions), breaker, rollover
     )
     # Lane lock heartbeats get connections of their own: queued behind a burst, they would come late.
     heartbeat_redis: aioredis.Redis = aioredis.Redis.from_url(
@@ -241,6 +254,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         metrics,
         access,
         directory,
+        rollover,
         chatter,
         BackgroundNotices(sender, RedisNoticeLog(redis, ns)),
     )

@@ -18,6 +18,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--first-delta-delay", type=float, default=defaults.first_delta_delay, metavar="S")
     parser.add_argument("--chars-per-second", type=float, default=defaults.chars_per_second, metavar="C")
     parser.add_argument("--indexing-delay", type=float, default=defaults.indexing_delay, metavar="S")
+    parser.add_argument(
+        "--context-tokens",
+        type=int,
+        default=defaults.context_tokens,
+        metavar="N",
+        help="a prompt over N tokens fails with 400 'exceeded prompt length'",
+    )
+    parser.add_argument(
+        "--usage",
+        choices=("real", "zero", "null"),
+        default=defaults.usage,
+        help="what `usage` holds in responses",
+    )
     return parser.parse_args()
 
 
@@ -26,6 +39,8 @@ async def serve(args: argparse.Namespace) -> None:
         first_delta_delay=args.first_delta_delay,
         chars_per_second=args.chars_per_second,
         indexing_delay=args.indexing_delay,
+        context_tokens=args.context_tokens,
+        usage=args.usage,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -7,8 +7,11 @@ value (say ``first_delta_delay = 0.0``) while the server runs and the next reque
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 DAY_SECONDS = 24 * 3600
+
+UsageMode = Literal["real", "zero", "null"]
 
 
 @dataclass
@@ -31,3 +34,10 @@ class EmulatorConfig:
     """Value of the ``openai-poll-after-ms`` hint on vector-store reads; the openai polling helpers obey it."""
     max_file_bytes: int = 128 * 1024 * 1024
     """Largest accepted upload (Yandex: 128 MB)."""
+    context_tokens: int = 32768
+    """The model's context: a request whose instructions, chain, input and search results exceed this
+    many tokens (the emulator's estimate) fails with 400 "exceeded prompt length" (Yandex's text
+    models: 32,768, ``concepts/generation/models.md``)."""
+    usage: UsageMode = "real"
+    """What ``usage`` holds in responses: ``real`` (the estimate), ``zero`` (all zeros) or ``null``;
+    Yandex's own examples show both of the latter."""
