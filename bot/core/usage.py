@@ -1,7 +1,8 @@
 """Daily token budgets per user and per chat, from the `usage` the provider reports.
 
 A budget of 0 means unlimited. Admins are exempt. Days are UTC days: budgets reset at 00:00 UTC.
-An answer already running is never cut short; the check happens before an answer starts.
+An answer already running is never cut short; the check happens before an answer starts. Tokens are
+counted even without a budget, so /usage always shows what was used today.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class UsageBudget:
         return None
 
     async def record(self, user_id: int | None, chat_id: int, tokens: int) -> None:
-        if tokens > 0 and self.enabled:
+        if tokens > 0:
             await self._ledger.add(user_id, chat_id, utc_day(self._clock()), tokens)
 
     async def remaining(self, user_id: int | None, chat_id: int, *, exempt: bool) -> Remaining:
