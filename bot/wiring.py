@@ -1,4 +1,5 @@
-"""The one place that builds clients (Bot, Redis, AsyncOpenAI) and services, and closes them."""
+"""The one place that builds clients (Bot, Redis, Yandex credentials, AsyncOpenAI) and services, and
+closes them."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
 from bot.core.usage import UsageBudget, UsageLimits
 from bot.metrics import Metrics
+from bot.preflight import StartupError
 from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
 from bot.storage.chats import RedisChatKeys
@@ -41,9 +43,11 @@ from bot.telegram.budget import BudgetConfig
 from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
+from bot.telegram.receiving import ReceiptMiddleware, UpdateReceipt
 from bot.telegram.services import BotServices
 from bot.yandex.answers import ResponsesAnswerModel
-from bot.yandex.client import build_openai_client, model_uri
+from bot.yandex.client import build_credentials, build_openai_client
+from bot.yandex.credentials import YandexCredentials
 from bot.yandex.documents import VectorStoreIndex
 
 log = logging.getLogger(__name__)
@@ -55,17 +59,15 @@ TELEGRAM_MAX_CONNECTIONS = 400
 REDIS_MAX_CONNECTIONS = 64
 
 
-class StartupError(Exception):
-    """The bot cannot start; the message is safe to print (no secrets)."""
-
-
 @dataclass
 class Runtime:
     settings: Settings
     bot: Bot
     redis: aioredis.Redis
     heartbeat_redis: aioredis.Redis
+    credentials: YandexCredentials
     openai: AsyncOpenAI
+    receipt: UpdateReceipt
     lanes: LaneRunner
     services: BotServices
     dispatcher: Dispatcher
@@ -74,7 +76,9 @@ class Runtime:
     _stop_listener: asyncio.Task[None] | None = None
 
     def start_background(self) -> None:
-        """Lane keeper and sweeper, and the listener for Stop requests from other replicas."""
+        """Lane keeper and sweeper, the listener for Stop requests from other replicas, and the renewal
+        of Yandex IAM tokens."""
+        self.credentials.start()
         self.lanes.start()
         if self._stop_listener is None:
             self._stop_listener = asyncio.create_task(
@@ -88,6 +92,7 @@ class Runtime:
             self._stop_listener.cancel()
             await asyncio.gather(self._stop_listener, return_exceptions=True)
         await self.openai.close()
+        await self.credentials.aclose()
         await self.redis.aclose()
         await self.heartbeat_redis.aclose()
         await self.bot.session.close()
@@ -95,8 +100,15 @@ class Runtime:
 
 def build_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.telegram_api_url) if settings.telegram_api_url else PRODUCTION
-    session = AiohttpSession(api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS)
+    session = AiohttpSession(
+        api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS, proxy=settings.telegram_proxy_url
+    )
     return Bot(settings.bot_token.get_secret_value(), session=session, default=DefaultBotProperties())
+
+
+def telegram_server(settings: Settings) -> str:
+    """The Bot API server's address for messages (never with the token)."""
+    return settings.telegram_api_url or "https://api.telegram.org"
 
 
 def redacted_url(url: str) -> str:
@@ -127,12 +139,10 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ) from None
 
     bot = build_bot(settings)
-    openai = build_openai_client(
-        api_key=settings.yc_credential,
-        folder_id=settings.yc_folder_id,
-        base_url=settings.yc_base_url,
-        timeout=settings.yc_timeout_seconds,
-    )
+    receipt = UpdateReceipt(stale_after=settings.updates_stale_seconds)
+    bot.session.middleware(ReceiptMiddleware(receipt))
+    credentials = build_credentials(settings)
+    openai = build_openai_client(settings, credentials)
     ns = Namespace(bot_id=settings.bot_id)
     metrics = Metrics()
     conversations = RedisConversationStore(
@@ -141,7 +151,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         max_turns=settings.transcript_max_turns,
         ttl_seconds=settings.conversation_ttl_days * 86400,
     )
-    model = ResponsesAnswerModel(openai, model_uri(settings.yc_folder_id, settings.yc_model), metrics=metrics)
+    model = ResponsesAnswerModel(openai, settings.yc_model_uri, metrics=metrics)
     breaker = CircuitBreaker(
         BreakerPolicy(
             failures=settings.provider_breaker_failures,
@@ -257,7 +267,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         bot=bot,
         redis=redis,
         heartbeat_redis=heartbeat_redis,
+        credentials=credentials,
         openai=openai,
+        receipt=receipt,
         lanes=lanes,
         services=services,
         dispatcher=build_dispatcher(services),

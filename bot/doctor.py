@@ -1,0 +1,357 @@
+"""`python -m bot.doctor`: check a deployment before going live, with the real settings (environment and
+`.env`), against the real services. Prints a table (check, result, what to do when it failed) and exits
+0 only when every check passed; 1 when one failed; 2 (one line, like `python -m bot`) when the settings
+themselves are invalid.
+
+Checks, in order (a check that needs an earlier one is skipped when that one failed): the settings;
+Redis (write, read back, delete a key); Telegram (getMe; whether a webhook is set and whether that suits
+BOT_MODE); the Yandex credentials (an IAM token when they issue them, then GET /v1/models); the model;
+one tiny streamed answer (time to first token); a Files + Vector Store round trip (upload a small text
+file, index it, search it, delete both). Nothing here changes what the bot keeps: the probe key, file
+and index are deleted again (the index also expires within a day if deletion fails).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import secrets
+import sys
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import openai
+import redis.asyncio as aioredis
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from openai import AsyncOpenAI
+from redis.exceptions import RedisError
+
+from bot.preflight import StartupError, require_models, telegram_identity, yandex_models
+from bot.settings import Settings, SettingsError, load_settings
+from bot.storage.heartbeat import probe
+from bot.storage.keys import Namespace
+from bot.wiring import build_bot, redacted_url, telegram_server
+from bot.yandex.client import build_credentials, build_openai_client
+from bot.yandex.credentials import YandexCredentials
+from bot.yandex.models import documented
+
+T = TypeVar("T")
+STEP_TIMEOUT_S = 60.0
+INDEX_DEADLINE_S = 120.0
+PROBE_QUESTION = "Reply with one word: ok"
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool | None
+    """None: skipped."""
+    result: str
+    advice: str = ""
+
+
+class CheckFailed(Exception):
+    def __init__(self, result: str, advice: str = "") -> None:
+        super().__init__(result)
+        self.result = result
+        self.advice = advice
+
+
+@dataclass
+class Clients:
+    settings: Settings
+    bot: Bot
+    credentials: YandexCredentials
+    openai: AsyncOpenAI
+
+    async def close(self) -> None:
+        await self.openai.close()
+        await self.credentials.aclose()
+        await self.bot.session.close()
+
+
+class Doctor:
+    def __init__(self, settings: Settings, clients: Clients) -> None:
+        self.settings = settings
+        self.clients = clients
+        self.checks: list[Check] = []
+
+    async def run(self) -> list[Check]:
+        s = self.settings
+        self.checks.append(Check("settings", True, _settings_summary(s), _settings_advice(s)))
+        await self._step("Redis", self._redis)
+        telegram_ok = await self._step("Telegram", self._telegram)
+        if telegram_ok:
+            await self._step("Telegram updates", self._updates_mode)
+        else:
+            self._skip("Telegram updates", "needs Telegram")
+        available: list[str] = []
+
+        async def credentials() -> str:
+            nonlocal available
+            available = await _raising(
+                yandex_models(self.clients.openai, self.clients.credentials, s.yc_base_url)
+            )
+            return f"{self.clients.credentials.description}: accepted, {len(available)} models offered"
+
+        credentials_ok = await self._step("Yandex credentials", credentials)
+        if credentials_ok:
+            model_ok = await self._step("model", lambda: self._model(available))
+        else:
+            model_ok = False
+            self._skip("model", "needs the Yandex credentials")
+        if model_ok:
+            await self._step("streamed answer", self._answer)
+        else:
+            self._skip("streamed answer", "needs the model")
+        if credentials_ok:
+            await self._step("files + vector store", self._documents)
+        else:
+            self._skip("files + vector store", "needs the Yandex credentials")
+        return self.checks
+
+    async def _step(self, name: str, action: Callable[[], Awaitable[str]]) -> bool:
+        try:
+            result = await asyncio.wait_for(action(), STEP_TIMEOUT_S + INDEX_DEADLINE_S)
+        except CheckFailed as failure:
+            self.checks.append(Check(name, False, failure.result, failure.advice))
+            return False
+        except TimeoutError:
+            self.checks.append(Check(name, False, "no answer in time", "check the network"))
+            return False
+        self.checks.append(Check(name, True, result))
+        return True
+
+    def _skip(self, name: str, why: str) -> None:
+        self.checks.append(Check(name, None, f"skipped: {why}"))
+
+    async def _redis(self) -> str:
+        client: aioredis.Redis = aioredis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=5)
+        try:
+            started = time.monotonic()
+            await asyncio.wait_for(probe(client, Namespace(self.settings.bot_id)), STEP_TIMEOUT_S)
+            took = (time.monotonic() - started) * 1000
+        except (RedisError, OSError, TimeoutError, AssertionError) as error:
+            raise CheckFailed(
+                f"{redacted_url(self.settings.redis_url)}: {type(error).__name__}",
+                "start Redis or fix REDIS_URL (and its password)",
+            ) from None
+        finally:
+            await client.aclose()
+        return f"{redacted_url(self.settings.redis_url)}: write, read and delete in {took:.0f} ms"
+
+    async def _telegram(self) -> str:
+        me = await _raising(telegram_identity(self.clients.bot, telegram_server(self.settings)))
+        privacy = "privacy mode on" if not me.can_read_all_group_messages else "privacy mode off"
+        return f"@{me.username} (id {me.id}), {privacy}"
+
+    async def _updates_mode(self) -> str:
+        try:
+            info = await self.clients.bot.get_webhook_info()
+        except (TelegramAPIError, OSError) as error:
+            raise CheckFailed(f"getWebhookInfo failed: {type(error).__name__}") from None
+        s = self.settings
+        where = f"{urlsplit(info.url).scheme}://{urlsplit(info.url).netloc}…" if info.url else ""
+        if s.bot_mode == "polling":
+            if info.url:
+                raise CheckFailed(
+                    f"BOT_MODE=polling, but a webhook is set ({where}, {info.pending_update_count} updates "
+                    "pending): polling gets nothing while it is",
+                    "python -m bot removes it at start (keeping the pending updates); if another deployment "
+                    "serves that webhook, stop it first or set BOT_MODE=webhook here",
+                )
+            return f"polling; no webhook set, {info.pending_update_count} updates pending"
+        if not info.url:
+            return "webhook mode; no webhook set yet: the bot sets WEBHOOK_URL at start"
+        if info.url != s.webhook_url:
+            raise CheckFailed(
+                f"BOT_MODE=webhook, but Telegram posts to another URL ({where})",
+                "the bot sets WEBHOOK_URL at start; if another deployment uses that webhook, stop it first",
+            )
+        if info.last_error_message:
+            raise CheckFailed(
+                f"webhook set, but Telegram's last delivery failed: {' '.join(info.last_error_message.split())}",
+                "make WEBHOOK_URL reachable from the internet (reverse proxy, TLS certificate)",
+            )
+        return f"webhook mode; Telegram posts to WEBHOOK_URL, {info.pending_update_count} updates pending"
+
+    async def _model(self, available: list[str]) -> str:
+        uri = self.settings.yc_model_uri
+        try:
+            require_models(available, [uri])
+        except StartupError as error:
+            raise CheckFailed(str(error), error.advice) from None
+        known = documented(uri)
+        context = f", {known.title}, context {known.context_tokens:,} tokens" if known else ""
+        return f"{uri}: offered{context}"
+
+    async def _answer(self) -> str:
+        started = time.monotonic()
+        first: float | None = None
+        text = ""
+        try:
+            stream = await self.clients.openai.responses.create(
+                model=self.settings.yc_model_uri,
+                input=PROBE_QUESTION,
+                stream=True,
+                store=False,
+                max_output_tokens=16,
+            )
+            try:
+                async for event in stream:
+                    if event.type == "response.output_text.delta":
+                        first = first if first is not None else time.monotonic()
+                        text += event.delta
+                    elif event.type in ("response.failed", "response.incomplete", "error"):
+                        break
+            finally:
+                await stream.close()
+        except openai.APIStatusError as error:
+            raise CheckFailed(
+                f"POST /responses: HTTP {error.status_code}: {_api_message(error)}",
+                "the service account needs ai.languageModels.user and ai.assistants.editor on the folder",
+            ) from None
+        except openai.APIError as error:
+            raise CheckFailed(
+                f"POST /responses failed: {type(error).__name__}", "check the network"
+            ) from None
+        if first is None:
+            raise CheckFailed("the stream ended without any text", "try another YC_MODEL")
+        total = time.monotonic() - started
+        return f"first token after {(first - started) * 1000:.0f} ms, {len(text)} characters in {total:.1f} s"
+
+    async def _documents(self) -> str:
+        client = self.clients.openai
+        word = f"doctor{secrets.token_hex(3)}"
+        content = f"This file checks the bot's documents. The check word is {word}.\n".encode()
+        file_id: str | None = None
+        store_id: str | None = None
+        step = "upload (POST /files)"
+        try:
+            uploaded = await client.files.create(
+                file=("bot-doctor.txt", io.BytesIO(content), "text/plain"), purpose="assistants"
+            )
+            file_id = uploaded.id
+            step = "index (POST /vector_stores)"
+            store = await client.vector_stores.create(
+                name="bot-doctor", file_ids=[file_id], expires_after={"anchor": "last_active_at", "days": 1}
+            )
+            store_id = store.id
+            step = "indexing"
+            deadline = time.monotonic() + INDEX_DEADLINE_S
+            while store.status == "in_progress":
+                if time.monotonic() > deadline:
+                    raise CheckFailed(
+                        f"indexing took longer than {INDEX_DEADLINE_S:.0f} s", "try again later"
+                    )
+                await asyncio.sleep(1.0)
+                store = await client.vector_stores.retrieve(store_id)
+            if store.file_counts.completed != 1:
+                raise CheckFailed(f"the file was not indexed (status {store.status}, {store.file_counts})")
+            step = "search (POST /vector_stores/{id}/search)"
+            page = await client.vector_stores.search(store_id, query=word)
+            if not page.data:
+                raise CheckFailed("the indexed file was not found by searching for its own words")
+        except openai.APIStatusError as error:
+            raise CheckFailed(
+                f"{step}: HTTP {error.status_code}: {_api_message(error)}",
+                "the service account needs ai.assistants.editor on the folder; HTTP 429 may mean the "
+                "search-index quota (150 per cloud by default) is used up",
+            ) from None
+        except openai.APIError as error:
+            raise CheckFailed(f"{step}: {type(error).__name__}", "check the network") from None
+        finally:
+            if store_id is not None:
+                with contextlib.suppress(openai.APIError):
+                    await client.vector_stores.delete(store_id)
+            if file_id is not None:
+                with contextlib.suppress(openai.APIError):
+                    await client.files.delete(file_id)
+        return "uploaded, indexed, found by search, deleted"
+
+
+async def _raising(awaitable: Awaitable[T]) -> T:
+    """A start-up check, its StartupError turned into a failed doctor check."""
+    try:
+        return await awaitable
+    except StartupError as error:
+        raise CheckFailed(str(error), error.advice) from None
+
+
+def _api_message(error: openai.APIStatusError) -> str:
+    body = error.body
+    message = body.get("message") if isinstance(body, dict) else None
+    return " ".join(str(message or error.message).split())[:200]
+
+
+def _settings_summary(settings: Settings) -> str:
+    auth = {
+        "api_key": "API key",
+        "sa_key": "service-account key (IAM tokens renewed automatically)",
+        "iam_token": "static IAM token",
+        "metadata": "metadata service (IAM tokens renewed automatically)",
+    }.get(settings.yc_auth, settings.yc_auth)
+    logging_state = "on" if settings.yc_data_logging else "off"
+    return f"{settings.bot_mode} mode, Yandex auth: {auth}, request logging at Yandex {logging_state}"
+
+
+def _settings_advice(settings: Settings) -> str:
+    if settings.yc_auth == "iam_token":
+        return "an IAM token expires within 12 hours: use YC_API_KEY or YC_SA_KEY_FILE for a lasting bot"
+    return ""
+
+
+def render(checks: list[Check], width: int = 110) -> str:
+    """A plain-text table: check | result | what to do."""
+    name_w = max(len("check"), *(len(check.name) for check in checks))
+    mark_w = len("FAIL")
+    rest = max(40, width - name_w - mark_w - 6)
+    result_w = rest * 3 // 5
+    advice_w = rest - result_w
+    lines = [
+        f"{'check':<{name_w}}  {'':<{mark_w}}  {'result':<{result_w}}  what to do",
+        f"{'-' * name_w}  {'-' * mark_w}  {'-' * result_w}  {'-' * advice_w}",
+    ]
+    for check in checks:
+        mark = "ok" if check.passed else "FAIL" if check.passed is False else "-"
+        result = textwrap.wrap(check.result, result_w) or [""]
+        advice = textwrap.wrap(check.advice if check.passed is not True else "", advice_w) or [""]
+        for index in range(max(len(result), len(advice))):
+            left = check.name if index == 0 else ""
+            shown = mark if index == 0 else ""
+            part = result[index] if index < len(result) else ""
+            tip = advice[index] if index < len(advice) else ""
+            lines.append(f"{left:<{name_w}}  {shown:<{mark_w}}  {part:<{result_w}}  {tip}".rstrip())
+    return "\n".join(lines)
+
+
+async def diagnose(settings: Settings) -> list[Check]:
+    credentials = build_credentials(settings)
+    clients = Clients(settings, build_bot(settings), credentials, build_openai_client(settings, credentials))
+    try:
+        return await Doctor(settings, clients).run()
+    finally:
+        await clients.close()
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    checks = asyncio.run(diagnose(settings))
+    sys.stdout.write(render(checks) + "\n")
+    failed = [check.name for check in checks if check.passed is False]
+    sys.stdout.write(f"\n{'all checks passed' if not failed else 'failed: ' + ', '.join(failed)}\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
