@@ -29,6 +29,8 @@ INTROSPECTION_FIELDS = {
     "completed_at",
     "deltas",
     "api",
+    "headers",
+    "error",
 }
 
 
