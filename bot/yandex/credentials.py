@@ -168,8 +168,8 @@ class YandexCredentials:
     async def _keep_fresh(self) -> None:
         while True:
             held = self._token
-            if held is not None:
-                await self._sleep(max(0.0, held.renew_at - self._clock()))
+            if held is not None and held.renew_at > self._clock():
+                await self._sleep(held.renew_at - self._clock())
             try:
                 await self._renew(only_if_unusable=False)
             except (CredentialsRejected, CredentialsUnavailable) as error:
