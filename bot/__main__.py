@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.app import BotApp
+from bot.errors import StartupError
 from bot.logs import setup_logging
-from bot.preflight import StartupError
 from bot.settings import Settings, SettingsError, load_settings
 
 
 async def _run(settings: Settings) -> None:
+    from bot.app import BotApp  # the clients take seconds to import: only once the settings are valid
+
     app = await BotApp.create(settings)
     if settings.bot_mode == "webhook":
         await app.run_webhook()

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -18,7 +19,8 @@ from urllib.parse import urlsplit
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiohttp import web
 
-from bot.preflight import StartupError, require_models, telegram_identity, yandex_models
+from bot.errors import StartupError
+from bot.preflight import require_models, telegram_identity, yandex_models
 from bot.settings import Settings
 from bot.storage.heartbeat import beat_forever
 from bot.storage.keys import Namespace
@@ -56,6 +58,8 @@ class BotApp:
         self.serving = asyncio.Event()
         """Set once the bot accepts updates (webhook listening and registered, or polling started)."""
         self._intake: WebhookIntake | None = None
+        self._identity = ""
+        """Logged once serving: nothing is logged before every start-up step passed."""
 
     @classmethod
     async def create(cls, settings: Settings, **kwargs: object) -> BotApp:
@@ -73,19 +77,25 @@ class BotApp:
                 "YC_IAM_TOKEN is a static IAM token: it expires within 12 hours and nothing renews it, "
                 "so answers will fail after that; use YC_API_KEY or YC_SA_KEY_FILE for a lasting deployment"
             )
-        log.info(
-            "starting as @%s; Yandex: %s, model %s, request logging %s",
-            me.username,
-            runtime.credentials.description,
-            settings.yc_model_uri,
-            "on" if settings.yc_data_logging else "off",
-        )
         warm_up(runtime.openai)
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise stall every chat for hundreds of ms under load.
         gc.collect()
         gc.freeze()
-        return cls(runtime)
+        app = cls(runtime)
+        operational = (
+            "off"
+            if settings.metrics_port == 0
+            else "on the webhook port"
+            if settings.bot_mode == "webhook" and settings.metrics_port == settings.webhook_port
+            else f"on http://{settings.metrics_host}:{settings.metrics_port}"
+        )
+        app._identity = (
+            f"@{me.username}; Yandex: {runtime.credentials.description}, model {settings.yc_model_uri}, "
+            f"request logging at Yandex {'on' if settings.yc_data_logging else 'off'}; /metrics and "
+            f"/healthz {operational}"
+        )
+        return app
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:
         """Poll until stopped (SIGINT/SIGTERM or `stop()`), then finish answers and close clients.
@@ -117,6 +127,7 @@ class BotApp:
         )
         conflict = asyncio.create_task(runtime.receipt.conflict.wait(), name="polling-conflict")
         self.serving.set()
+        log.info("serving as %s; polling", self._identity)
         try:
             await asyncio.wait({polling, conflict}, return_when=asyncio.FIRST_COMPLETED)
             if conflict.done() and not polling.done():
@@ -168,7 +179,6 @@ class BotApp:
         except BaseException:
             await runner.cleanup()
             raise
-        log.info("metrics on http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
         return runner
 
     def _add_operational_routes(self, app: web.Application) -> None:
@@ -220,7 +230,8 @@ class BotApp:
             runtime.start_background()
             self.serving.set()
             log.info(
-                "webhook mode: listening on %s:%s%s",
+                "serving as %s; webhook mode, listening on %s:%s%s",
+                self._identity,
                 settings.webhook_host,
                 settings.webhook_port,
                 settings.webhook_path,
@@ -270,8 +281,9 @@ async def _listen(runner: web.AppRunner, host: str, port: int, setting: str) -> 
     try:
         await web.TCPSite(runner, host, port).start()
     except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else type(error).__name__
         raise StartupError(
-            f"cannot listen on {host}:{port} ({setting}): {error.strerror or type(error).__name__}",
+            f"cannot listen on {host}:{port} ({setting}): {reason}",
             f"another process uses port {port}: stop it or choose another {setting}",
         ) from None
 

@@ -14,20 +14,13 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramU
 from aiogram.types import User
 from openai import AsyncOpenAI
 
+from bot.errors import StartupError
 from bot.yandex.credentials import CredentialsRejected, CredentialsUnavailable, YandexCredentials
 from bot.yandex.models import missing_models
 
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_S = 30.0
-
-
-class StartupError(Exception):
-    """The bot cannot start; the message is one line, safe to print (no secrets)."""
-
-    def __init__(self, message: str, advice: str = "") -> None:
-        super().__init__(message)
-        self.advice = advice
 
 
 async def telegram_identity(bot: Bot, server: str) -> User:

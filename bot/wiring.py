@@ -24,8 +24,8 @@ from bot.core.breaker import BreakerPolicy, CircuitBreaker
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
 from bot.core.usage import UsageBudget, UsageLimits
+from bot.errors import StartupError
 from bot.metrics import Metrics
-from bot.preflight import StartupError
 from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
 from bot.storage.chats import RedisChatKeys

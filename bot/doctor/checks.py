@@ -1,15 +1,4 @@
-"""`python -m bot.doctor`: check a deployment before going live, with the real settings (environment and
-`.env`), against the real services. Prints a table (check, result, what to do when it failed) and exits
-0 only when every check passed; 1 when one failed; 2 (one line, like `python -m bot`) when the settings
-themselves are invalid.
-
-Checks, in order (a check that needs an earlier one is skipped when that one failed): the settings;
-Redis (write, read back, delete a key); Telegram (getMe; whether a webhook is set and whether that suits
-BOT_MODE); the Yandex credentials (an IAM token when they issue them, then GET /v1/models); the model;
-one tiny streamed answer (time to first token); a Files + Vector Store round trip (upload a small text
-file, index it, search it, delete both). Nothing here changes what the bot keeps: the probe key, file
-and index are deleted again (the index also expires within a day if deletion fails).
-"""
+"""The doctor's checks and its table (see `bot.doctor`)."""
 
 from __future__ import annotations
 
@@ -17,8 +6,6 @@ import asyncio
 import contextlib
 import io
 import secrets
-import sys
-import textwrap
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,8 +19,9 @@ from aiogram.exceptions import TelegramAPIError
 from openai import AsyncOpenAI
 from redis.exceptions import RedisError
 
-from bot.preflight import StartupError, require_models, telegram_identity, yandex_models
-from bot.settings import Settings, SettingsError, load_settings
+from bot.errors import StartupError
+from bot.preflight import require_models, telegram_identity, yandex_models
+from bot.settings import Settings
 from bot.storage.heartbeat import probe
 from bot.storage.keys import Namespace
 from bot.wiring import build_bot, redacted_url, telegram_server
@@ -307,27 +295,18 @@ def _settings_advice(settings: Settings) -> str:
     return ""
 
 
-def render(checks: list[Check], width: int = 110) -> str:
-    """A plain-text table: check | result | what to do."""
+def render(checks: list[Check]) -> str:
+    """A table, one line per check: check | result | what to do (for failed checks)."""
     name_w = max(len("check"), *(len(check.name) for check in checks))
-    mark_w = len("FAIL")
-    rest = max(40, width - name_w - mark_w - 6)
-    result_w = rest * 3 // 5
-    advice_w = rest - result_w
+    result_w = min(72, max(len("result"), *(len(check.result) for check in checks)))
     lines = [
-        f"{'check':<{name_w}}  {'':<{mark_w}}  {'result':<{result_w}}  what to do",
-        f"{'-' * name_w}  {'-' * mark_w}  {'-' * result_w}  {'-' * advice_w}",
+        f"{'check':<{name_w}}  {'':<4}  {'result':<{result_w}}  what to do",
+        f"{'-' * name_w}  {'-' * 4}  {'-' * result_w}  {'-' * 10}",
     ]
     for check in checks:
         mark = "ok" if check.passed else "FAIL" if check.passed is False else "-"
-        result = textwrap.wrap(check.result, result_w) or [""]
-        advice = textwrap.wrap(check.advice if check.passed is not True else "", advice_w) or [""]
-        for index in range(max(len(result), len(advice))):
-            left = check.name if index == 0 else ""
-            shown = mark if index == 0 else ""
-            part = result[index] if index < len(result) else ""
-            tip = advice[index] if index < len(advice) else ""
-            lines.append(f"{left:<{name_w}}  {shown:<{mark_w}}  {part:<{result_w}}  {tip}".rstrip())
+        advice = check.advice if check.passed is False else ""
+        lines.append(f"{check.name:<{name_w}}  {mark:<4}  {check.result:<{result_w}}  {advice}".rstrip())
     return "\n".join(lines)
 
 
@@ -338,20 +317,3 @@ async def diagnose(settings: Settings) -> list[Check]:
         return await Doctor(settings, clients).run()
     finally:
         await clients.close()
-
-
-def main() -> int:
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        sys.stderr.write(f"error: {error}\n")
-        return 2
-    checks = asyncio.run(diagnose(settings))
-    sys.stdout.write(render(checks) + "\n")
-    failed = [check.name for check in checks if check.passed is False]
-    sys.stdout.write(f"\n{'all checks passed' if not failed else 'failed: ' + ', '.join(failed)}\n")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
