@@ -66,9 +66,16 @@ class BotApp:
         runtime = await build_runtime(settings, **kwargs)  # type: ignore[arg-type]
         try:
             me = await telegram_identity(runtime.bot, telegram_server(settings))  # also warms aiogram's cache
-            available = await yandex_models(runtime.openai, runtime.credentials, settings.yc_base_url)
-            require_models(available, [settings.yc_model_uri])
             await _telegram_call(register_commands(runtime.bot), settings, "setMyCommands")
+            # Blocking work before the first IAM token, whose renewal needs a free event loop.
+            warm_up(runtime.openai)
+            # Everything built so far lives as long as the process: keep it out of the garbage
+            # collector's full passes, which otherwise stall every chat for hundreds of ms under load.
+            gc.collect()
+            gc.freeze()
+            available = await yandex_models(runtime.openai, runtime.credentials, settings.yc_base_url)
+            runtime.credentials.start()  # renew IAM tokens from now on
+            require_models(available, [settings.yc_model_uri])
         except BaseException:
             await runtime.close()
             raise
@@ -77,11 +84,6 @@ class BotApp:
                 "YC_IAM_TOKEN is a static IAM token: it expires within 12 hours and nothing renews it, "
                 "so answers will fail after that; use YC_API_KEY or YC_SA_KEY_FILE for a lasting deployment"
             )
-        warm_up(runtime.openai)
-        # Everything built so far lives as long as the process: keep it out of the garbage
-        # collector's full passes, which otherwise stall every chat for hundreds of ms under load.
-        gc.collect()
-        gc.freeze()
         app = cls(runtime)
         operational = (
             "off"
