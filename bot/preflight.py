@@ -15,7 +15,12 @@ from aiogram.types import User
 from openai import AsyncOpenAI
 
 from bot.errors import StartupError
-from bot.yandex.credentials import CredentialsRejected, CredentialsUnavailable, YandexCredentials
+from bot.yandex.credentials import (
+    CredentialsError,
+    CredentialsRejected,
+    CredentialsUnavailable,
+    YandexCredentials,
+)
 from bot.yandex.models import missing_models
 
 log = logging.getLogger(__name__)
@@ -68,7 +73,7 @@ async def yandex_models(client: AsyncOpenAI, credentials: YandexCredentials, bas
             "try again later; if it persists, ask Yandex support with the x-request-id",
         ) from None
     except (openai.APIConnectionError, TimeoutError) as error:
-        cause = error.__cause__ if isinstance(error.__cause__, CredentialsUnavailable) else None
+        cause = error.__cause__ if isinstance(error.__cause__, CredentialsError) else None
         raise StartupError(
             str(cause) if cause else f"cannot reach Yandex AI Studio at {base_url} ({_cause(error)})",
             "check the network, YC_BASE_URL and HTTPS_PROXY",

@@ -72,7 +72,7 @@ class Doctor:
 
     async def run(self) -> list[Check]:
         s = self.settings
-        self.checks.append(Check("settings", True, _settings_summary(s), _settings_advice(s)))
+        self.checks.append(Check("settings", True, _settings_summary(s)))
         await self._step("Redis", self._redis)
         telegram_ok = await self._step("Telegram", self._telegram)
         if telegram_ok:
@@ -282,17 +282,11 @@ def _settings_summary(settings: Settings) -> str:
     auth = {
         "api_key": "API key",
         "sa_key": "service-account key (IAM tokens renewed automatically)",
-        "iam_token": "static IAM token",
+        "iam_token": "static IAM token (expires within 12 h, not renewed: use YC_API_KEY or YC_SA_KEY_FILE)",
         "metadata": "metadata service (IAM tokens renewed automatically)",
     }.get(settings.yc_auth, settings.yc_auth)
     logging_state = "on" if settings.yc_data_logging else "off"
     return f"{settings.bot_mode} mode, Yandex auth: {auth}, request logging at Yandex {logging_state}"
-
-
-def _settings_advice(settings: Settings) -> str:
-    if settings.yc_auth == "iam_token":
-        return "an IAM token expires within 12 hours: use YC_API_KEY or YC_SA_KEY_FILE for a lasting bot"
-    return ""
 
 
 def render(checks: list[Check]) -> str:

@@ -3,6 +3,8 @@ Called only from bot.wiring (and the doctor, which checks a deployment with the 
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx2
 from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 from openai._models import construct_type  # the client's own event parser, warmed up below
@@ -48,20 +50,29 @@ def build_credentials(settings: Settings) -> YandexCredentials:
     )
 
 
+def yandex_http_options(settings: Settings, credentials: YandexCredentials, url: str) -> dict[str, Any]:
+    """Keyword arguments for an `httpx2.AsyncClient` that talks to a Yandex API at `url` the way every
+    Yandex client of the bot does: the shared credentials (a fresh Authorization header per request),
+    the privacy header, the proxy. E.g. SpeechKit: `httpx2.AsyncClient(**yandex_http_options(...))`."""
+    return {
+        "auth": YandexAuth(credentials),
+        "headers": yandex_headers(settings),
+        "proxy": settings.proxy_for(url),
+    }
+
+
 def build_openai_client(settings: Settings, credentials: YandexCredentials) -> AsyncOpenAI:
     # Retries are ours (core.answering): the client must not retry behind our back, or a stream
     # could be restarted after the user already saw text.
-    http_client = DefaultAsyncHttpxClient(
-        auth=YandexAuth(credentials), proxy=settings.proxy_for(settings.yc_base_url)
-    )
+    options = yandex_http_options(settings, credentials, settings.yc_base_url)
     return AsyncOpenAI(
         api_key=_PLACEHOLDER_KEY,
         project=settings.yc_folder_id,
         base_url=settings.yc_base_url,
         max_retries=0,
         timeout=settings.yc_timeout_seconds,
-        default_headers=yandex_headers(settings),
-        http_client=http_client,
+        default_headers=options.pop("headers"),
+        http_client=DefaultAsyncHttpxClient(**options),  # openai's defaults (timeouts, pool, redirects)
     )
 
 

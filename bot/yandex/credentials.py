@@ -45,13 +45,18 @@ EXPIRY_MARGIN_MAX_S = 60.0
 REQUEST_TIMEOUT_S = 10.0
 
 
-class CredentialsRejected(Exception):
-    """IAM or the metadata service refused to issue a token: the operator has to act. Safe to print."""
+class CredentialsError(httpx2.TransportError):
+    """No valid token can be had. A transport error on purpose: raised while a request is being sent,
+    it reaches the openai client as a connection failure (the answer fails as "temporarily
+    unavailable", the circuit breaker counts it) instead of as an unknown exception. Safe to print."""
 
 
-class CredentialsUnavailable(httpx2.TransportError):
-    """No valid token can be had right now (IAM or the metadata service unreachable or failing). A
-    transport error on purpose: to the openai client it is a connection failure, hence retryable."""
+class CredentialsRejected(CredentialsError):
+    """IAM or the metadata service refused to issue a token: the operator has to act."""
+
+
+class CredentialsUnavailable(CredentialsError):
+    """IAM or the metadata service is unreachable or failing right now."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,8 @@ class YandexCredentials:
         return self._source is not None
 
     async def authorization(self) -> str:
-        """The header value for a request sent now. Raises CredentialsRejected or
-        CredentialsUnavailable only when no valid token is held and none can be had."""
+        """The header value for a request sent now. Raises CredentialsError (CredentialsRejected or
+        CredentialsUnavailable) only when no valid token is held and none can be had."""
         if self._static is not None:
             return self._static
         held = self._token
@@ -172,10 +177,11 @@ class YandexCredentials:
                 await self._sleep(held.renew_at - self._clock())
             try:
                 await self._renew(only_if_unusable=False)
-            except (CredentialsRejected, CredentialsUnavailable) as error:
+            except CredentialsError as error:
                 current = self._token
                 left = current.expires_at - self._clock() if current is not None else 0.0
-                log.warning(
+                log.log(
+                    logging.ERROR if isinstance(error, CredentialsRejected) else logging.WARNING,
                     "could not renew the Yandex IAM token (%s); the current one is valid for %.0f s more",
                     error,
                     max(left, 0.0),

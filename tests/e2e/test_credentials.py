@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.e2e.harness import Stack, final_texts
@@ -20,6 +22,7 @@ from tests.fakes.yandex.server import YandexEmulator, running_yandex_emulator
 pytestmark = pytest.mark.slow
 
 TOKEN_TTL_S = 2.0
+UNAVAILABLE = "The assistant is temporarily unavailable. Please try again a bit later."
 NOTES = b"# Harbour\n\nThe harbour master of Port Elwyn is called Ines Korhonen.\n"
 
 
@@ -72,6 +75,41 @@ async def test_answers_across_several_token_lifetimes_never_meet_a_401(
     # Renewed in the background well before expiry: each new token came before the previous one lapsed.
     for previous, renewed in itertools.pairwise(tokens):
         assert renewed["issued_at"] < previous["expires_at"]
+
+
+async def test_a_key_revoked_while_running_fails_answers_gracefully(
+    stack: Stack, service_account_key_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert stack.yandex.iam_url is not None
+    async with stack.bot(
+        reply_format="classic",
+        yc_api_key=None,
+        yc_sa_key_file=str(service_account_key_file),
+        yc_iam_url=stack.yandex.iam_url,
+    ):
+        user, chat_id = await private_chat(stack)
+        assert await ask(stack, chat_id, user, "before emu:echo") == "before"
+        stack.yandex.config.service_account_keys = ()  # the key is deleted in the console
+        await asyncio.sleep(TOKEN_TTL_S + 0.5)  # the last token lapses; renewals are refused
+        assert await ask(stack, chat_id, user, "after emu:echo") == UNAVAILABLE
+    assert "could not renew the Yandex IAM token (Yandex IAM refused the service-account key" in caplog.text
+    assert not any("Traceback" in text or "Error" in text for text in final_texts(stack.telegram, chat_id))
+
+
+async def test_a_static_iam_token_works_with_a_warning(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert stack.yandex.metadata_url is not None
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(stack.yandex.metadata_url, headers={"Metadata-Flavor": "Google"}) as response,
+    ):
+        token = (await response.json())["access_token"]  # any IAM token the emulator issued
+    caplog.set_level(logging.WARNING)
+    async with stack.bot(yc_api_key=None, yc_iam_token=token):
+        user, chat_id = await private_chat(stack)
+        assert await ask(stack, chat_id, user, "static emu:echo") == "static"
+    assert "YC_IAM_TOKEN is a static IAM token: it expires within 12 hours" in caplog.text
 
 
 async def test_a_key_iam_does_not_know_stops_the_start_with_one_line(stack: Stack, tmp_path: Path) -> None:

@@ -9,8 +9,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from bot.app import BotApp, ReceivingConflict
+from bot.storage.heartbeat import beat_forever
+from bot.storage.keys import Namespace
 from tests.e2e.harness import Stack, final_texts
 from tests.fakes.telegram.fixtures import make_bot
 from tests.support.net import free_port
@@ -120,3 +123,21 @@ async def test_webhook_mode_honours_metrics_host_and_port(stack: Stack) -> None:
             assert response.status == 404
     async with stack.bot(**webhook, metrics_port=webhook_port):
         assert (await healthz(webhook_port))[0] == 200, "the same port: served by the webhook listener"
+
+
+async def test_the_container_health_check_reports_updates_not_arriving(stack: Stack) -> None:
+    """`python -m bot.health` reads the heartbeat: fresh but with a receiving problem is unhealthy."""
+    problem = "no updates received from Telegram for 130 s (last error: TelegramConflictError)"
+    redis: aioredis.Redis = aioredis.Redis.from_url(stack.redis_url)
+    beating = asyncio.create_task(
+        beat_forever(redis, Namespace(int(stack.telegram.token.split(":")[0])), lambda: problem)
+    )
+    try:
+        await asyncio.sleep(0.2)
+        run = await stack.run_cli("bot.health", stack.env())
+    finally:
+        beating.cancel()
+        await asyncio.gather(beating, return_exceptions=True)
+        await redis.aclose()
+    assert run.code == 1
+    assert run.output.strip().splitlines() == [f"unhealthy: {problem}"]

@@ -82,6 +82,10 @@ async def test_a_rejected_bot_token(stack: Stack) -> None:
     run = await stack.run_cli("bot", stack.env(bot_token="999:not-the-token"))
     assert run.code == 1
     assert one_line(run) == "error: Telegram rejected BOT_TOKEN (401 Unauthorized)"
+    doctor = await stack.run_cli("bot.doctor", stack.env(bot_token="999:not-the-token"))
+    assert doctor.code == 1
+    row = failed_row(doctor)
+    assert row.startswith("Telegram ") and "Telegram rejected BOT_TOKEN" in row and "@BotFather" in row
 
 
 async def test_rejected_yandex_credentials(stack: Stack) -> None:
