@@ -106,6 +106,14 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.bot_token.get_secret_value(), session=session, default=DefaultBotProperties())
 
 
+def build_yandex(settings: Settings) -> tuple[YandexCredentials, AsyncOpenAI]:
+    """The Yandex credentials (one component for every Yandex client: the openai client here, any
+    other through `bot.yandex.client.yandex_http_options`) and the OpenAI-compatible client using them.
+    Close the client, then `credentials.aclose()`."""
+    credentials = build_credentials(settings)
+    return credentials, build_openai_client(settings, credentials)
+
+
 def telegram_server(settings: Settings) -> str:
     """The Bot API server's address for messages (never with the token)."""
     return settings.telegram_api_url or "https://api.telegram.org"
@@ -141,8 +149,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     bot = build_bot(settings)
     receipt = UpdateReceipt(stale_after=settings.updates_stale_seconds)
     bot.session.middleware(ReceiptMiddleware(receipt))
-    credentials = build_credentials(settings)
-    openai = build_openai_client(settings, credentials)
+    credentials, openai = build_yandex(settings)
     ns = Namespace(bot_id=settings.bot_id)
     metrics = Metrics()
     conversations = RedisConversationStore(

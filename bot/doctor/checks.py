@@ -24,8 +24,7 @@ from bot.preflight import require_models, telegram_identity, yandex_models
 from bot.settings import Settings
 from bot.storage.heartbeat import probe
 from bot.storage.keys import Namespace
-from bot.wiring import build_bot, redacted_url, telegram_server
-from bot.yandex.client import build_credentials, build_openai_client
+from bot.wiring import build_bot, build_yandex, redacted_url, telegram_server
 from bot.yandex.credentials import YandexCredentials
 from bot.yandex.models import documented
 
@@ -33,6 +32,7 @@ T = TypeVar("T")
 STEP_TIMEOUT_S = 60.0
 INDEX_DEADLINE_S = 120.0
 PROBE_QUESTION = "Reply with one word: ok"
+RECENT_WEBHOOK_ERROR_S = 600.0  # an older delivery failure says little about the webhook now
 
 
 @dataclass
@@ -162,7 +162,10 @@ class Doctor:
                 f"BOT_MODE=webhook, but Telegram posts to another URL ({where})",
                 "the bot sets WEBHOOK_URL at start; if another deployment uses that webhook, stop it first",
             )
-        if info.last_error_message:
+        recent_error = info.last_error_date is not None and (
+            time.time() - info.last_error_date.timestamp() < RECENT_WEBHOOK_ERROR_S
+        )
+        if info.last_error_message and recent_error:
             raise CheckFailed(
                 f"webhook set, but Telegram's last delivery failed: {' '.join(info.last_error_message.split())}",
                 "make WEBHOOK_URL reachable from the internet (reverse proxy, TLS certificate)",
@@ -305,8 +308,8 @@ def render(checks: list[Check]) -> str:
 
 
 async def diagnose(settings: Settings) -> list[Check]:
-    credentials = build_credentials(settings)
-    clients = Clients(settings, build_bot(settings), credentials, build_openai_client(settings, credentials))
+    credentials, client = build_yandex(settings)
+    clients = Clients(settings, build_bot(settings), credentials, client)
     try:
         return await Doctor(settings, clients).run()
     finally:

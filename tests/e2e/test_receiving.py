@@ -141,3 +141,20 @@ async def test_the_container_health_check_reports_updates_not_arriving(stack: St
         await redis.aclose()
     assert run.code == 1
     assert run.output.strip().splitlines() == [f"unhealthy: {problem}"]
+
+
+async def test_the_doctor_in_webhook_mode_reports_a_webhook_pointing_elsewhere(stack: Stack) -> None:
+    other = make_bot(stack.telegram)
+    try:
+        await other.set_webhook("https://elsewhere.example.com/hook")
+    finally:
+        await other.session.close()
+    webhook = stack.env(
+        bot_mode="webhook", webhook_url="https://bot.example.com/telegram/hook", webhook_secret="s3cret"
+    )
+    run = await stack.run_cli("bot.doctor", webhook)
+    assert run.code == 1 and "Traceback" not in run.output
+    failed = [line for line in run.stdout.splitlines() if "  FAIL  " in line]
+    assert len(failed) == 1
+    assert failed[0].startswith("Telegram updates")
+    assert "BOT_MODE=webhook, but Telegram posts to another URL (https://elsewhere.example.com…)" in failed[0]
