@@ -79,11 +79,6 @@ class BotApp:
         except BaseException:
             await runtime.close()
             raise
-        if settings.yc_auth == "iam_token":
-            log.warning(
-                "YC_IAM_TOKEN is a static IAM token: it expires within 12 hours and nothing renews it, "
-                "so answers will fail after that; use YC_API_KEY or YC_SA_KEY_FILE for a lasting deployment"
-            )
         app = cls(runtime)
         operational = (
             "off"
@@ -129,7 +124,7 @@ class BotApp:
         )
         conflict = asyncio.create_task(runtime.receipt.conflict.wait(), name="polling-conflict")
         self.serving.set()
-        log.info("serving as %s; polling", self._identity)
+        self._announce("polling")
         try:
             await asyncio.wait({polling, conflict}, return_when=asyncio.FIRST_COMPLETED)
             if conflict.done() and not polling.done():
@@ -146,6 +141,15 @@ class BotApp:
             if web_runner is not None:
                 await web_runner.cleanup()
             await runtime.close()
+
+    def _announce(self, mode: str) -> None:
+        """The first log lines, once serving (a start that fails prints its one error line only)."""
+        log.info("serving as %s; %s", self._identity, mode)
+        if self.runtime.settings.yc_auth == "iam_token":
+            log.warning(
+                "YC_IAM_TOKEN is a static IAM token: it expires within 12 hours and nothing renews it, "
+                "so answers will fail after that; use YC_API_KEY or YC_SA_KEY_FILE for a lasting deployment"
+            )
 
     async def _remove_leftover_webhook(self) -> None:
         """A webhook left behind by webhook mode makes every getUpdates fail with 409: remove it, keeping
@@ -231,12 +235,8 @@ class BotApp:
             ]
             runtime.start_background()
             self.serving.set()
-            log.info(
-                "serving as %s; webhook mode, listening on %s:%s%s",
-                self._identity,
-                settings.webhook_host,
-                settings.webhook_port,
-                settings.webhook_path,
+            self._announce(
+                f"webhook mode, listening on {settings.webhook_host}:{settings.webhook_port}{settings.webhook_path}"
             )
             if handle_signals:
                 loop = asyncio.get_running_loop()
