@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
+from bot.core.authors import with_author_note
 from bot.core.breaker import BreakerPolicy, CircuitBreaker
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
@@ -34,6 +35,7 @@ from bot.storage.conversations import RedisConversationStore
 from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
 from bot.storage.lanes import RedisLaneStore
+from bot.storage.notices import RedisNoticeLog
 from bot.storage.redis_typing import awaited
 from bot.storage.stops import RedisAnswerDirectory
 from bot.storage.telegram_budget import RedisTelegramBudget
@@ -43,6 +45,7 @@ from bot.telegram.budget import BudgetConfig
 from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
+from bot.telegram.notices import BackgroundNotices
 from bot.telegram.receiving import ReceiptMiddleware, UpdateReceipt
 from bot.telegram.services import BotServices
 from bot.yandex.answers import ResponsesAnswerModel
@@ -57,6 +60,7 @@ KNOWLEDGE_TTL_DAYS = 180
 # aiogram's default pool of 100 connections makes final texts queue behind drafts and leave in bursts.
 TELEGRAM_MAX_CONNECTIONS = 400
 REDIS_MAX_CONNECTIONS = 64
+NOTICE_DRAIN_SECONDS = 5.0  # on shutdown, notices still waiting for their chat's budget get this long
 
 
 @dataclass
@@ -88,6 +92,7 @@ class Runtime:
     async def close(self) -> None:
         await self.services.albums.close()
         await self.lanes.close(self.settings.shutdown_deadline_seconds)
+        await self.services.answers.close(NOTICE_DRAIN_SECONDS)
         if self._stop_listener is not None:
             self._stop_listener.cancel()
             await asyncio.gather(self._stop_listener, return_exceptions=True)
@@ -170,7 +175,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     use_case = AnswerQuestion(
         model,
         conversations,
-        AnswerSettings(instructions=settings.assistant_instructions, replay_turns=settings.replay_turns),
+        AnswerSettings(
+            instructions=with_author_note(settings.assistant_instructions), replay_turns=settings.replay_turns
+        ),
         breaker,
     )
     # Lane lock heartbeats get connections of their own: queued behind a burst, they would come late.
@@ -183,6 +190,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
         settings=LaneSettings(
             max_jobs=settings.max_queued_per_chat + 1,  # the running job stays in its lane until done
+            max_member_jobs=settings.max_queued_per_user + 1,  # the same, for one member of a group
             lock_seconds=settings.lane_lock_seconds,
             # Polling reads one ordered stream; only parallel webhook deliveries can arrive out of order.
             order_grace=settings.update_order_grace_ms / 1000 if settings.bot_mode == "webhook" else 0.0,
@@ -191,12 +199,13 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     )
     sender = TelegramSender(bot, RedisTelegramBudget(redis, ns, budget), Capabilities(), metrics)
     active = ActiveAnswers()
+    knowledge_store = RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400)
     knowledge = KnowledgeBaseService(
         TelegramDocumentSource(bot),
         VectorStoreIndex(
             openai, poll_interval=settings.index_poll_seconds, deadline=settings.index_timeout_seconds
         ),
-        RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400),
+        knowledge_store,
         DocumentLimits(
             max_bytes=int(settings.max_document_mb * 1024 * 1024),
             max_documents=settings.max_documents_per_chat,
@@ -204,6 +213,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             chunk_size_tokens=settings.chunk_size_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
             reclaim_idle_indexes=settings.reclaim_idle_indexes,
+            indexing_deadline=settings.index_timeout_seconds,
         ),
     )
     documents = DocumentFlow(knowledge, lanes, sender, metrics)
@@ -218,7 +228,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             user_daily_tokens=settings.user_daily_tokens, chat_daily_tokens=settings.chat_daily_tokens
         ),
     )
-    chat_keys = RedisChatKeys(redis, ns)
+    chat_keys = RedisChatKeys(redis, ns, knowledge_store)
     chatter = (
         RedisChatter(redis, ns, keep=settings.group_context_messages)
         if settings.group_context_messages
@@ -249,6 +259,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         access,
         directory,
         chatter,
+        BackgroundNotices(sender, RedisNoticeLog(redis, ns)),
     )
     metrics.track_queue(lambda: lanes.active_lanes, active.__len__)
     services = BotServices(

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import telegramify_markdown
 from aiogram.types import MessageEntity
 
+from bot.core.display import short_file_name
+
 CLASSIC_LIMIT = 4096
 RICH_LIMIT = 32_768
 _MIN_FILL = 0.5  # a boundary must leave the chunk at least half full, else cut harder
@@ -24,6 +26,23 @@ _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"')\]»]|$)")
 # Inline-significant characters only: notes and file names sit inside a line, never at its start.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]~<>|])")
 _FENCE = re.compile(r"^(```|~~~)(.*)$", re.MULTILINE)
+
+
+# What the model writes is shown as Markdown, but it may repeat what users chose (names, file names,
+# questions): a tg:// link (a user mention, a "join this chat" link) or an @username would act in
+# the chat. Those are shown as plain text: the link keeps its words, the @ or "tg:" gets a word
+# joiner (U+2060) that stops Telegram from making a link or a mention of it and is invisible.
+_TG_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?tg:[^)\n]*\)", re.IGNORECASE)
+_TG_SCHEME = re.compile(r"(?i)\b(tg):(?=//)")
+_MENTION = re.compile(r"(?<![\w@/])@(?=[A-Za-z0-9_]{3,})")
+WORD_JOINER = "\u2060"
+
+
+def inert_markdown(markdown: str) -> str:
+    """The model's Markdown with tg:// links and @mentions made plain text (see above)."""
+    text = _TG_LINK.sub(r"\1", markdown)
+    text = _TG_SCHEME.sub(lambda m: f"{m.group(1)}:{WORD_JOINER}", text)
+    return _MENTION.sub(f"@{WORD_JOINER}", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +63,7 @@ def with_sources(markdown: str, sources: Sequence[str], label: str) -> str:
     """Append a compact footer naming the documents the answer used."""
     if not sources:
         return markdown
-    names = ", ".join(escape_markdown(name) for name in sources)
+    names = ", ".join(escape_markdown(short_file_name(name)) for name in sources)
     return f"{markdown.rstrip()}\n\n📎 *{escape_markdown(label)}:* {names}"
 
 
@@ -60,6 +79,8 @@ def markdown_to_entities(markdown: str) -> Chunk:
             custom_emoji_id=e.custom_emoji_id,
         )
         for e in entities
+        # Never a link into Telegram itself (a mention, a join link), whatever the Markdown said.
+        if not (e.url or "").lower().startswith("tg:")
     )
     return Chunk(text=text, entities=converted)
 
