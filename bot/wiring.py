@@ -1,4 +1,5 @@
-"""The one place that builds clients (Bot, Redis, AsyncOpenAI) and services, and closes them."""
+"""The one place that builds clients (Bot, Redis, Yandex credentials, AsyncOpenAI) and services, and
+closes them."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
 from bot.core.authors import with_author_note
 from bot.core.breaker import BreakerPolicy, CircuitBreaker
+from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
 from bot.core.references import with_reference_note
 from bot.core.speech import SpeechLimits, TranscribeSpeech
 from bot.core.usage import UsageBudget, UsageLimits
+from bot.errors import StartupError
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
@@ -48,11 +51,14 @@ from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
 from bot.telegram.media import TELEGRAM_DOWNLOAD_LIMIT, MediaPreparer, MediaSettings
 from bot.telegram.notices import BackgroundNotices
+from bot.telegram.receiving import ReceiptMiddleware, UpdateReceipt
 from bot.telegram.services import BotServices
 from bot.yandex.answers import ResponsesAnswerModel
-from bot.yandex.client import build_openai_client, model_uri
+from bot.yandex.client import build_credentials, build_openai_client, yandex_http_options
+from bot.yandex.credentials import YandexCredentials
 from bot.yandex.documents import VectorStoreIndex
-from bot.yandex.speech import SpeechKitEndpoints, SpeechKitRecognizer, StaticAuthorization
+from bot.yandex.models import model_uri
+from bot.yandex.speech import SpeechKitEndpoints, SpeechKitRecognizer
 from bot.yandex.vision import ImageAwareModel, VisionAnswerModel
 
 log = logging.getLogger(__name__)
@@ -65,17 +71,15 @@ REDIS_MAX_CONNECTIONS = 64
 NOTICE_DRAIN_SECONDS = 5.0  # on shutdown, notices still waiting for their chat's budget get this long
 
 
-class StartupError(Exception):
-    """The bot cannot start; the message is safe to print (no secrets)."""
-
-
 @dataclass
 class Runtime:
     settings: Settings
     bot: Bot
     redis: aioredis.Redis
     heartbeat_redis: aioredis.Redis
+    credentials: YandexCredentials
     openai: AsyncOpenAI
+    receipt: UpdateReceipt
     lanes: LaneRunner
     services: BotServices
     dispatcher: Dispatcher
@@ -85,7 +89,9 @@ class Runtime:
     _stop_listener: asyncio.Task[None] | None = None
 
     def start_background(self) -> None:
-        """Lane keeper and sweeper, and the listener for Stop requests from other replicas."""
+        """Lane keeper and sweeper, the listener for Stop requests from other replicas, and the renewal
+        of Yandex IAM tokens."""
+        self.credentials.start()
         self.lanes.start()
         if self._stop_listener is None:
             self._stop_listener = asyncio.create_task(
@@ -101,6 +107,7 @@ class Runtime:
             await asyncio.gather(self._stop_listener, return_exceptions=True)
         await self.openai.close()
         await self.speech_http.aclose()
+        await self.credentials.aclose()
         await self.redis.aclose()
         await self.heartbeat_redis.aclose()
         await self.bot.session.close()
@@ -108,8 +115,23 @@ class Runtime:
 
 def build_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.telegram_api_url) if settings.telegram_api_url else PRODUCTION
-    session = AiohttpSession(api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS)
+    session = AiohttpSession(
+        api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS, proxy=settings.telegram_proxy_url
+    )
     return Bot(settings.bot_token.get_secret_value(), session=session, default=DefaultBotProperties())
+
+
+def build_yandex(settings: Settings) -> tuple[YandexCredentials, AsyncOpenAI]:
+    """The Yandex credentials (one component for every Yandex client: the openai client here, any
+    other through `bot.yandex.client.yandex_http_options`) and the OpenAI-compatible client using them.
+    Close the client, then `credentials.aclose()`."""
+    credentials = build_credentials(settings)
+    return credentials, build_openai_client(settings, credentials)
+
+
+def telegram_server(settings: Settings) -> str:
+    """The Bot API server's address for messages (never with the token)."""
+    return settings.telegram_api_url or "https://api.telegram.org"
 
 
 def redacted_url(url: str) -> str:
@@ -140,12 +162,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ) from None
 
     bot = build_bot(settings)
-    openai = build_openai_client(
-        api_key=settings.yc_credential,
-        folder_id=settings.yc_folder_id,
-        base_url=settings.yc_base_url,
-        timeout=settings.yc_timeout_seconds,
-    )
+    receipt = UpdateReceipt(stale_after=settings.updates_stale_seconds)
+    bot.session.middleware(ReceiptMiddleware(receipt))
+    credentials, openai = build_yandex(settings)
     ns = Namespace(bot_id=settings.bot_id)
     metrics = Metrics()
     conversations = RedisConversationStore(
@@ -158,8 +177,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     def count_provider_error(kind: str) -> None:
         metrics.provider_errors.labels(kind=kind).inc()
 
+    folder, default_model = settings.yc_folder_id, settings.yc_model
     text_model = ResponsesAnswerModel(
-        openai, model_uri(settings.yc_folder_id, settings.yc_model), metrics=metrics
+        openai, lambda name: model_uri(folder, name or default_model), metrics=metrics
     )
     vision_model = (
         VisionAnswerModel(
@@ -176,14 +196,23 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     )
     breaker = CircuitBreaker(breaker_policy)
     metrics.provider_breaker.set_function(lambda: breaker.state.level)
-    use_case = AnswerQuestion(
-        model,
+    instructions = with_reference_note(with_author_note(settings.assistant_instructions))
+    # Summaries for a new chain are written by the text model; image questions never roll over.
+    rollover = ContextRollover(
+        text_model,
         conversations,
-        AnswerSettings(
-            instructions=with_reference_note(with_author_note(settings.assistant_instructions)),
-            replay_turns=settings.replay_turns,
+        ContextPolicy(
+            context_tokens=settings.context_tokens,
+            rollover_percent=settings.context_rollover_percent,
+            recent_percent=settings.rollover_recent_percent,
+            recent_turns=settings.replay_turns,
+            summary_tokens=settings.rollover_summary_tokens,
         ),
-        breaker,
+        instructions,
+        transcript_turns=settings.transcript_max_turns,
+    )
+    use_case = AnswerQuestion(
+        model, conversations, AnswerSettings(instructions=instructions), breaker, rollover
     )
     # Lane lock heartbeats get connections of their own: queued behind a burst, they would come late.
     heartbeat_redis: aioredis.Redis = aioredis.Redis.from_url(
@@ -222,9 +251,12 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ),
     )
     documents = DocumentFlow(knowledge, lanes, sender, metrics)
-    # SpeechKit speaks plain REST; the same credential as the openai client (issue 14's shared
-    # credentials component replaces StaticAuthorization once it lands).
-    speech_http = httpx2.AsyncClient(timeout=settings.yc_timeout_seconds)
+    # SpeechKit speaks plain REST, with the same credentials, privacy header and proxy as the openai
+    # client (a fresh Authorization header per request; a 401 is reported to the credentials).
+    speech_http = httpx2.AsyncClient(
+        timeout=settings.yc_timeout_seconds,
+        **yandex_http_options(settings, credentials, settings.yc_stt_url),
+    )
     media_settings = MediaSettings(
         speech_enabled=settings.stt_enabled,
         max_speech_seconds=settings.stt_max_duration_seconds,
@@ -234,9 +266,6 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     speech = TranscribeSpeech(
         SpeechKitRecognizer(
             speech_http,
-            StaticAuthorization.for_credential(
-                settings.yc_credential, is_api_key=settings.yc_api_key is not None
-            ),
             SpeechKitEndpoints(
                 sync_url=settings.yc_stt_url,
                 async_url=settings.yc_stt_async_url,
@@ -297,6 +326,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         metrics,
         access,
         directory,
+        rollover,
         chatter,
         BackgroundNotices(sender, RedisNoticeLog(redis, ns)),
         media,
@@ -326,7 +356,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         bot=bot,
         redis=redis,
         heartbeat_redis=heartbeat_redis,
+        credentials=credentials,
         openai=openai,
+        receipt=receipt,
         lanes=lanes,
         services=services,
         dispatcher=build_dispatcher(services),

@@ -21,7 +21,8 @@ class Namespace:
 
 @dataclass(frozen=True, slots=True)
 class ConversationStateKey:
-    """Hash: provider context handle, carry-over turns, chain start. Owner: storage.conversations."""
+    """Hash: provider context handle, carry-over turns, summary (and up to which turn), how full the
+    context is, a learned context limit and when the chain started. Owner: storage.conversations."""
 
     ns: Namespace
     conversation: ConversationKey
@@ -68,12 +69,25 @@ class NoticeSentKey:
 
 @dataclass(frozen=True, slots=True)
 class HeartbeatKey:
-    """String (unix time) with TTL, refreshed by a serving bot process. Owner: storage.heartbeat."""
+    """String (JSON: unix time and whether updates arrive) with TTL, refreshed by a serving bot process.
+    Owner: storage.heartbeat."""
 
     ns: Namespace
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorProbeKey:
+    """String with a 60 s TTL, written, read back and deleted by `python -m bot.doctor`. Owner:
+    storage.heartbeat."""
+
+    ns: Namespace
+    nonce: str
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:doctor:{self.nonce}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +138,19 @@ class UsageKey:
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:usage:{self.scope}:{self.owner_id}:{self.day}"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageApproximateKey:
+    """String with a 3-day TTL: some of that day's tokens (UsageKey) are estimates. Owner: storage.usage."""
+
+    ns: Namespace
+    scope: str  # "user" | "chat"
+    owner_id: int
+    day: str
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:usage-approx:{self.scope}:{self.owner_id}:{self.day}"
 
 
 @dataclass(frozen=True, slots=True)

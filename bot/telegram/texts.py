@@ -54,6 +54,7 @@ _EN: dict[str, str] = {
     "usage_user_unlimited": "You: {used} (no limit)",
     "usage_chat_unlimited": "This chat: {used} (no limit)",
     "usage_exempt": "You are an admin: budgets do not apply to you.",
+    "usage_approximate": "≈ approximate: Yandex reported no token usage for some answers, so the bot estimated it.",
     "unsupported_content": "I can read text, documents, voice messages and photos, not this kind of content. Please write your question as text.",
     "describe_image": "Describe what is in the image.",
     "unknown_command": "I don't know that command. See /help.",
@@ -117,6 +118,13 @@ _EN: dict[str, str] = {
         "A restart interrupted me while I was sending the answer to this message. "
         "If it is missing or incomplete, please ask again."
     ),
+    Notice.ANSWER_CUT_OFF: "The answer was cut off at the model's length limit. Ask me to continue if you need more.",
+    Notice.MODEL_DECLINED: "The model declined to answer this. Try rephrasing the question.",
+    Notice.MODEL_DECLINED_TO_CONTINUE: "The model declined to continue this answer.",
+    Notice.PROMPT_TOO_LONG: (
+        "This message is too long for the model to read together with our conversation. "
+        "Please shorten it, or send /new to start over."
+    ),
     Notice.SPEECH_EMPTY: "I couldn't make out any words in that recording. Please try again or write your question.",
     Notice.SPEECH_DISABLED: "Voice messages are not enabled for this bot. Please write your question as text.",
     Notice.SPEECH_FORMAT: "I can't transcribe this audio format. Supported: {formats}.",
@@ -177,6 +185,7 @@ _RU: dict[str, str] = {
     "usage_user_unlimited": "Вы: {used} (без лимита)",
     "usage_chat_unlimited": "Этот чат: {used} (без лимита)",
     "usage_exempt": "Вы администратор: лимиты на вас не действуют.",
+    "usage_approximate": "≈ приблизительно: Yandex не сообщил расход токенов по части ответов, бот оценил его сам.",
     "unsupported_content": "Я понимаю текст, документы, голосовые и фото, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
     "describe_image": "Опиши, что изображено на картинке.",
     "unknown_command": "Я не знаю такой команды. Смотрите /help.",
@@ -240,6 +249,13 @@ _RU: dict[str, str] = {
     Notice.ANSWER_UNCERTAIN: (
         "Перезапуск прервал отправку ответа на это сообщение. "
         "Если он не пришёл или оборван, спросите ещё раз."
+    ),
+    Notice.ANSWER_CUT_OFF: "Ответ оборван: модель достигла предела длины ответа. Попросите продолжить, если нужно.",
+    Notice.MODEL_DECLINED: "Модель отказалась отвечать на это. Попробуйте сформулировать вопрос иначе.",
+    Notice.MODEL_DECLINED_TO_CONTINUE: "Модель отказалась продолжать этот ответ.",
+    Notice.PROMPT_TOO_LONG: (
+        "Это сообщение слишком длинное, чтобы модель прочла его вместе с нашим разговором. "
+        "Сократите его или начните заново командой /new."
     ),
     Notice.SPEECH_EMPTY: "Не удалось разобрать слова в этой записи. Попробуйте ещё раз или напишите вопрос текстом.",
     Notice.SPEECH_DISABLED: "Голосовые сообщения у этого бота не включены. Напишите, пожалуйста, вопрос текстом.",

@@ -1,5 +1,8 @@
 """SpeechRecognizer over Yandex SpeechKit's REST APIs, with the same credentials as the rest of the bot.
 
+`http` carries the bot's Yandex credentials (bot.yandex.client.yandex_http_options: the shared
+credentials set each request's Authorization header and learn of 401s), privacy header and proxy.
+
 - Short recordings (OGG Opus, at most 30 s and 1 MB: speechkit/stt/request.md) use synchronous
   recognition, API v1: `POST {sync_url}?lang=…&folderId=…&format=oggopus` with the file as the body;
   the answer is `{"result": "<text>"}` (speechkit/stt/api/request-api.md).
@@ -22,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import httpx2
 
@@ -41,33 +44,6 @@ ASYNC_WAIT_PER_AUDIO_SECOND = 0.5
 _CONTAINERS = {AudioFormat.OGG_OPUS: "OGG_OPUS", AudioFormat.MP3: "MP3", AudioFormat.WAV: "WAV"}
 
 
-class Authorization(Protocol):
-    """Where the `Authorization` header of each request comes from (the shared Yandex credentials)."""
-
-    async def authorization(self) -> str: ...
-
-    def reject(self, authorization: str) -> None:
-        """A request sent with `authorization` got 401."""
-
-
-class StaticAuthorization:
-    """One fixed header: `Api-Key <key>` for an API key, `Bearer <token>` for an IAM token. Stands in
-    until the shared credentials component (service-account keys, token renewal) is wired in."""
-
-    def __init__(self, header: str) -> None:
-        self._header = header
-
-    @classmethod
-    def for_credential(cls, credential: str, *, is_api_key: bool) -> StaticAuthorization:
-        return cls(f"Api-Key {credential}" if is_api_key else f"Bearer {credential}")
-
-    async def authorization(self) -> str:
-        return self._header
-
-    def reject(self, authorization: str) -> None:
-        log.warning("Yandex SpeechKit refused the credential (401)")
-
-
 @dataclass(frozen=True, slots=True)
 class SpeechKitEndpoints:
     sync_url: str
@@ -82,7 +58,6 @@ class SpeechKitRecognizer:
     def __init__(
         self,
         http: httpx2.AsyncClient,
-        auth: Authorization,
         endpoints: SpeechKitEndpoints,
         *,
         folder_id: str,
@@ -91,7 +66,6 @@ class SpeechKitRecognizer:
         count_error: Callable[[str], None] | None = None,
     ) -> None:
         self._http = http
-        self._auth = auth
         self._endpoints = endpoints
         self._folder_id = folder_id
         self._language = language
@@ -163,8 +137,7 @@ class SpeechKitRecognizer:
         content: bytes | None = None,
         json_body: dict[str, Any] | None = None,
     ) -> httpx2.Response:
-        authorization = await self._auth.authorization()
-        headers = {"Authorization": authorization, "x-folder-id": self._folder_id}
+        headers = {"x-folder-id": self._folder_id}
         try:
             response = await self._http.request(
                 method, url, params=params, content=content, json=json_body, headers=headers
@@ -180,8 +153,6 @@ class SpeechKitRecognizer:
         if response.status_code >= 400:
             status = response.status_code
             self._count(f"stt_http_{status}")
-            if status == 401:
-                self._auth.reject(authorization)
             retryable = status in (408, 429) or status >= 500
             raise ProviderError(f"speech recognition answered {status}", retryable=retryable, status=status)
         return response

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
@@ -27,10 +28,13 @@ from openai.types.chat import (
 
 from bot.core.authors import labelled
 from bot.core.errors import ProviderError, StreamBrokenError
-from bot.core.models import CompletedAnswer, Usage
-from bot.core.ports import AnswerModel, AnswerRequest, AnswerStream
+from bot.core.models import CompletedAnswer, Ending, Usage
+from bot.core.ports import AnswerModel, AnswerRequest, AnswerStream, CompletionRequest
 
 log = logging.getLogger(__name__)
+
+# Chat Completions' finish reasons (OpenAI's; Yandex documents none of its own for this API).
+_ENDINGS = {"stop": Ending.COMPLETED, "length": Ending.CUT_BY_LENGTH, "content_filter": Ending.DECLINED}
 
 
 class VisionAnswerModel:
@@ -73,11 +77,11 @@ class VisionAnswerStream:
 
     async def deltas(self) -> AsyncIterator[str]:
         text = ""
-        finished = False
-        usage = Usage()
+        finish_reason: str | None = None
+        usage: Usage | None = None
         try:
             async for chunk in self._stream:
-                if chunk.usage is not None:
+                if chunk.usage is not None and (chunk.usage.prompt_tokens or chunk.usage.completion_tokens):
                     usage = Usage(
                         input_tokens=chunk.usage.prompt_tokens, output_tokens=chunk.usage.completion_tokens
                     )
@@ -86,7 +90,7 @@ class VisionAnswerStream:
                         text += choice.delta.content
                         yield choice.delta.content
                     if choice.finish_reason is not None:
-                        finished = True
+                        finish_reason = choice.finish_reason
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -94,8 +98,9 @@ class VisionAnswerStream:
                 return
             self._count_error("stream")
             raise StreamBrokenError(f"answer stream broke: {type(error).__name__}") from error
-        if finished and not self._cancelled:
-            self._result = CompletedAnswer(text=text, context_handle=None, usage=usage)
+        if finish_reason is not None and not self._cancelled:
+            ending = _ENDINGS.get(finish_reason, Ending.COMPLETED)
+            self._result = CompletedAnswer(text=text, context_handle=None, usage=usage, ending=ending)
 
     async def cancel(self) -> None:
         self._cancelled = True
@@ -105,10 +110,15 @@ class VisionAnswerStream:
         await self._stream.close()
 
 
-class ImageAwareModel:
-    """Sends questions about images to the image-capable model and everything else to the main one."""
+class StreamingModel(Protocol):
+    async def start(self, request: AnswerRequest) -> AnswerStream: ...
 
-    def __init__(self, text: AnswerModel, vision: AnswerModel | None) -> None:
+
+class ImageAwareModel:
+    """Sends questions about images to the image-capable model and everything else (summaries too)
+    to the main one."""
+
+    def __init__(self, text: AnswerModel, vision: StreamingModel | None) -> None:
         self._text = text
         self._vision = vision
 
@@ -119,9 +129,14 @@ class ImageAwareModel:
             raise ProviderError("no image-capable model is configured", retryable=False, status=400)
         return await self._vision.start(request)
 
+    async def complete(self, request: CompletionRequest) -> CompletedAnswer:
+        return await self._text.complete(request)
+
 
 def _messages(request: AnswerRequest) -> list[ChatCompletionMessageParam]:
     messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": request.instructions}]
+    if request.summary:
+        messages.append({"role": "system", "content": request.summary})
     for turn in request.replay:
         if turn.role == "user":
             messages.append({"role": "user", "content": labelled(turn.text, turn.author)})

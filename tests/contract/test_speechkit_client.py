@@ -11,10 +11,10 @@ import pytest
 
 from bot.core.errors import ProviderError
 from bot.core.speech import AudioClip, AudioFormat
+from bot.yandex.credentials import YandexAuth, YandexCredentials
 from bot.yandex.speech import (
     SpeechKitEndpoints,
     SpeechKitRecognizer,
-    StaticAuthorization,
     recognized_text,
     uses_sync_recognition,
 )
@@ -23,16 +23,17 @@ from tests.fakes.yandex.server import YandexEmulator
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(timeout=10) as client:
+    """Authenticated as the bot's Yandex clients are: the shared credentials set the header."""
+    auth = YandexAuth(YandexCredentials.api_key("test-api-key"))
+    async with httpx2.AsyncClient(timeout=10, auth=auth) as client:
         yield client
 
 
 def recognizer(
-    http: httpx2.AsyncClient, emu: YandexEmulator, *, language: str = "auto", key: str = "test-api-key"
+    http: httpx2.AsyncClient, emu: YandexEmulator, *, language: str = "auto"
 ) -> SpeechKitRecognizer:
     return SpeechKitRecognizer(
         http,
-        StaticAuthorization.for_credential(key, is_api_key=True),
         SpeechKitEndpoints(emu.stt_url, emu.stt_async_url, emu.operations_url),
         folder_id="b1gtestfolder",
         language=language,

@@ -216,3 +216,19 @@ async def test_unknown_operations_are_not_found(
     url = f"{yandex_emulator.stt_async_url}/getRecognition"
     async with http.get(url, params={"operationId": "nope"}, headers=AUTH) as response:
         assert response.status == 404
+
+
+async def test_the_folder_is_checked_as_for_v1(
+    http: aiohttp.ClientSession, yandex_emulator: YandexEmulator
+) -> None:
+    yandex_emulator.config.folder_id = "b1gtestfolder"
+    assert (await recognize(http, yandex_emulator, b"hello"))[0] == 200
+    status, body = await recognize(http, yandex_emulator, b"hello", folderId="b1gotherfolder")
+    assert status == 400 and "does not match with service account folder ID" in body["error_message"]
+    headers = {**AUTH, "x-folder-id": "b1gotherfolder"}
+    async with http.post(
+        f"{yandex_emulator.stt_async_url}/recognizeFileAsync", json=async_body(b"hi"), headers=headers
+    ) as response:
+        assert response.status == 400 and (await response.json())["code"] == 3
+    logged = [r for r in yandex_emulator.requests(limit=10) if r["path"].startswith("/speech/")]
+    assert [r["status"] for r in logged] == [200, 400]

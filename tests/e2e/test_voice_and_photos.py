@@ -82,6 +82,11 @@ async def test_a_45_second_voice_note_takes_the_asynchronous_recognition(stack: 
     [request] = stack.yandex.stt_requests()
     assert request["api"] == "recognizeFileAsync" and request["status"] == 200
     assert request["format"] == "OGG_OPUS" and request["size"] == len(spoken)
+    assert request["folder"] == stack.folder_id
+    # The same credentials and privacy header as every Yandex request, for each call of the operation.
+    calls = [r for r in stack.yandex.requests(limit=100) if not r["path"].startswith("/v1/")]
+    assert {r["path"].split("/")[1] for r in calls} == {"stt", "operations"}
+    assert all(r["status"] == 200 and r["headers"].get("x-data-logging-enabled") == "false" for r in calls)
     heard = "Please summarise the plan. First we build. Then we test."
     assert completed_responses(stack)[-1]["input_text"] == heard
     assert text.startswith(f"> 🎤 {heard}")

@@ -10,6 +10,10 @@ user text only and can be combined:
 ``emu:fail=STATUS`` the HTTP request fails with STATUS before streaming
 ``emu:fail_mid``    the stream sends an ``error`` event midway
 ``emu:echo``        the answer starts with the question itself (directives removed)
+``emu:incomplete``  about half the text, then ``response.incomplete`` (reason ``max_output_tokens``)
+``emu:filtered``    no text: ``response.incomplete`` (reason ``content_filter``)
+``emu:failed``      no text: ``response.failed``
+``emu:refusal``     the answer comes as a refusal (``response.refusal.delta`` events)
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from dataclasses import dataclass
 
 from .search import Quote
 
-_DIRECTIVE = re.compile(r"emu:(?:(history|fail_mid|echo)\b|(long|slow|fail)=(\d+))")
+_DIRECTIVE = re.compile(
+    r"emu:(?:(history|fail_mid|echo|incomplete|filtered|failed|refusal)\b|(long|slow|fail)=(\d+))"
+)
 _DIRECTIVE_WITH_LEADING_SPACE = re.compile(r"[ \t]*" + _DIRECTIVE.pattern)
 _QUOTED_WORDS = 8
 _SENTENCES_PER_PARAGRAPH = 4
@@ -50,6 +56,10 @@ class Directives:
     fail_status: int | None = None
     fail_mid: bool = False
     echo: bool = False
+    incomplete: bool = False
+    filtered: bool = False
+    failed: bool = False
+    refusal: bool = False
 
 
 def parse_directives(text: str) -> Directives:
@@ -68,6 +78,10 @@ def parse_directives(text: str) -> Directives:
         fail_status=fail_status if fail_status is not None and 400 <= fail_status <= 599 else None,
         fail_mid="fail_mid" in flags,
         echo="echo" in flags,
+        incomplete="incomplete" in flags,
+        filtered="filtered" in flags,
+        failed="failed" in flags,
+        refusal="refusal" in flags,
     )
 
 

@@ -11,21 +11,34 @@ Lookups that fail raise ``ApiError`` (404) so route handlers stay short.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import DAY_SECONDS, EmulatorConfig
-from .documents import UnreadableFileError, extract_text
+from .documents import SEARCH_INDEX_MIME_TYPES, UnreadableFileError, extract_text
 from .errors import ApiError, not_found
+from .iam import IamService
 from .items import item_text, new_id
 from .search import AttributeValue, Bm25Index, ChunkingStrategy, Document, matches_filter
 from .speech import SpeechState
 
 RESPONSE_LOG_SIZE = 1000
 """How many responses ``/__emu/responses`` remembers (also those not stored or already deleted)."""
+REQUEST_LOG_SIZE = 5000
+"""How many ``/v1`` requests ``/__emu/requests`` remembers."""
+
+request_headers: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("request_headers")
+"""The non-secret headers of the ``/v1`` request being handled (set at the app's boundary), so that a
+response record can carry them without every handler passing them along."""
+
+
+def recordable_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A request's headers as introspection shows them: lower-case names, ``authorization`` left out."""
+    return {name.lower(): value for name, value in headers.items() if name.lower() != "authorization"}
 
 
 def now() -> float:
@@ -40,6 +53,8 @@ class StoredFile:
     data: bytes
     created_at: float
     expires_at: float | None
+    content_type: str = "application/octet-stream"
+    """The MIME type of the multipart upload (search indexes take only Yandex's listed types)."""
 
     def is_expired(self) -> bool:
         return self.expires_at is not None and now() >= self.expires_at
@@ -74,6 +89,7 @@ class VectorStoreFile:
     usage_bytes: int
     document: Document | None
     error: UnreadableFileError | None
+    content_type: str = "application/octet-stream"
 
     @property
     def status(self) -> str:
@@ -248,8 +264,18 @@ class StoredResponse:
     """``(unix time, characters of output so far)`` after each text delta, for display-lag benchmarks."""
     api: str = "responses"
     """Which endpoint made it: ``responses`` or ``chat.completions`` (the latter is never stored)."""
+    background: bool = False
+    """Created with ``background: true``: the only kind Yandex lets a client cancel."""
+    refusal: bool = False
+    """The message is a refusal (``emu:refusal``): its one content part is ``refusal``."""
+    incomplete_reason: str | None = None
+    """``incomplete_details.reason`` once the response ended ``incomplete`` on purpose."""
+    client_disconnected_at: float | None = None
+    """When the client closed the stream before it ended (unix seconds)."""
     hidden: bool = False
     """Deleted through the API or expired through ``/__emu/expire``: still in the log, not retrievable."""
+    headers: dict[str, str] = field(default_factory=lambda: dict(request_headers.get({})))
+    """The request's non-secret headers (see ``recordable_headers``)."""
     images: list[dict[str, Any]] = field(default_factory=list)
     """Images of a Chat Completions request: ``{mime_type, bytes, fingerprint}`` each, in order."""
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -286,14 +312,17 @@ class StoredResponse:
             "status": "completed"
             if done
             else ("in_progress" if self.status == "in_progress" else "incomplete"),
-            "content": [
-                {
-                    "type": "output_text",
-                    "text": self.output_text,
-                    "annotations": self.annotations if done else [],
-                    "logprobs": [],
-                }
-            ],
+            "content": [self.content_part(done=done)],
+        }
+
+    def content_part(self, *, done: bool) -> dict[str, Any]:
+        if self.refusal:
+            return {"type": "refusal", "refusal": self.output_text}
+        return {
+            "type": "output_text",
+            "text": self.output_text,
+            "annotations": self.annotations if done else [],
+            "logprobs": [],
         }
 
     def to_api(self) -> dict[str, Any]:
@@ -304,7 +333,7 @@ class StoredResponse:
             "completed_at": self.completed_at,
             "status": self.status,
             "error": self.error,
-            "incomplete_details": None,
+            "incomplete_details": {"reason": self.incomplete_reason} if self.incomplete_reason else None,
             "model": self.model,
             "instructions": self.instructions,
             "output": self.output_items(),
@@ -313,7 +342,7 @@ class StoredResponse:
             "parallel_tool_calls": True,
             "previous_response_id": self.previous_response_id,
             "conversation": {"id": self.conversation_id} if self.conversation_id else None,
-            "background": False,
+            "background": self.background,
             "store": self.store,
             "text": {"format": {"type": "text"}},
             "truncation": "disabled",
@@ -339,6 +368,9 @@ class StoredResponse:
             "completed_at": self.completed_at,
             "deltas": [[at, chars] for at, chars in self.deltas],
             "api": self.api,
+            "client_disconnected_at": self.client_disconnected_at,
+            "headers": self.headers,
+            "error": self.error,
             "input": [
                 {"role": item.get("role"), "text": item_text(item)}
                 for item in self.input_items
@@ -398,8 +430,23 @@ class EmulatorState:
         self.conversations: dict[str, Conversation] = {}
         self.responses: dict[str, StoredResponse] = {}
         self.response_log: deque[StoredResponse] = deque(maxlen=RESPONSE_LOG_SIZE)
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.faults = FaultQueue()
+        self._background: set[asyncio.Task[None]] = set()
+        self.iam = IamService()
         self.speech = SpeechState()
+
+    def run_in_background(self, generation: Coroutine[Any, Any, None], response_id: str) -> None:
+        """Own the generation of a ``background: true`` response: kept until done, stopped with
+        every other response on reset or shutdown (``stop_all_responses``), awaited by ``drain``."""
+        task = asyncio.create_task(generation, name=f"background-response:{response_id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background generations (call after ``stop_all_responses``)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     def reset(self) -> None:
         self.stop_all_responses()
@@ -409,16 +456,22 @@ class EmulatorState:
         self.conversations.clear()
         self.responses.clear()
         self.response_log.clear()
+        self.request_log.clear()
         self.faults.clear()
 
     # Files
 
     def add_file(
-        self, filename: str, purpose: str, data: bytes, expires_after_seconds: float | None
+        self,
+        filename: str,
+        purpose: str,
+        data: bytes,
+        expires_after_seconds: float | None,
+        content_type: str = "application/octet-stream",
     ) -> StoredFile:
         created_at = now()
         expires_at = created_at + expires_after_seconds if expires_after_seconds is not None else None
-        stored = StoredFile(new_id(), filename, purpose, data, created_at, expires_at)
+        stored = StoredFile(new_id(), filename, purpose, data, created_at, expires_at, content_type)
         self.files[stored.id] = stored
         return stored
 
@@ -481,12 +534,19 @@ class EmulatorState:
         attributes: Mapping[str, AttributeValue] | None = None,
         strategy: ChunkingStrategy | None = None,
     ) -> VectorStoreFile:
-        """Start indexing a file into a store; the outcome shows after ``config.indexing_delay``."""
-        effective = strategy or store.strategy
+        """Start indexing a file into a store; the outcome shows after ``config.indexing_delay``.
+        Without a chunking strategy of its own the file gets the default one (800/400), not the
+        store's: Yandex documents that default per request and no inheritance."""
+        effective = strategy or ChunkingStrategy()
         attrs = dict(attributes or {})
         document: Document | None = None
         error: UnreadableFileError | None = None
         try:
+            if stored.content_type.lower() not in SEARCH_INDEX_MIME_TYPES:
+                raise UnreadableFileError(
+                    "unsupported_file",
+                    f"Files of type {stored.content_type!r} cannot be added to a search index.",
+                )
             text = extract_text(stored.filename, stored.data)
             document = Document.build(
                 file_id=stored.id, filename=stored.filename, text=text, attributes=attrs, strategy=effective
@@ -505,6 +565,7 @@ class EmulatorState:
             usage_bytes=len(document.text.encode()) if document else 0,
             document=document,
             error=error,
+            content_type=stored.content_type,
         )
         store.files[stored.id] = attached
         store.touch()
@@ -566,6 +627,33 @@ class EmulatorState:
         """A request that failed before generating: visible to introspection only."""
         self.response_log.append(response)
 
+    def log_refused_request(self, api: str, error: ApiError) -> None:
+        """A ``/v1/responses`` or ``/v1/chat/completions`` request refused before its body was read
+        (authentication, folder, validation): logged with its headers and error, nothing else."""
+        refused = StoredResponse(
+            id=new_id(),
+            created_at=now(),
+            model="",
+            instructions=None,
+            input_items=[],
+            input_text="",
+            tools=[],
+            previous_response_id=None,
+            conversation_id=None,
+            store=False,
+            echoed_params={},
+            api=api,
+        )
+        refused.finish(
+            "failed", error={"code": error.code, "message": error.message, "http_status": error.status}
+        )
+        self.response_log.append(refused)
+
+    def log_request(self, method: str, path: str, status: int, headers: dict[str, str]) -> None:
+        self.request_log.append(
+            {"method": method, "path": path, "status": status, "headers": headers, "at": now()}
+        )
+
     def complete_response(self, response: StoredResponse) -> None:
         """Mark a response completed; a conversation it belongs to gains its input and output items."""
         response.finish("completed")
@@ -581,6 +669,10 @@ class EmulatorState:
 
     # Introspection and expiry
 
+    def request_records(self, limit: int) -> list[dict[str, Any]]:
+        records = list(self.request_log)
+        return records[-limit:] if limit > 0 else []
+
     def response_records(self, limit: int) -> list[dict[str, Any]]:
         records = [response.to_record() for response in self.response_log]
         return records[-limit:] if limit > 0 else []
@@ -592,7 +684,13 @@ class EmulatorState:
                 "status": store.status,
                 "file_counts": file_counts(store.files.values()),
                 "files": [
-                    {"id": attached.file_id, "filename": attached.filename, "status": attached.status}
+                    {
+                        "id": attached.file_id,
+                        "filename": attached.filename,
+                        "status": attached.status,
+                        "mime_type": attached.content_type,
+                        "chunking_strategy": attached.strategy.to_api(),
+                    }
                     for attached in store.files.values()
                 ],
             }
