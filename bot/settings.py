@@ -18,6 +18,10 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 IdSet = Annotated[frozenset[int], NoDecode]
+NameList = Annotated[tuple[str, ...], NoDecode]
+
+MAX_WEB_SEARCH_DOMAINS = 5  # Yandex: `allowed_domains` holds up to five domains (tools/websearch.md)
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 
 
 class SettingsError(Exception):
@@ -50,13 +54,19 @@ class Settings(BaseSettings):
     yc_iam_token: SecretStr | None = None
     yc_base_url: str = "https://ai.api.cloud.yandex.net/v1"
     yc_model: str = "yandexgpt/latest"
+    # Models a chat may choose in /settings (YC_MODEL is the default and must be one of them).
+    yc_models: NameList = ()
     yc_timeout_seconds: float = Field(default=120.0, gt=0)
     provider_breaker_failures: int = Field(default=5, ge=0, le=1000)  # 0 = the breaker never opens
     provider_breaker_cooldown_seconds: float = Field(default=15.0, gt=0, le=3600)
     provider_breaker_max_cooldown_seconds: float = Field(default=120.0, gt=0, le=3600)
     assistant_instructions: str = DEFAULT_INSTRUCTIONS
-    # Presentation
-    reply_format: Literal["rich", "classic"] = "rich"
+    # Web search (Yandex's web_search tool): off, allowed (a chat may turn it on), on (on by default)
+    web_search: Literal["off", "allowed", "on"] = "off"
+    web_search_domains: NameList = ()
+    web_search_region: str | None = None
+    # Presentation: the default of chats that have not chosen (see README, "Why classic")
+    reply_format: Literal["rich", "classic"] = "classic"
     private_streaming: Literal["draft", "edit"] = "draft"
     # Access
     allowed_user_ids: IdSet = frozenset()
@@ -98,6 +108,41 @@ class Settings(BaseSettings):
             parts = [p.strip() for p in value.replace(";", ",").split(",")]
             return frozenset(int(p) for p in parts if p)
         return value
+
+    @field_validator("yc_models", "web_search_domains", mode="before")
+    @classmethod
+    def _parse_name_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+        return value
+
+    @field_validator("web_search_domains")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) > MAX_WEB_SEARCH_DOMAINS:
+            raise ValueError(f"at most {MAX_WEB_SEARCH_DOMAINS} domains (Yandex's limit)")
+        for domain in value:
+            if not _DOMAIN.fullmatch(domain.lower()):
+                raise ValueError(f"{domain!r} is not a domain name (no scheme or path, e.g. example.org)")
+        return tuple(domain.lower() for domain in value)
+
+    @field_validator("web_search_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().isdigit():
+            raise ValueError("must be a numeric Yandex region code, e.g. 213 (Moscow)")
+        return value.strip() if value is not None else None
+
+    @model_validator(mode="after")
+    def _default_model_allowed(self) -> Settings:
+        if self.yc_models and self.yc_model not in self.yc_models:
+            raise ValueError("YC_MODEL must be one of YC_MODELS")
+        return self
+
+    @property
+    def allowed_models(self) -> tuple[str, ...]:
+        """The models a chat may choose, in the operator's order (just YC_MODEL without YC_MODELS)."""
+        return self.yc_models or (self.yc_model,)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -20,12 +20,20 @@ from redis.exceptions import RedisError
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
 from bot.core.breaker import BreakerPolicy, CircuitBreaker
+from bot.core.chat_settings import (
+    ChatSettingsService,
+    ModelOption,
+    ReplyFormat,
+    SettingsPolicy,
+    WebSearchPolicy,
+)
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
 from bot.core.usage import UsageBudget, UsageLimits
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
+from bot.storage.chat_settings import RedisChatSettingsStore
 from bot.storage.chats import RedisChatKeys
 from bot.storage.chatter import RedisChatter
 from bot.storage.conversations import RedisConversationStore
@@ -42,8 +50,9 @@ from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
 from bot.telegram.services import BotServices
-from bot.yandex.answers import ResponsesAnswerModel
-from bot.yandex.client import build_openai_client, model_uri
+from bot.yandex.answers import ResponsesAnswerModel, WebSearchOptions
+from bot.yandex.catalog import model_display_name
+from bot.yandex.client import build_openai_client
 from bot.yandex.documents import VectorStoreIndex
 
 log = logging.getLogger(__name__)
@@ -99,6 +108,22 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.bot_token.get_secret_value(), session=session, default=DefaultBotProperties())
 
 
+def settings_policy(settings: Settings) -> SettingsPolicy:
+    """What chats may choose in /settings, and the defaults of those that did not."""
+    names = [model_display_name(model) for model in settings.allowed_models]
+    return SettingsPolicy(
+        models=tuple(
+            # Two ids may share a name (yandexgpt and yandexgpt/latest): then the id tells them apart.
+            ModelOption(model, name if names.count(name) == 1 else f"{name} ({model})")
+            for model, name in zip(settings.allowed_models, names, strict=True)
+        ),
+        default_model=settings.yc_model,
+        default_format=ReplyFormat(settings.reply_format),
+        web_search=WebSearchPolicy(settings.web_search),
+        instructions=settings.assistant_instructions,
+    )
+
+
 def redacted_url(url: str) -> str:
     """Redis URL without credentials, for messages and logs."""
     scheme, sep, rest = url.partition("://")
@@ -141,7 +166,12 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         max_turns=settings.transcript_max_turns,
         ttl_seconds=settings.conversation_ttl_days * 86400,
     )
-    model = ResponsesAnswerModel(openai, model_uri(settings.yc_folder_id, settings.yc_model), metrics=metrics)
+    model = ResponsesAnswerModel(
+        openai,
+        settings.yc_folder_id,
+        web_search=WebSearchOptions(domains=settings.web_search_domains, region=settings.web_search_region),
+        metrics=metrics,
+    )
     breaker = CircuitBreaker(
         BreakerPolicy(
             failures=settings.provider_breaker_failures,
@@ -153,7 +183,11 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     use_case = AnswerQuestion(
         model,
         conversations,
-        AnswerSettings(instructions=settings.assistant_instructions, replay_turns=settings.replay_turns),
+        AnswerSettings(
+            instructions=settings.assistant_instructions,
+            model=settings.yc_model,
+            replay_turns=settings.replay_turns,
+        ),
         breaker,
     )
     # Lane lock heartbeats get connections of their own: queued behind a burst, they would come late.
@@ -202,6 +236,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ),
     )
     chat_keys = RedisChatKeys(redis, ns)
+    chat_settings = ChatSettingsService(RedisChatSettingsStore(redis, ns), settings_policy(settings))
     chatter = (
         RedisChatter(redis, ns, keep=settings.group_context_messages)
         if settings.group_context_messages
@@ -221,7 +256,6 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         sender,
         active,
         AnswerOptions(
-            reply_format=settings.reply_format,
             private_streaming=settings.private_streaming,
             max_question_chars=settings.max_question_chars,
         ),
@@ -231,6 +265,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         metrics,
         access,
         directory,
+        chat_settings,
         chatter,
     )
     metrics.track_queue(lambda: lanes.active_lanes, active.__len__)
@@ -247,6 +282,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         chat_keys=chat_keys,
         usage=usage,
         stops=directory,
+        chat_settings=chat_settings,
         chatter=chatter,
         group_context=settings.group_context,
         group_documents_from_anyone=settings.group_documents_from_anyone,

@@ -9,6 +9,9 @@ Rules:
   outage questions fail fast with a notice instead of each one retrying against a dead provider.
 - Whatever the user saw is persisted: a stopped or broken answer is remembered in the transcript
   and handed to the model with the next question, since the provider's chain does not contain it.
+- A provider chain is made with one model. When the chat's model is not the chain's any more (the
+  chat switched in /settings, or the operator withdrew its model), the answer starts a new chain that
+  carries the recent turns over (`_new_chain`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker, Permit, ProviderUnavailableError
 from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError
-from bot.core.models import CompletedAnswer, Notice, Outcome, Question, Turn, Usage
+from bot.core.models import AnswerProfile, CompletedAnswer, Notice, Outcome, Question, Turn, Usage
 from bot.core.ports import (
     AnswerModel,
     AnswerRequest,
@@ -49,9 +52,16 @@ class RetryPolicy:
         return step * (0.5 + 0.5 * jitter())
 
 
+DEFAULT_MODEL = "yandexgpt/latest"
+
+
 @dataclass(frozen=True, slots=True)
 class AnswerSettings:
     instructions: str
+    """The operator's instructions: used when the caller gives no AnswerProfile."""
+    model: str = DEFAULT_MODEL
+    """The operator's default model: used without an AnswerProfile, and assumed for chains that do
+    not record their model (made before chats could choose one)."""
     replay_turns: int = 20
     replay_chars: int = 12_000
     retry: RetryPolicy = RetryPolicy()
@@ -89,18 +99,28 @@ class AnswerQuestion:
         stop: asyncio.Event,
         search: SearchScope | None = None,
         context: Sequence[Turn] = (),
+        profile: AnswerProfile | None = None,
     ) -> AnswerReport:
         """Answer `question` into `view`. `context`: extra turns for the model only (e.g. recent group
-        messages that were not addressed to the assistant); they are not added to the transcript."""
+        messages that were not addressed to the assistant); they are not added to the transcript.
+        `profile`: the chat's model, instructions and web search (default: the operator's)."""
         await view.start()
+        profile = profile or AnswerProfile(
+            model=self._settings.model, instructions=self._settings.instructions
+        )
         state = await self._store.load(question.key)
         request = AnswerRequest(
             text=_model_text(question),
-            instructions=self._settings.instructions,
+            instructions=profile.instructions,
+            model=profile.model,
             context_handle=state.context_handle,
             replay=(*state.carry_over, *context),
             search_index=search.index_id if search else None,
+            web_search=profile.web_search,
         )
+        if state.context_handle is not None and (state.model or self._settings.model) != profile.model:
+            log.info("the chat's model changed; starting a new chain with the recent turns")
+            request = await self._new_chain(question, request, context)
         user_turn = Turn(role="user", text=question.text, author=question.author)
         received = ""
         permit: Permit | None = None  # the breaker's verdict on the call whose stream we read
@@ -155,7 +175,7 @@ class AnswerQuestion:
             await view.interrupt(received, Notice.ANSWER_INTERRUPTED)
             await self._remember_partial(question, state, user_turn, received)
             return AnswerReport(Outcome.INTERRUPTED, shown_chars=len(received))
-        return await self._finish(question, view, user_turn, completed)
+        return await self._finish(question, view, user_turn, completed, request.model)
 
     async def _stopped(
         self, question: Question, view: AnswerView, state: ConversationState, user_turn: Turn
@@ -190,7 +210,7 @@ class AnswerQuestion:
                     raise
                 context_recovered = True
                 log.info("provider lost the conversation context; replaying the stored transcript")
-                request = await self._request_from_transcript(question, request)
+                request = await self._new_chain(question, request)
             except ProviderError as error:
                 if not error.retryable or attempt >= self._settings.retry.attempts:
                     raise
@@ -216,7 +236,12 @@ class AnswerQuestion:
             permit.abandoned()
             raise
 
-    async def _request_from_transcript(self, question: Question, request: AnswerRequest) -> AnswerRequest:
+    async def _new_chain(
+        self, question: Question, request: AnswerRequest, context: Sequence[Turn] = ()
+    ) -> AnswerRequest:
+        """The request as the first of a new provider chain, carrying over the most recent turns of
+        the transcript (within the replay budget) and `context`. Used when the provider lost the chain
+        and when the chat's model changed."""
         turns = await self._store.recent_turns(question.key, self._settings.replay_turns)
         budget = self._settings.replay_chars
         kept: list[Turn] = []
@@ -226,21 +251,23 @@ class AnswerQuestion:
                 break
             kept.append(turn)
         kept.reverse()
-        return replace(request, context_handle=None, replay=tuple(kept))
+        return replace(request, context_handle=None, replay=(*kept, *context))
 
     async def _finish(
-        self, question: Question, view: AnswerView, user_turn: Turn, completed: CompletedAnswer
+        self, question: Question, view: AnswerView, user_turn: Turn, completed: CompletedAnswer, model: str
     ) -> AnswerReport:
         if not completed.text.strip():
             await view.fail(Notice.EMPTY_ANSWER)
-            await self._store.record(question.key, [user_turn], ConversationState(completed.context_handle))
+            await self._store.record(
+                question.key, [user_turn], ConversationState(completed.context_handle, model=model)
+            )
             return AnswerReport(Outcome.FAILED, usage=completed.usage)
-        await view.complete(completed.text, completed.sources)
+        await view.complete(completed.text, completed.sources, completed.web_sources)
         assistant_turn = Turn(role="assistant", text=completed.text)
         await self._store.record(
             question.key,
             [user_turn, assistant_turn],
-            ConversationState(context_handle=completed.context_handle, carry_over=()),
+            ConversationState(context_handle=completed.context_handle, carry_over=(), model=model),
         )
         return AnswerReport(Outcome.COMPLETED, usage=completed.usage, shown_chars=len(completed.text))
 
@@ -252,7 +279,7 @@ class AnswerQuestion:
         await self._store.record(
             question.key,
             [user_turn, assistant_turn],
-            ConversationState(context_handle=state.context_handle, carry_over=carry_over),
+            ConversationState(context_handle=state.context_handle, carry_over=carry_over, model=state.model),
         )
 
 

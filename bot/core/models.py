@@ -57,6 +57,17 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerProfile:
+    """How one conversation's answers are made: what its chat chose (core.chat_settings), resolved
+    against the operator's defaults."""
+
+    model: str
+    """The model as the operator names it (an entry of YC_MODELS); opaque to the core."""
+    instructions: str
+    web_search: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
@@ -73,6 +84,9 @@ class CompletedAnswer:
     text: str
     context_handle: str | None
     sources: tuple[str, ...] = ()
+    """Names of the documents the answer cites, de-duplicated, in order of first citation."""
+    web_sources: tuple[str, ...] = ()
+    """Addresses of the web pages the answer cites, as the provider gave them (a URL or a bare host)."""
     usage: Usage = Usage()
 
 

@@ -18,12 +18,16 @@ class AnswerRequest:
 
     text: str
     instructions: str
+    model: str
+    """The model as the operator names it; the adapter turns it into the provider's model URI."""
     context_handle: str | None = None
     """Opaque provider reference to the conversation so far (None: a fresh conversation)."""
     replay: tuple[Turn, ...] = ()
     """Turns the provider's own context does not hold and must be told explicitly, oldest first."""
     search_index: str | None = None
     """The one document index of this conversation, if it has documents."""
+    web_search: bool = False
+    """Offer the provider's web search tool (with the operator's domains and region)."""
 
 
 class AnswerStream(Protocol):
@@ -51,6 +55,9 @@ class ConversationState:
     context_handle: str | None = None
     carry_over: tuple[Turn, ...] = field(default_factory=tuple)
     """Turns shown to the user that the provider's chain does not contain (stopped or broken answers)."""
+    model: str | None = None
+    """The model the provider's chain was made with (None: a chain older than per-chat models, made
+    with the operator's default model)."""
 
 
 class SearchScope(Protocol):
@@ -96,8 +103,8 @@ class AnswerView(Protocol):
         """The longest text the user has actually seen so far."""
         ...
 
-    async def complete(self, text: str, sources: Sequence[str]) -> None:
-        """Deliver the final answer whole. Never drops it."""
+    async def complete(self, text: str, sources: Sequence[str], web_sources: Sequence[str] = ()) -> None:
+        """Deliver the final answer whole, naming the documents and web pages it cites. Never drops it."""
 
     async def interrupt(self, text: str, notice: Notice) -> None:
         """End the answer with the given partial text and a short note."""

@@ -1,6 +1,7 @@
 """Redis implementation of the ConversationStore port.
 
-Key families (see storage.keys): the conversation state hash and the transcript list. Both expire
+Key families (see storage.keys): the conversation state hash (provider chain handle, the model it was
+made with, carried-over turns) and the transcript list. Both expire
 after `ttl_seconds` without activity; every write refreshes the TTL. One answer costs two round
 trips here: one `load` and one pipelined `record`.
 """
@@ -54,7 +55,8 @@ class RedisConversationStore:
         handle = raw.get(b"context_handle", b"").decode() or None
         carry_raw = raw.get(b"carry_over")
         carry = tuple(r.to_turn() for r in _TURNS.validate_json(carry_raw)) if carry_raw else ()
-        return ConversationState(context_handle=handle, carry_over=carry)
+        model = raw.get(b"model", b"").decode() or None
+        return ConversationState(context_handle=handle, carry_over=carry, model=model)
 
     async def recent_turns(self, key: ConversationKey, limit: int) -> list[Turn]:
         raw: list[bytes] = await awaited(self._redis.lrange(str(TranscriptKey(self._ns, key)), -limit, -1))
@@ -74,7 +76,11 @@ class RedisConversationStore:
                 pipe.expire(transcript_key, self._ttl)
             pipe.hset(
                 state_key,
-                mapping={"context_handle": state.context_handle or "", "carry_over": carry},
+                mapping={
+                    "context_handle": state.context_handle or "",
+                    "carry_over": carry,
+                    "model": state.model or "",
+                },
             )
             pipe.expire(state_key, self._ttl)
             await pipe.execute()

@@ -22,6 +22,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerReport
+from bot.core.chat_settings import ChatSettings, ReplyFormat
 from bot.core.documents import KnowledgeBaseService
 from bot.core.lanes import (
     JobProgress,
@@ -94,7 +95,6 @@ class ActiveAnswers:
 
 @dataclass(frozen=True, slots=True)
 class AnswerOptions:
-    reply_format: str
     private_streaming: str
     max_question_chars: int
 
@@ -144,6 +144,10 @@ class AnswerDirectory(Protocol):
 
 class RecentChatter(Protocol):
     async def take(self, key: ConversationKey) -> list[Turn]: ...
+
+
+class ChatSettingsSource(Protocol):
+    async def current(self, key: ConversationKey) -> ChatSettings: ...
 
 
 @dataclass(slots=True)
@@ -227,9 +231,11 @@ class ChatAnswers:
         metrics: Metrics,
         access: AccessPolicy,
         directory: AnswerDirectory,
+        chat_settings: ChatSettingsSource,
         chatter: RecentChatter | None = None,
     ) -> None:
         self._directory = directory
+        self._chat_settings = chat_settings
         self._use_case = use_case
         self._lanes = lanes
         self._progress = progress
@@ -349,8 +355,10 @@ class ChatAnswers:
             message = texts.text(question.language, key, limit=exhausted.limit)
             await self._sender.send_chunk(dest, Chunk(message), reply=True)
             return
+        # Read when the answer runs, not when it was asked: a change made meanwhile applies.
+        settings = await self._chat_settings.current(question.key)
         options = ViewOptions(
-            reply_format="classic" if self._options.reply_format == "classic" else "rich",
+            reply_format="rich" if settings.reply_format is ReplyFormat.RICH else "classic",
             use_drafts=self._options.private_streaming == "draft",
             language=question.language,
             stop_markup=stop_keyboard(answer_id, question.language),
@@ -362,7 +370,11 @@ class ChatAnswers:
         try:
             await self._directory.started(dest.chat_id, answer_id, asker_id)
             report = await self._finalizing_on_shutdown(
-                self._use_case.execute(question, view, stop, search, context=context), view, question
+                self._use_case.execute(
+                    question, view, stop, search, context=context, profile=settings.profile
+                ),
+                view,
+                question,
             )
             self._observe(report, view, job.received_at)
             await self._budget.record(asker_id, dest.chat_id, report.usage.total_tokens)

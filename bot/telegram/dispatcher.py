@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
-from bot.telegram.handlers import documents, errors, groups, private, stop, usage
+from bot.telegram.handlers import documents, errors, groups, private, settings, stop, usage
 from bot.telegram.middlewares import AccessMiddleware, ChatOrderMiddleware, CorrelationMiddleware
 from bot.telegram.services import BotServices
 
@@ -17,6 +17,8 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("docs", "Documents I know in this chat"),
         ("forget", "Delete all documents of this chat"),
         ("usage", "Tokens used today"),
+        ("settings", "Model, reply format, web search"),
+        ("prompt", "This chat's instructions"),
         ("help", "What the bot can do"),
     ],
     "ru": [
@@ -26,6 +28,8 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("docs", "Документы этого чата"),
         ("forget", "Удалить все документы чата"),
         ("usage", "Расход токенов сегодня"),
+        ("settings", "Модель, формат, поиск в интернете"),
+        ("prompt", "Инструкции этого чата"),
         ("help", "Что умеет бот"),
     ],
 }
@@ -37,7 +41,13 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
     dispatcher.update.outer_middleware(ChatOrderMiddleware())
     dispatcher.message.outer_middleware(AccessMiddleware())
     dispatcher.include_routers(
-        stop.setup(), usage.setup(), documents.setup(), groups.setup(), private.setup(), errors.setup()
+        stop.setup(),
+        usage.setup(),
+        settings.setup(),
+        documents.setup(),
+        groups.setup(),
+        private.setup(),
+        errors.setup(),
     )
     return dispatcher
 

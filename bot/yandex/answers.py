@@ -2,7 +2,9 @@
 
 Conversation continuity uses `previous_response_id` chains (see README, "How chats map to Yandex").
 Text is streamed from `response.output_text.delta` events; the final `response.completed` event
-carries the full response with `output_text`, `file_citation` annotations and `usage`.
+carries the full response with `output_text`, `file_citation` and `url_citation` annotations and `usage`.
+Each request names its chat's model and, when the chat searches the web, carries the `web_search` tool
+(`concepts/agents/tools/websearch.md`: `filters.allowed_domains`, `user_location.region`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -20,44 +23,70 @@ from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneErro
 from bot.core.models import CompletedAnswer, Usage
 from bot.core.ports import AnswerRequest
 from bot.metrics import Metrics
+from bot.yandex.client import model_uri
 
 log = logging.getLogger(__name__)
 
 CANCEL_TIMEOUT_S = 5.0  # Stop must feel immediate; a slow cancel is abandoned, the stream is closed anyway
 
 
+@dataclass(frozen=True, slots=True)
+class WebSearchOptions:
+    """The operator's limits on web search (WEB_SEARCH_DOMAINS, WEB_SEARCH_REGION)."""
+
+    domains: tuple[str, ...] = ()
+    region: str | None = None
+
+    def tool(self) -> dict[str, Any]:
+        """The `web_search` tool as createResponse documents it: `filters` holds `allowed_domains`
+        (up to five), `user_location` a region code; both optional."""
+        tool: dict[str, Any] = {"type": "web_search"}
+        if self.domains:
+            tool["filters"] = {"allowed_domains": list(self.domains)}
+        if self.region:
+            tool["user_location"] = {"region": self.region}
+        return tool
+
+
 class ResponsesAnswerModel:
     def __init__(
         self,
         client: AsyncOpenAI,
-        model_uri: str,
+        folder_id: str,
         *,
+        web_search: WebSearchOptions = WebSearchOptions(),
         max_search_results: int = 5,
         metrics: Metrics | None = None,
     ) -> None:
         self._client = client
         self._metrics = metrics
-        self._model_uri = model_uri
+        self._folder_id = folder_id
+        self._web_search = web_search
         self._max_search_results = max_search_results
 
     async def start(self, request: AnswerRequest) -> ResponsesAnswerStream:
         kwargs: dict[str, Any] = {
-            "model": self._model_uri,
+            "model": model_uri(self._folder_id, request.model),
             "input": _input_items(request),
             "instructions": request.instructions,
             "stream": True,
         }
         if request.context_handle:
             kwargs["previous_response_id"] = request.context_handle
+        tools: list[dict[str, Any]] = []
         if request.search_index:
-            kwargs["tools"] = [
+            tools.append(
                 {
                     "type": "file_search",
                     "vector_store_ids": [request.search_index],
                     "max_num_results": self._max_search_results,
                 }
-            ]
+            )
             kwargs["include"] = ["file_search_call.results"]
+        if request.web_search:
+            tools.append(self._web_search.tool())
+        if tools:
+            kwargs["tools"] = tools
         try:
             stream: AsyncStream[ResponseStreamEvent] = await self._client.responses.create(**kwargs)
         except openai.APIStatusError as error:
@@ -146,6 +175,7 @@ def _replayed_text(text: str, author: str | None) -> str:
 
 def _completed(response: Response) -> CompletedAnswer:
     sources: list[str] = []
+    web_sources: list[str] = []
     for item in response.output:
         if item.type != "message":
             continue
@@ -155,11 +185,17 @@ def _completed(response: Response) -> CompletedAnswer:
             for annotation in part.annotations:
                 if annotation.type == "file_citation" and annotation.filename not in sources:
                     sources.append(annotation.filename)
+                elif annotation.type == "url_citation" and annotation.url not in web_sources:
+                    web_sources.append(annotation.url)
     usage = Usage()
     if response.usage is not None:
         usage = Usage(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
     return CompletedAnswer(
-        text=response.output_text, context_handle=response.id, sources=tuple(sources), usage=usage
+        text=response.output_text,
+        context_handle=response.id,
+        sources=tuple(sources),
+        web_sources=tuple(web_sources),
+        usage=usage,
     )
 
 

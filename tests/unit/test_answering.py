@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.core.answering import AnswerQuestion, AnswerSettings, RetryPolicy
+from bot.core.answering import DEFAULT_MODEL, AnswerQuestion, AnswerSettings, RetryPolicy
 from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from bot.core.errors import ContextLostError, ProviderError, StreamBrokenError
 from bot.core.models import CompletedAnswer, ConversationKey, Notice, Outcome, Question, Turn
@@ -63,7 +63,7 @@ async def test_completed_answer_is_streamed_shown_and_remembered() -> None:
     assert view.started
     assert view.frames == ["Hel", "Hello"]
     assert view.events == [("complete", "Hello|a.md")]
-    assert store.states[KEY] == ConversationState(context_handle="resp-1")
+    assert store.states[KEY] == ConversationState(context_handle="resp-1", model=DEFAULT_MODEL)
     assert [(t.role, t.text) for t in store.turns[KEY]] == [("user", "hi"), ("assistant", "Hello")]
     assert model.requests[0].context_handle is None
     assert model.requests[0].instructions == "be brief"

@@ -236,15 +236,19 @@ class Controller:
             for index, document in enumerate(documents)
         ]
 
-    def press_button(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> str:
-        """Press an inline button with this callback_data on a bot message → callback_query update."""
+    def press_button(
+        self, chat_id: int, message_id: int, data: str, *, user_id: int, forged: bool = False
+    ) -> str:
+        """Press an inline button with this callback_data on a bot message → callback_query update.
+        `forged=True` sends the data even though no button of the message carries it, as a modified
+        client can (Telegram delivers such callbacks too)."""
         chat = self._chat(chat_id)
         user = self._member(chat, user_id)
         message = self.state.find_message(chat, message_id)
         if message is None or message.sender is None or message.sender.id != self.api.config.bot_id:
             raise ControlError(f"chat {chat_id} has no bot message {message_id}")
         rows = (message.reply_markup or {}).get("inline_keyboard", [])
-        if not any(button.get("callback_data") == data for row in rows for button in row):
+        if not forged and not any(button.get("callback_data") == data for row in rows for button in row):
             raise ControlError(f"message {message_id} has no button with callback_data {data!r}")
         query = CallbackQuery(
             id=self.state.new_callback_query_id(),
@@ -590,7 +594,9 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
 
     async def press_button(request: web.Request) -> Any:
         b = await body(request)
-        query_id = c.press_button(chat_id(request), b["message_id"], b["data"], user_id=b["user_id"])
+        query_id = c.press_button(
+            chat_id(request), b["message_id"], b["data"], user_id=b["user_id"], forged=bool(b.get("forged"))
+        )
         return {"callback_query_id": query_id}
 
     async def press_stop(request: web.Request) -> Any:

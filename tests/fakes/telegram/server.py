@@ -131,8 +131,10 @@ class TelegramFake:
             chat_id, user["id"], documents, caption=caption, message_thread_id=message_thread_id
         )
 
-    async def press_button(self, chat_id: int, message_id: int, data: str, *, user: dict[str, Any]) -> str:
-        return self._control.press_button(chat_id, message_id, data, user_id=user["id"])
+    async def press_button(
+        self, chat_id: int, message_id: int, data: str, *, user: dict[str, Any], forged: bool = False
+    ) -> str:
+        return self._control.press_button(chat_id, message_id, data, user_id=user["id"], forged=forged)
 
     async def press_stop(self, chat_id: int, draft_id: int, *, message_thread_id: int | None = None) -> None:
         self._control.press_stop(chat_id, draft_id, message_thread_id=message_thread_id)

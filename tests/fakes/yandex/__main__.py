@@ -18,6 +18,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--first-delta-delay", type=float, default=defaults.first_delta_delay, metavar="S")
     parser.add_argument("--chars-per-second", type=float, default=defaults.chars_per_second, metavar="C")
     parser.add_argument("--indexing-delay", type=float, default=defaults.indexing_delay, metavar="S")
+    parser.add_argument(
+        "--models",
+        type=lambda value: tuple(name.strip() for name in value.split(",") if name.strip()),
+        default=None,
+        metavar="A,B,C",
+        help="serve only these model names (each answer names its model)",
+    )
     return parser.parse_args()
 
 
@@ -26,6 +33,7 @@ async def serve(args: argparse.Namespace) -> None:
         first_delta_delay=args.first_delta_delay,
         chars_per_second=args.chars_per_second,
         indexing_delay=args.indexing_delay,
+        models=args.models or None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from .answers import compose_answer, estimate_tokens, parse_directives, strip_directives
 from .errors import ApiError, bad_request, injected_failure
-from .generation import AnswerPlan, Outcome, checked_model, generate, record_usage
+from .generation import AnswerPlan, Outcome, checked_model, generate, model_name, record_usage
 from .items import count_user_messages, item_text, latest_user_text, new_id, normalize_input
 from .state import EmulatorState, StoredResponse, now
 from .wire import json_response, read_json, state_of
@@ -40,14 +40,14 @@ STOPPED_MESSAGE = "The emulator stopped generating this answer (shutdown or rese
 async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     body = await read_json(request)
-    model = checked_model(body.get("model"), request.headers.get("OpenAI-Project"))
+    model = checked_model(body.get("model"), request.headers.get("OpenAI-Project"), state.config.models)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise bad_request("Missing required parameter: 'messages'.", param="messages")
     if body.get("n", 1) != 1:
         raise bad_request("Only n=1 is supported.", param="n")
     items = normalize_input(messages, param="messages")
-    plan = _plan(items)
+    plan = _plan(items, model_name(model) if state.config.models is not None else None)
     completion = StoredResponse(
         id=new_id(),
         created_at=now(),
@@ -75,7 +75,7 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     return await _reply_when_done(state, completion, plan)
 
 
-def _plan(items: list[dict[str, Any]]) -> AnswerPlan:
+def _plan(items: list[dict[str, Any]], named_model: str | None) -> AnswerPlan:
     latest = latest_user_text(items)
     directives = parse_directives(latest)
     text = compose_answer(
@@ -84,6 +84,7 @@ def _plan(items: list[dict[str, Any]]) -> AnswerPlan:
         history_count=count_user_messages(items),
         searched_documents=False,
         quotes=[],
+        model_name=named_model,
     )
     prompt = "\n".join(item_text(item) for item in items)
     return AnswerPlan(text, directives, None, [], estimate_tokens(prompt))

@@ -1,11 +1,11 @@
-"""``GET /v1/models``: a short fixed list of Yandex model URIs in the caller's folder."""
+"""``GET /v1/models``: the served model URIs in the caller's folder (``--models``, or a short fixed list)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from .state import now
-from .wire import json_response
+from .wire import json_response, state_of
 
 routes = web.RouteTableDef()
 
@@ -17,12 +17,13 @@ DEFAULT_FOLDER = "default-folder"
 async def list_models(request: web.Request) -> web.Response:
     folder = request.headers.get("OpenAI-Project") or DEFAULT_FOLDER
     created = int(now())
+    names = state_of(request).config.models or MODEL_NAMES
     return json_response(
         {
             "object": "list",
             "data": [
                 {"id": f"gpt://{folder}/{name}", "object": "model", "created": created, "owned_by": "yandex"}
-                for name in MODEL_NAMES
+                for name in names
             ],
         }
     )

@@ -31,7 +31,9 @@ FAIL_MID_MESSAGE = "The model failed while generating the answer (emu:fail_mid).
 @routes.post("/v1/responses")
 async def create_response(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
-    params = parse_response_request(await read_json(request), request.headers.get("OpenAI-Project"))
+    params = parse_response_request(
+        await read_json(request), request.headers.get("OpenAI-Project"), state.config.models
+    )
     plan = plan_answer(state, params)
     response = StoredResponse(
         id=new_id(),
@@ -63,6 +65,7 @@ async def _reply_when_done(state: EmulatorState, response: StoredResponse, plan:
         return None
 
     response.search_call = plan.search_call
+    response.web_call = plan.web_call
     outcome = await generate(response, plan, state.config, discard)
     _settle(state, response, plan, outcome)
     if outcome is Outcome.FAILED_MIDWAY:
@@ -85,8 +88,10 @@ async def _stream(
 
     try:
         await send(*events.opening())
-        response.search_call = plan.search_call  # after the opening snapshots, whose output is empty
-        await send(*events.file_search(), *events.message_start())
+        # After the opening snapshots, whose output is empty.
+        response.search_call = plan.search_call
+        response.web_call = plan.web_call
+        await send(*events.file_search(), *events.web_search(), *events.message_start())
         outcome = await generate(response, plan, state.config, lambda piece: send(events.delta(piece)))
         _settle(state, response, plan, outcome)
         if response.status == "completed":
