@@ -26,6 +26,7 @@ from bot.core.models import AnswerProfile, CompletedAnswer, ConversationKey, Que
 from bot.core.ports import ConversationState
 from bot.settings import SettingsError, load_settings
 from bot.telegram.formatting import classic_chunks, web_links, with_sources
+from bot.telegram.settings_panel import FormatAction, ModelAction, WebSearchAction, model_token, parse_action
 from bot.yandex.catalog import model_display_name
 from tests.unit.fakes import InMemoryConversationStore, RecordingView, ScriptedModel, ScriptedStream
 
@@ -273,3 +274,17 @@ def test_operator_settings_for_chats() -> None:
 def test_bad_operator_settings_are_named(overrides: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(**VALID, **overrides)
+
+
+def test_settings_buttons_fit_telegrams_64_bytes_and_read_back() -> None:
+    long_model = "gpt://b1gverylongfolderidentifier/yandexgpt-lite/latest@my-fine-tuned-suffix"
+    operator = replace(policy(), models=(PRO, ModelOption(long_model, "Tuned")))
+    token = model_token(long_model)
+    assert token.startswith("#") and len(f"st:m:{token}".encode()) <= 64
+    assert parse_action(f"st:m:{token}", operator) == ModelAction(operator.models[1])
+    assert parse_action(f"st:m:{PRO.model}", operator) == ModelAction(PRO)
+    assert parse_action("st:m:gpt-5", operator) == ModelAction(None), "a model this bot does not offer"
+    assert parse_action("st:f:rich", operator) == FormatAction(ReplyFormat.RICH)
+    assert parse_action("st:w:off", operator) == WebSearchAction(enabled=False)
+    assert parse_action("st:f:html", operator) is None
+    assert parse_action("st:x", operator) is None

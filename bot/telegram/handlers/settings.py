@@ -17,7 +17,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.core.chat_settings import MAX_INSTRUCTIONS_CHARS, Change, ChatSettings, ReplyFormat
 from bot.core.models import ConversationKey, Language
 from bot.telegram import texts
-from bot.telegram.formatting import CLASSIC_LIMIT, Chunk, escape_markdown, split_chunk
+from bot.telegram.formatting import CLASSIC_LIMIT, Chunk, escape_markdown, split_chunk, utf16_len
 from bot.telegram.handlers.documents import is_group_admin
 from bot.telegram.mappers import conversation_key, destination, is_group, language
 from bot.telegram.services import BotServices
@@ -32,6 +32,18 @@ from bot.telegram.settings_panel import (
 )
 
 log = logging.getLogger(__name__)
+
+MAX_CALLBACK_ANSWER = 200  # answerCallbackQuery: "0-200 characters"
+
+
+def _toast(text: str) -> str:
+    """A callback answer within Telegram's limit (UTF-16 units, the stricter count)."""
+    if utf16_len(text) <= MAX_CALLBACK_ANSWER:
+        return text
+    cut = text[:MAX_CALLBACK_ANSWER]
+    while utf16_len(cut) > MAX_CALLBACK_ANSWER - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
 
 
 async def _say(message: Message, services: BotServices, line: str) -> None:
@@ -184,33 +196,32 @@ async def settings_button(query: CallbackQuery, services: BotServices, bot: Bot)
     lang = language(query.from_user)
     message = query.message
     if not isinstance(message, Message) or query.data is None:
-        await query.answer(texts.text(lang, "settings_panel_gone"), show_alert=True)
+        await query.answer(_toast(texts.text(lang, "settings_panel_gone")), show_alert=True)
         return
     action = parse_action(query.data, services.chat_settings.policy)
     if action is None:
         log.warning("unknown settings callback data")
-        await query.answer(texts.text(lang, "settings_unknown"), show_alert=True)
+        await query.answer(_toast(texts.text(lang, "settings_unknown")), show_alert=True)
         return
     if not is_settings_panel(message):
         log.warning("a settings callback on a message that is not a settings message")
-        await query.answer(texts.text(lang, "settings_not_panel"), show_alert=True)
+        await query.answer(_toast(texts.text(lang, "settings_not_panel")), show_alert=True)
         return
     if isinstance(action, ModelAction) and action.option is None:
         models = ", ".join(o.name for o in services.chat_settings.policy.models)
-        await query.answer(texts.text(lang, "model_unavailable", models=models), show_alert=True)
+        await query.answer(_toast(texts.text(lang, "model_unavailable", models=models)), show_alert=True)
         return
     if isinstance(action, WebSearchAction) and not services.chat_settings.policy.web_search_offered:
-        await query.answer(texts.text(lang, "web_disabled"), show_alert=True)
+        await query.answer(_toast(texts.text(lang, "web_disabled")), show_alert=True)
         return
     if is_group(message) and not await is_group_admin(bot, services, message.chat.id, query.from_user):
-        await query.answer(texts.text(lang, "settings_admins_only"), show_alert=True)
+        await query.answer(_toast(texts.text(lang, "settings_admins_only")), show_alert=True)
         return
     key = conversation_key(message, services.group_context)
     change, line = await _apply(action, key, services, lang)
+    await query.answer(_toast(line))
     if change is not Change.CHANGED:
-        await query.answer(line)
         return
-    await query.answer(line)
     settings = await services.chat_settings.current(key)
     chunk, keyboard = _panel(settings, services, message, lang, status=line)
     await services.sender.edit_chunk(
