@@ -75,5 +75,5 @@ def setup_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party request logs would only repeat what our own logs say, one line per HTTP call.
-    for noisy in ("httpx", "httpx2", "openai._base_client", "aiohttp.access"):
+    for noisy in ("httpx", "httpx2", "httpcore", "openai._base_client", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     index_timeout_seconds: float = Field(default=600.0, gt=0)
     # Behaviour and limits
     max_queued_per_chat: int = Field(default=5, ge=1, le=100)
+    max_queued_per_user: int = Field(default=3, ge=1, le=100)  # in groups, per member
     max_question_chars: int = Field(default=8000, ge=100)
     transcript_max_turns: int = Field(default=200, ge=10)
     replay_turns: int = Field(default=20, ge=0)

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
+from bot.core.authors import with_author_note
 from bot.core.breaker import BreakerPolicy, CircuitBreaker
 from bot.core.chat_settings import (
     ChatSettingsService,
@@ -40,6 +41,7 @@ from bot.storage.conversations import RedisConversationStore
 from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
 from bot.storage.lanes import RedisLaneStore
+from bot.storage.notices import RedisNoticeLog
 from bot.storage.redis_typing import awaited
 from bot.storage.stops import RedisAnswerDirectory
 from bot.storage.telegram_budget import RedisTelegramBudget
@@ -49,6 +51,7 @@ from bot.telegram.budget import BudgetConfig
 from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
+from bot.telegram.notices import BackgroundNotices
 from bot.telegram.services import BotServices
 from bot.yandex.answers import ResponsesAnswerModel, WebSearchOptions
 from bot.yandex.catalog import model_display_name
@@ -62,6 +65,7 @@ KNOWLEDGE_TTL_DAYS = 180
 # aiogram's default pool of 100 connections makes final texts queue behind drafts and leave in bursts.
 TELEGRAM_MAX_CONNECTIONS = 400
 REDIS_MAX_CONNECTIONS = 64
+NOTICE_DRAIN_SECONDS = 5.0  # on shutdown, notices still waiting for their chat's budget get this long
 
 
 class StartupError(Exception):
@@ -93,6 +97,7 @@ class Runtime:
     async def close(self) -> None:
         await self.services.albums.close()
         await self.lanes.close(self.settings.shutdown_deadline_seconds)
+        await self.services.answers.close(NOTICE_DRAIN_SECONDS)
         if self._stop_listener is not None:
             self._stop_listener.cancel()
             await asyncio.gather(self._stop_listener, return_exceptions=True)
@@ -184,7 +189,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         model,
         conversations,
         AnswerSettings(
-            instructions=settings.assistant_instructions,
+            instructions=with_author_note(settings.assistant_instructions),
             model=settings.yc_model,
             replay_turns=settings.replay_turns,
         ),
@@ -200,6 +205,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
         settings=LaneSettings(
             max_jobs=settings.max_queued_per_chat + 1,  # the running job stays in its lane until done
+            max_member_jobs=settings.max_queued_per_user + 1,  # the same, for one member of a group
             lock_seconds=settings.lane_lock_seconds,
             # Polling reads one ordered stream; only parallel webhook deliveries can arrive out of order.
             order_grace=settings.update_order_grace_ms / 1000 if settings.bot_mode == "webhook" else 0.0,
@@ -208,12 +214,13 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     )
     sender = TelegramSender(bot, RedisTelegramBudget(redis, ns, budget), Capabilities(), metrics)
     active = ActiveAnswers()
+    knowledge_store = RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400)
     knowledge = KnowledgeBaseService(
         TelegramDocumentSource(bot),
         VectorStoreIndex(
             openai, poll_interval=settings.index_poll_seconds, deadline=settings.index_timeout_seconds
         ),
-        RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400),
+        knowledge_store,
         DocumentLimits(
             max_bytes=int(settings.max_document_mb * 1024 * 1024),
             max_documents=settings.max_documents_per_chat,
@@ -221,6 +228,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             chunk_size_tokens=settings.chunk_size_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
             reclaim_idle_indexes=settings.reclaim_idle_indexes,
+            indexing_deadline=settings.index_timeout_seconds,
         ),
     )
     documents = DocumentFlow(knowledge, lanes, sender, metrics)
@@ -235,7 +243,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             user_daily_tokens=settings.user_daily_tokens, chat_daily_tokens=settings.chat_daily_tokens
         ),
     )
-    chat_keys = RedisChatKeys(redis, ns)
+    chat_keys = RedisChatKeys(redis, ns, knowledge_store)
     chat_settings = ChatSettingsService(RedisChatSettingsStore(redis, ns), settings_policy(settings))
     chatter = (
         RedisChatter(redis, ns, keep=settings.group_context_messages)
@@ -267,6 +275,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         directory,
         chat_settings,
         chatter,
+        BackgroundNotices(sender, RedisNoticeLog(redis, ns)),
     )
     metrics.track_queue(lambda: lanes.active_lanes, active.__len__)
     services = BotServices(

@@ -22,6 +22,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from bot.core.authors import labelled
 from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker, Permit, ProviderUnavailableError
 from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError
 from bot.core.models import AnswerProfile, CompletedAnswer, Notice, Outcome, Question, Turn, Usage
@@ -290,9 +291,7 @@ async def _cancel_when_stopped(stream: AnswerStream, stop: asyncio.Event) -> Non
 
 
 def _model_text(question: Question) -> str:
-    if question.author:
-        return f"{question.author}: {question.text}"
-    return question.text
+    return labelled(question.text, question.author)
 
 
 def _notice_for(error: ProviderError) -> Notice:

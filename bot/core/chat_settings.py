@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
+from bot.core.authors import with_author_note
 from bot.core.models import AnswerProfile, ConversationKey
 
 log = logging.getLogger(__name__)
@@ -120,8 +121,12 @@ class ChatSettings:
 
     @property
     def profile(self) -> AnswerProfile:
+        """What answers use. The instructions always end with how group authors are marked, whoever
+        wrote the rest: a chat's own instructions cannot drop it."""
         return AnswerProfile(
-            model=self.model.model, instructions=self.instructions, web_search=self.web_search
+            model=self.model.model,
+            instructions=with_author_note(self.instructions),
+            web_search=self.web_search,
         )
 
 

@@ -13,18 +13,29 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import BinaryIO, Protocol
 
+from bot.core.answering import RetryPolicy
+from bot.core.errors import ProviderError
 from bot.core.models import ConversationKey
+from bot.core.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
+
+# A document still "indexing" this long after its ingestion's deadline lost its ingestion for good.
+ABANDONED_GRACE_S = 120.0
+# Removing a failed document's file is best effort, and must never hold up the status message long.
+CLEANUP_TIMEOUT_S = 30.0
+DEFAULT_RETRY = RetryPolicy()  # as answers: 3 attempts, jittered exponential backoff
 
 # Types Yandex AI Studio indexes (its search-index file types list), by extension → accepted MIME types.
 SUPPORTED_TYPES: dict[str, frozenset[str]] = {
@@ -97,6 +108,13 @@ class KnowledgeBase:
     def ready(self) -> tuple[DocumentRecord, ...]:
         return tuple(d for d in self.documents if d.status is DocumentStatus.READY)
 
+    @property
+    def fingerprint(self) -> str:
+        """Names exactly which documents the base holds, shortly: a confirmation shown to the user
+        carries it, so that confirming deletes what was listed and nothing added since."""
+        listed = ",".join(sorted(d.doc_id for d in self.documents))
+        return hashlib.sha256(listed.encode()).hexdigest()[:12]
+
 
 @dataclass(frozen=True, slots=True)
 class DocumentLimits:
@@ -106,6 +124,7 @@ class DocumentLimits:
     chunk_size_tokens: int = 800
     chunk_overlap_tokens: int = 400
     reclaim_idle_indexes: bool = False
+    indexing_deadline: float = 600.0  # seconds from the start of an ingestion to its last document's verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +193,9 @@ class KnowledgeBaseStore(Protocol):
     async def touch(self, key: ConversationKey) -> None:
         """Record that the chat used its index now (for reclaiming the idle ones)."""
 
-    async def idlest_with_index(self, exclude: ConversationKey) -> ConversationKey | None: ...
+    async def idlest_with_index(self, exclude: ConversationKey) -> ConversationKey | None:
+        """The chat idle longest (other than `exclude`) whose record still names an index."""
+        ...
 
 
 def validate(
@@ -231,18 +252,37 @@ class KnowledgeBaseService:
         index: DocumentIndex,
         store: KnowledgeBaseStore,
         limits: DocumentLimits,
+        retry: Backoff = DEFAULT_RETRY,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`retry`: how transient provider failures (uploads, index calls) are retried."""
         self._source = source
         self._index = index
         self._store = store
         self.limits = limits
+        self._retry = retry
+        self._clock = clock
 
     async def load(self, key: ConversationKey) -> KnowledgeBase:
-        return await self._store.load(key)
+        """The chat's documents. One still "indexing" past the deadline lost its ingestion (a replica
+        died, its job expired): it is failed now, so nothing shows "indexing" forever."""
+        base = await self._store.load(key)
+        abandoned_before = self._clock() - self.limits.indexing_deadline - ABANDONED_GRACE_S
+        stale = [
+            d for d in base.documents if d.status is DocumentStatus.INDEXING and d.added_at < abandoned_before
+        ]
+        if not stale:
+            return base
+        log.warning("%d documents were left indexing past the deadline; marking them failed", len(stale))
+        for record in stale:
+            base = _with_record(base, replace(record, status=DocumentStatus.FAILED, error="timeout"))
+        await self._store.save(key, base)
+        return base
 
     async def ingest(self, key: ConversationKey, documents: Sequence[IncomingDocument]) -> IngestReport:
-        """Upload already validated documents and wait until they are searchable (or failed)."""
-        report = IngestReport()
+        """Upload already validated documents and wait until they are searchable — or failed, with
+        the reason: transient provider failures are retried, the whole ingestion is bounded by the
+        indexing deadline, and a failed document leaves no file behind at the provider."""
         base = await self._store.load(key)
         # Safe to run again for the same documents (a replica died mid-ingest): their unfinished
         # records are replaced, ready ones are kept as they are.
@@ -250,54 +290,94 @@ class KnowledgeBaseService:
         documents = [d for d in documents if d.file_ref not in ready]
         refs = {d.file_ref for d in documents}
         base = replace(base, documents=tuple(d for d in base.documents if d.file_ref not in refs))
-        records = [_new_record(d) for d in documents]
-        base = replace(base, documents=(*base.documents, *records))
+        run = _Ingestion(records=[_new_record(d) for d in documents])
+        base = replace(base, documents=(*base.documents, *run.records))
         await self._store.save(key, base)
+        run.base = base
+        try:
+            async with asyncio.timeout(self.limits.indexing_deadline):
+                await self._index_all(key, run)
+        except TimeoutError:
+            log.warning("indexing did not finish within %.0fs", self.limits.indexing_deadline)
+            run.fail_unfinished("timeout")
+        except asyncio.CancelledError:
+            # Shutdown (or the lane going to another replica): what is unfinished is left as it
+            # is, for the run that resumes it; the deadline on read catches an abandoned one.
+            raise
+        run.fail_unfinished("interrupted")
+        await self._discard_failed(run)
+        for record in run.records:
+            run.base = _with_record(run.base, record)
+        await self._store.save(key, run.base)
+        if run.base.index_id is not None:
+            await self._store.touch(key)
+        return run.report()
 
-        uploaded: list[DocumentRecord] = []
-        for record in records:
+    async def _index_all(self, key: ConversationKey, run: _Ingestion) -> None:
+        for record in run.records:
             try:
-                file_id = await self._upload(record)
+                file_id = await self._upload_retrying(record)
             except DocumentFetchError as error:
-                failed = replace(record, status=DocumentStatus.FAILED, error=str(error) or "download failed")
-                base = _with_record(base, failed)
-                report.failed.append(failed)
-                continue
-            uploaded.append(replace(record, provider_file_id=file_id))
+                run.finish(record, DocumentStatus.FAILED, str(error) or "download")
+            except ProviderError as error:
+                log.warning("upload failed: %s", error)
+                run.finish(record, DocumentStatus.FAILED, _reason(error))
+            else:
+                run.update(replace(record, provider_file_id=file_id))
+        uploaded = run.uploaded()
         if not uploaded:
-            await self._store.save(key, base)
-            return report
-        for record in uploaded:
-            base = _with_record(base, record)
-
+            return
         file_ids = [r.provider_file_id for r in uploaded if r.provider_file_id]
         try:
-            base = await self._attach(key, base, file_ids)
+            run.base = await self._attach(key, run.base, file_ids)
         except IndexQuotaError:
-            report.quota_exceeded = True
-            failed_records = [replace(r, status=DocumentStatus.FAILED, error="quota") for r in uploaded]
-            for record in failed_records:
-                base = _with_record(base, record)
-                if record.provider_file_id:
-                    await self._index.delete_file(record.provider_file_id)
-            report.failed.extend(failed_records)
-            await self._store.save(key, base)
-            return report
-        assert base.index_id is not None
-        results = {r.provider_file_id: r for r in await self._index.wait_indexed(base.index_id, file_ids)}
+            run.quota_exceeded = True
+            for record in uploaded:
+                run.finish(record, DocumentStatus.FAILED, "quota")
+            return
+        except ProviderError as error:
+            log.warning("adding documents to the index failed: %s", error)
+            for record in uploaded:
+                run.finish(record, DocumentStatus.FAILED, _reason(error))
+            return
+        run.attached = True
+        index_id = run.base.index_id
+        assert index_id is not None
+        try:
+            indexed = await retrying(
+                lambda: self._index.wait_indexed(index_id, file_ids), self._retry, "indexing status"
+            )
+        except ProviderError as error:
+            log.warning("reading the indexing status failed: %s", error)
+            for record in uploaded:
+                run.finish(record, DocumentStatus.FAILED, _reason(error))
+            return
+        results = {r.provider_file_id: r for r in indexed}
         for record in uploaded:
             result = results.get(record.provider_file_id or "")
             if result is not None and result.ok:
-                done = replace(record, status=DocumentStatus.READY)
-                report.ready.append(done)
+                run.finish(record, DocumentStatus.READY)
             else:
-                reason = result.error if result is not None else "indexing did not finish"
-                done = replace(record, status=DocumentStatus.FAILED, error=reason)
-                report.failed.append(done)
-            base = _with_record(base, done)
-        await self._store.save(key, base)
-        await self._store.touch(key)
-        return report
+                run.finish(record, DocumentStatus.FAILED, result.error if result else "timeout")
+
+    async def _discard_failed(self, run: _Ingestion) -> None:
+        """Failed documents keep no file at the provider: out of the index, then deleted."""
+        index_id = run.base.index_id if run.attached else None
+        for record in run.records:
+            if record.status is not DocumentStatus.FAILED or record.provider_file_id is None:
+                continue
+            try:
+                async with asyncio.timeout(CLEANUP_TIMEOUT_S):
+                    await self._discard_file(index_id, record.provider_file_id)
+            except (ProviderError, TimeoutError) as error:
+                log.warning("could not delete the file of a failed document: %s", type(error).__name__)
+                continue
+            run.update(replace(record, provider_file_id=None))
+
+    async def _discard_file(self, index_id: str | None, file_id: str) -> None:
+        if index_id is not None:
+            await retrying(lambda: self._index.remove_file(index_id, file_id), self._retry, "removing a file")
+        await retrying(lambda: self._index.delete_file(file_id), self._retry, "deleting a file")
 
     async def search_target(self, key: ConversationKey) -> SearchTarget:
         """Which index the chat's next answer should search (see SearchTarget)."""
@@ -316,7 +396,7 @@ class KnowledgeBaseService:
         ]
         for record in base.documents:
             if record.provider_file_id:
-                await self._index.delete_file(record.provider_file_id)
+                await self._discard_quietly(None, record.provider_file_id)
         await self._store.save(key, KnowledgeBase())
         log.info("rebuilding an expired index from %d documents", len(documents))
         return await self.ingest(key, documents)
@@ -328,25 +408,44 @@ class KnowledgeBaseService:
             return None
         remaining = tuple(d for d in base.documents if d.doc_id != doc_id)
         if record.provider_file_id:
-            if base.index_id is not None:
-                await self._index.remove_file(base.index_id, record.provider_file_id)
-            await self._index.delete_file(record.provider_file_id)
+            await self._discard_quietly(base.index_id, record.provider_file_id)
         if not remaining and base.index_id is not None:
-            await self._index.delete_index(base.index_id)
+            await self._delete_index_quietly(base.index_id)
             await self._store.delete(key)
         else:
             await self._store.save(key, replace(base, documents=remaining))
         return record
 
-    async def forget(self, key: ConversationKey) -> int:
+    async def forget(self, key: ConversationKey, *, listed: str | None = None) -> int | None:
+        """Delete every document and the index; the number deleted. With `listed` (a fingerprint the
+        user confirmed), nothing happens and None is returned when the documents changed since."""
         base = await self._store.load(key)
+        if listed is not None and listed != base.fingerprint:
+            return None
         for record in base.documents:
             if record.provider_file_id:
-                await self._index.delete_file(record.provider_file_id)
+                await self._discard_quietly(None, record.provider_file_id)
         if base.index_id is not None:
-            await self._index.delete_index(base.index_id)
+            await self._delete_index_quietly(base.index_id)
         await self._store.delete(key)
         return len(base.documents)
+
+    async def _discard_quietly(self, index_id: str | None, file_id: str) -> None:
+        """Deleting at the provider is best effort once the user asked: the records go regardless
+        (the index expires by itself; a file left behind is logged)."""
+        try:
+            await self._discard_file(index_id, file_id)
+        except ProviderError as error:
+            log.warning("could not delete a document's file at the provider: %s", error)
+
+    async def _delete_index_quietly(self, index_id: str) -> None:
+        try:
+            await retrying(lambda: self._index.delete_index(index_id), self._retry, "deleting an index")
+        except ProviderError as error:
+            log.warning("could not delete an index at the provider: %s", error)
+
+    async def _upload_retrying(self, record: DocumentRecord) -> str:
+        return await retrying(lambda: self._upload(record), self._retry, "upload")
 
     async def _upload(self, record: DocumentRecord) -> str:
         content = await self._source.fetch(record.file_ref)
@@ -357,19 +456,28 @@ class KnowledgeBaseService:
 
     async def _attach(self, key: ConversationKey, base: KnowledgeBase, file_ids: list[str]) -> KnowledgeBase:
         if base.index_id is not None:
+            index_id = base.index_id
             try:
-                await self._index.add_files(base.index_id, file_ids)
+                await retrying(lambda: self._index.add_files(index_id, file_ids), self._retry, "adding files")
                 return base
             except IndexGoneError:
                 log.info("the chat's index expired; creating a new one")
         name = f"telegram-{key.as_path()}"
+
+        async def create() -> str:
+            return await retrying(
+                lambda: self._index.create_index(name, file_ids, self.limits),
+                self._retry,
+                "creating an index",
+            )
+
         try:
-            index_id = await self._index.create_index(name, file_ids, self.limits)
+            index_id = await create()
         except IndexQuotaError:
             log.error("index quota exhausted: the provider refused a new search index")
             if not self.limits.reclaim_idle_indexes or not await self._reclaim_one(key):
                 raise
-            index_id = await self._index.create_index(name, file_ids, self.limits)
+            index_id = await create()
         base = replace(base, index_id=index_id)
         await self._store.save(key, base)
         return base
@@ -379,11 +487,12 @@ class KnowledgeBaseService:
         if victim is None:
             return False
         base = await self._store.load(victim)
-        if base.index_id is not None:
-            log.warning("reclaiming the index of the chat idle longest to make room")
-            await self._index.delete_index(base.index_id)
-            # The documents stay recorded: the index is rebuilt from their file ids when needed.
-            await self._store.save(victim, replace(base, index_id=None))
+        if base.index_id is None:
+            return False  # gone meanwhile: nothing was freed, so nothing is retried
+        log.warning("reclaiming the index of the chat idle longest to make room")
+        await self._delete_index_quietly(base.index_id)
+        # The documents stay recorded: the index is rebuilt from their file ids when needed.
+        await self._store.save(victim, replace(base, index_id=None))
         return True
 
 
@@ -402,3 +511,40 @@ def _new_record(document: IncomingDocument) -> DocumentRecord:
 
 def _with_record(base: KnowledgeBase, record: DocumentRecord) -> KnowledgeBase:
     return replace(base, documents=tuple(record if d.doc_id == record.doc_id else d for d in base.documents))
+
+
+@dataclass
+class _Ingestion:
+    """One ingestion's records as they progress (in order), and what it learnt on the way."""
+
+    records: list[DocumentRecord]
+    base: KnowledgeBase = field(default_factory=KnowledgeBase)
+    attached: bool = False  # the uploaded files were added to the index
+    quota_exceeded: bool = False
+
+    def update(self, record: DocumentRecord) -> None:
+        self.records = [record if r.doc_id == record.doc_id else r for r in self.records]
+
+    def finish(self, record: DocumentRecord, status: DocumentStatus, error: str | None = None) -> None:
+        current = next(r for r in self.records if r.doc_id == record.doc_id)
+        self.update(replace(current, status=status, error=error))
+
+    def uploaded(self) -> list[DocumentRecord]:
+        return [r for r in self.records if r.status is DocumentStatus.INDEXING and r.provider_file_id]
+
+    def fail_unfinished(self, reason: str) -> None:
+        for record in self.records:
+            if record.status is DocumentStatus.INDEXING:
+                self.finish(record, DocumentStatus.FAILED, reason)
+
+    def report(self) -> IngestReport:
+        return IngestReport(
+            ready=[r for r in self.records if r.status is DocumentStatus.READY],
+            failed=[r for r in self.records if r.status is DocumentStatus.FAILED],
+            quota_exceeded=self.quota_exceeded,
+        )
+
+
+def _reason(error: ProviderError) -> str:
+    """What a provider failure means for the user: try later, or the file was refused."""
+    return "unavailable" if error.retryable else "rejected"

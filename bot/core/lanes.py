@@ -45,7 +45,11 @@ class NewJob:
     job_id: str  # idempotency key: enqueuing the same id twice keeps one job
     kind: str
     payload: Mapping[str, Any]  # JSON-safe
-    order: int  # the update id: a lane runs jobs in this order
+    order: int  # the update id: a lane runs jobs in this order (each member's, see `member`)
+    member: str | None = None
+    """Who asked, in a lane several people share (a group): each member may hold at most
+    `LaneSettings.max_member_jobs` jobs, and members take turns — a member's k-th waiting job runs
+    after every other member's earlier ones, in update order among equals."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ class Submitted(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # the same job id was already accepted (a redelivered update)
     FULL = "full"  # the lane holds too many jobs
+    MEMBER_FULL = "member_full"  # the member who asked holds as many jobs as one member may
     CLOSED = "closed"  # this process is shutting down
 
 
@@ -85,9 +90,17 @@ class Claim:
 
 class LaneStore(Protocol):
     async def enqueue(
-        self, lane: str, job: NewJob, *, max_jobs: int, owner: str, lock_seconds: float
+        self,
+        lane: str,
+        job: NewJob,
+        *,
+        max_jobs: int,
+        owner: str,
+        lock_seconds: float,
+        max_member_jobs: int = 0,
     ) -> tuple[Submitted, bool]:
-        """Store the job in its lane; the bool says whether `owner` now holds the lane's lock."""
+        """Store the job in its lane (in its member's turn, within the member's share: 0 = no
+        limit); the bool says whether `owner` now holds the lane's lock."""
         ...
 
     async def next(self, lane: str, owner: str, *, done: str | None, order_grace: float) -> Claim:
@@ -129,6 +142,7 @@ JobHandler = Callable[[LaneJob], Awaitable[None]]
 @dataclass(frozen=True, slots=True)
 class LaneSettings:
     max_jobs: int = 5  # per lane, including the running one
+    max_member_jobs: int = 0  # per member of a shared lane, including a running one; 0 = no limit
     lock_seconds: float = 15.0
     order_grace: float = 0.0
     sweep_seconds: float = 2.0
@@ -178,6 +192,7 @@ class LaneRunner:
             max_jobs=self.settings.max_jobs,
             owner=token,
             lock_seconds=self.settings.lock_seconds,
+            max_member_jobs=self.settings.max_member_jobs,
         )
         if locked:
             self._start_worker(lane, token)

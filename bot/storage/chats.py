@@ -4,19 +4,30 @@ bounding their lifetime after the bot was removed from the chat."""
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import redis.asyncio as aioredis
 
-from bot.storage.keys import KnowledgeActivityKey, Namespace, chat_key_pattern
-from bot.storage.redis_typing import awaited, text_of
+from bot.storage.keys import Namespace, chat_key_pattern
+from bot.storage.redis_typing import text_of
 
 log = logging.getLogger(__name__)
 
 
+class ChatWideEntries(Protocol):
+    """Entries about a chat kept outside its own keys, by their owner (storage.knowledge's index
+    activity): they move and expire with the chat."""
+
+    async def move_chat_activity(self, old_chat_id: int, new_chat_id: int) -> None: ...
+
+    async def expire_chat_activity(self, chat_id: int, within_seconds: int) -> None: ...
+
+
 class RedisChatKeys:
-    def __init__(self, redis: aioredis.Redis, ns: Namespace) -> None:
+    def __init__(self, redis: aioredis.Redis, ns: Namespace, entries: ChatWideEntries) -> None:
         self._redis = redis
         self._ns = ns
+        self._entries = entries
 
     async def _keys_of(self, chat_id: int) -> list[str]:
         marker = f":{chat_id}:t"
@@ -31,21 +42,13 @@ class RedisChatKeys:
         """Rename every key of the old chat to the new id (conversation, transcript, documents, …)."""
         moved = 0
         old_marker, new_marker = f":{old_chat_id}:t", f":{new_chat_id}:t"
-        activity = str(KnowledgeActivityKey(self._ns))
         for name in await self._keys_of(old_chat_id):
             target = name.replace(old_marker, new_marker, 1)
             # Overwrite: keys written under the old id after the move (by an answer that was already
             # running) are newer than what the first move carried over.
             await self._redis.rename(name, target)
             moved += 1
-        for raw in await awaited(self._redis.zrange(activity, 0, -1, withscores=True)):
-            member, score = raw
-            path = text_of(member)
-            if path.startswith(f"{old_chat_id}:t"):
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.zrem(activity, path)
-                    pipe.zadd(activity, {f"{new_chat_id}{path[len(str(old_chat_id)) :]}": score})
-                    await pipe.execute()
+        await self._entries.move_chat_activity(old_chat_id, new_chat_id)
         log.info("moved %d keys of a migrated group", moved)
         return moved
 
@@ -57,4 +60,5 @@ class RedisChatKeys:
             if ttl < 0 or ttl > seconds:
                 await self._redis.expire(name, seconds)
                 touched += 1
+        await self._entries.expire_chat_activity(chat_id, seconds)
         return touched

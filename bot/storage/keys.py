@@ -53,6 +53,20 @@ class AccessNoticeKey:
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeSentKey:
+    """String with TTL: a notice of this kind went to this member of this chat recently (at most one
+    per interval). Owner: storage.notices."""
+
+    ns: Namespace
+    kind: str
+    chat_id: int
+    member: str
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:notice:{self.kind}:{self.chat_id}/{self.member}"
+
+
+@dataclass(frozen=True, slots=True)
 class HeartbeatKey:
     """String (unix time) with TTL, refreshed by a serving bot process. Owner: storage.heartbeat."""
 

@@ -24,19 +24,33 @@ JOB_TTL_S = 24 * 3600
 
 _ENQUEUE = """
 -- KEYS: jobs zset, job hash, active lanes set, lock
--- ARGV: job id, order, kind, payload, max jobs, owner, lock ms, lane, job ttl s
+-- ARGV: job id, order, kind, payload, max jobs, owner, lock ms, lane, job ttl s,
+--       member ('' for none), max jobs of one member (0: no limit), job key prefix
+-- → {status, locked}: status 0 duplicate, 1 accepted, 2 lane full, 3 the member's share is full
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return {0, 0}
 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
   return {2, 0}
 end
+local score = tonumber(ARGV[2])
+if ARGV[10] ~= '' then
+  -- Fair turns: a member's k-th job in the lane goes after every other member's earlier ones.
+  local mine = 0
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    if redis.call('HGET', ARGV[12] .. id, 'member') == ARGV[10] then mine = mine + 1 end
+  end
+  if tonumber(ARGV[11]) > 0 and mine >= tonumber(ARGV[11]) then
+    return {3, 0}
+  end
+  if score < 9007199254740992 then score = score + mine * 1099511627776 end
+end
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('HSET', KEYS[2], 'kind', ARGV[3], 'payload', ARGV[4], 'order', ARGV[2],
-           'enqueued_ms', now_ms, 'attempt', 0)
+           'enqueued_ms', now_ms, 'attempt', 0, 'member', ARGV[10])
 redis.call('EXPIRE', KEYS[2], ARGV[9])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[9])
 redis.call('SADD', KEYS[3], ARGV[8])
 local locked = redis.call('SET', KEYS[4], ARGV[6], 'NX', 'PX', ARGV[7])
@@ -154,7 +168,14 @@ class RedisLaneStore:
         return str(LaneJobKey(self._ns, job_id))
 
     async def enqueue(
-        self, lane: str, job: NewJob, *, max_jobs: int, owner: str, lock_seconds: float
+        self,
+        lane: str,
+        job: NewJob,
+        *,
+        max_jobs: int,
+        owner: str,
+        lock_seconds: float,
+        max_member_jobs: int = 0,
     ) -> tuple[Submitted, bool]:
         status, locked = await self._enqueue(
             keys=[
@@ -173,9 +194,17 @@ class RedisLaneStore:
                 int(lock_seconds * 1000),
                 lane,
                 JOB_TTL_S,
+                job.member or "",
+                max_member_jobs,
+                self._job_key(""),
             ],
         )
-        result = {0: Submitted.DUPLICATE, 1: Submitted.ACCEPTED, 2: Submitted.FULL}[int(status)]
+        result = {
+            0: Submitted.DUPLICATE,
+            1: Submitted.ACCEPTED,
+            2: Submitted.FULL,
+            3: Submitted.MEMBER_FULL,
+        }[int(status)]
         return result, bool(locked)
 
     async def next(self, lane: str, owner: str, *, done: str | None, order_grace: float) -> Claim:

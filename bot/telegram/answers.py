@@ -50,6 +50,7 @@ from bot.telegram.jobs import (
     key_to_json,
     lane_name,
 )
+from bot.telegram.notices import BackgroundNotices, Once
 from bot.telegram.streaming import StreamingAnswerView, ViewOptions
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,10 @@ class ChatAnswers:
         directory: AnswerDirectory,
         chat_settings: ChatSettingsSource,
         chatter: RecentChatter | None = None,
+        notices: BackgroundNotices | None = None,
     ) -> None:
+        """`notices`: where refusals of `ask` go, off the update path (None: sent inline)."""
+        self._notices = notices
         self._directory = directory
         self._chat_settings = chat_settings
         self._use_case = use_case
@@ -257,7 +261,9 @@ class ChatAnswers:
         asker_id: int | None = None,
         message_id: int | None = None,
     ) -> None:
-        """Validate the question and queue it durably in its conversation's lane (update order)."""
+        """Validate the question and queue it durably in its conversation's lane: in update order, in
+        a group each member in turn and within their share. A refusal is sent off the update path; a
+        member hears "queue full" at most once a minute however many messages they send."""
         notice = self._validate(question)
         if notice is None:
             job_id, order = job_identity(ANSWER_JOB)
@@ -270,13 +276,27 @@ class ChatAnswers:
                 correlation=correlation_id.get(),
                 message_id=message_id,
             )
+            member = str(asker_id) if dest.is_group and asker_id is not None else None
             submitted = await self._lanes.submit(
-                lane_name(question.key), NewJob(job_id, ANSWER_JOB, job.to_json(), order)
+                lane_name(question.key), NewJob(job_id, ANSWER_JOB, job.to_json(), order, member)
             )
             if submitted in (Submitted.ACCEPTED, Submitted.DUPLICATE):
                 return
-            notice = Notice.QUEUE_FULL if submitted is Submitted.FULL else Notice.STORAGE_UNAVAILABLE
-        await self.notify(dest, question.language, notice, length=len(question.text))
+            full = submitted in (Submitted.FULL, Submitted.MEMBER_FULL)
+            notice = Notice.QUEUE_FULL if full else Notice.STORAGE_UNAVAILABLE
+        if self._notices is None:
+            await self.notify(dest, question.language, notice, length=len(question.text))
+            return
+        once = Once(str(notice), str(asker_id)) if notice is Notice.QUEUE_FULL else None
+        text = texts.text(
+            question.language, notice, length=len(question.text), limit=self._options.max_question_chars
+        )
+        self._notices.send(dest, text, once=once)
+
+    async def close(self, deadline: float) -> None:
+        """Shutdown: notices still on their way get `deadline` seconds."""
+        if self._notices is not None:
+            await self._notices.close(deadline)
 
     async def _run_job(self, lane_job: LaneJob) -> None:
         job = AnswerJob.from_json(lane_job.payload)

@@ -5,8 +5,13 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
-from bot.telegram.handlers import documents, errors, groups, private, settings, stop, usage
-from bot.telegram.middlewares import AccessMiddleware, ChatOrderMiddleware, CorrelationMiddleware
+from bot.telegram.handlers import documents, errors, fallback, groups, private, settings, stop, usage
+from bot.telegram.middlewares import (
+    AccessMiddleware,
+    CallbackGuardMiddleware,
+    ChatOrderMiddleware,
+    CorrelationMiddleware,
+)
 from bot.telegram.services import BotServices
 
 COMMANDS: dict[str, list[tuple[str, str]]] = {
@@ -39,7 +44,9 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
     dispatcher = Dispatcher(services=services)
     dispatcher.update.outer_middleware(CorrelationMiddleware())
     dispatcher.update.outer_middleware(ChatOrderMiddleware())
-    dispatcher.message.outer_middleware(AccessMiddleware())
+    dispatcher.update.outer_middleware(AccessMiddleware())  # every kind of update, not just messages
+    dispatcher.callback_query.outer_middleware(CallbackGuardMiddleware())
+    # Feature routers first; `fallback` answers the button presses none of them claimed.
     dispatcher.include_routers(
         stop.setup(),
         usage.setup(),
@@ -48,6 +55,7 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
         groups.setup(),
         private.setup(),
         errors.setup(),
+        fallback.setup(),
     )
     return dispatcher
 

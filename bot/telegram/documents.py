@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from typing import BinaryIO, cast
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNetworkError, TelegramServerError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.core.display import short_file_name
 from bot.core.documents import (
     SUPPORTED_TYPES,
     DocumentFetchError,
@@ -33,9 +34,10 @@ from bot.core.documents import (
     Rejected,
     validate,
 )
-from bot.core.lanes import LaneJob, LaneRunner, NewJob, Submitted
+from bot.core.lanes import LaneJob, LaneRunner, NewJob, Submitted, cancelled_for_lock_loss
 from bot.core.models import ConversationKey, Language
 from bot.metrics import Metrics
+from bot.storage.outage import is_storage_outage
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, TelegramSender
 from bot.telegram.formatting import Chunk
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 DOCUMENTS_JOB = "documents"
 ALBUM_QUIET_PERIOD_S = 0.8
+FAILURE_NOTICE_TIMEOUT_S = 5.0
 
 
 class TelegramDocumentSource:
@@ -154,16 +157,45 @@ class DocumentFlow:
         documents: Sequence[IncomingDocument],
         language: Language,
     ) -> None:
+        """Refusals, the status message and the queued ingestion. Whatever fails, the user hears of it."""
+        try:
+            await self._receive(key, dest, documents, language)
+        except Exception as error:
+            log.exception("receiving documents failed")
+            notice = "storage_unavailable" if is_storage_outage(error) else "doc_error"
+            try:
+                await self._say(dest, texts.text(language, notice))
+            except Exception as notice_error:
+                log.warning("could not tell the user about it: %s", type(notice_error).__name__)
+
+    async def _receive(
+        self,
+        key: ConversationKey,
+        dest: Destination,
+        documents: Sequence[IncomingDocument],
+        language: Language,
+    ) -> None:
         base = await self._knowledge.load(key)
         accepted, rejected = validate(documents, len(base.documents), self._knowledge.limits)
+        too_many = [r for r in rejected if r.reason is Refusal.TOO_MANY]
         for refusal in rejected:
-            await self._say(dest, self._refusal_text(refusal, language))
+            if refusal.reason is not Refusal.TOO_MANY or len(documents) == 1:
+                await self._say(dest, self._refusal_text(refusal, language))
+        if too_many and len(documents) > 1:
+            await self._say(
+                dest, self._album_over_limit(too_many, len(documents), len(base.documents), language)
+            )
         if not accepted:
             return
-        names = ", ".join(d.file_name for d in accepted)
-        status = await self._sender.send_chunk(
-            dest, Chunk(texts.text(language, "doc_received", names=names)), reply=True
-        )
+        names = ", ".join(shown_name(d.file_name) for d in accepted)
+        try:
+            status = await self._sender.send_chunk(
+                dest, Chunk(texts.text(language, "doc_received", names=names)), reply=True
+            )
+        except TelegramAPIError as error:
+            # The documents are fine: index them, and report in a new message when done.
+            log.warning("could not send a documents status message: %s", type(error).__name__)
+            status = None
         status_id = status.message_id if status else None
         job_id, order = job_identity(DOCUMENTS_JOB)
         payload = {
@@ -173,9 +205,26 @@ class DocumentFlow:
             "status_id": status_id,
             "documents": [[d.file_ref, d.file_name, d.mime_type, d.size, d.uploaded_by] for d in accepted],
         }
-        submitted = await self._lanes.submit(lane_name(key), NewJob(job_id, DOCUMENTS_JOB, payload, order))
+        uploader = accepted[0].uploaded_by
+        member = str(uploader) if dest.is_group and uploader is not None else None
+        submitted = await self._lanes.submit(
+            lane_name(key), NewJob(job_id, DOCUMENTS_JOB, payload, order, member)
+        )
         if submitted not in (Submitted.ACCEPTED, Submitted.DUPLICATE):
             await self._edit_or_say(dest, status_id, texts.text(language, "doc_busy"))
+
+    def _album_over_limit(
+        self, refused: Sequence[Rejected], total: int, existing: int, language: Language
+    ) -> str:
+        return texts.text(
+            language,
+            "doc_refused_album_count",
+            refused=len(refused),
+            total=total,
+            limit=self._knowledge.limits.max_documents,
+            existing=existing,
+            names=", ".join(shown_name(r.document.file_name) for r in refused),
+        )
 
     async def _run_job(self, job: LaneJob) -> None:
         data = job.payload
@@ -185,10 +234,30 @@ class DocumentFlow:
             for ref, name, mime, size, by in data["documents"]
         ]
         language: Language = "ru" if data["language"] == "ru" else "en"
+        dest = destination_from_json(data["dest"])
         if job.attempt > 1:
             log.warning("resuming a document ingestion interrupted by a restart")
-        report = await self._knowledge.ingest(key, documents)
-        await self._report(destination_from_json(data["dest"]), data["status_id"], report, language)
+        try:
+            report = await self._knowledge.ingest(key, documents)
+        except asyncio.CancelledError as error:
+            if not cancelled_for_lock_loss(error):  # shutdown: the job is not run again, say so
+                await self._tell_failure(dest, data["status_id"], language, "doc_interrupted")
+            raise
+        except Exception:
+            log.exception("document ingestion failed")
+            await self._tell_failure(dest, data["status_id"], language, "doc_error")
+            return
+        await self._report(dest, data["status_id"], report, language)
+
+    async def _tell_failure(
+        self, dest: Destination, status_id: int | None, language: Language, key: str
+    ) -> None:
+        """Whatever broke, the status message does not stay "indexing…"."""
+        try:
+            async with asyncio.timeout(FAILURE_NOTICE_TIMEOUT_S):
+                await self._edit_or_say(dest, status_id, texts.text(language, key))
+        except Exception as error:
+            log.warning("could not tell the user about a failed ingestion: %s", type(error).__name__)
 
     async def rebuild(self, key: ConversationKey, dest: Destination, language: Language) -> None:
         """Re-index a chat's documents whose provider index expired, telling the user."""
@@ -207,14 +276,18 @@ class DocumentFlow:
         lines: list[str] = []
         if report.ready:
             lines.append(
-                texts.text(language, "doc_ready", names=", ".join(d.file_name for d in report.ready))
+                texts.text(
+                    language, "doc_ready", names=", ".join(shown_name(d.file_name) for d in report.ready)
+                )
             )
         if report.quota_exceeded:
             lines.append(texts.text(language, "doc_quota"))
         else:
             for record in report.failed:
                 reason = texts.text(language, _failure_reason(record))
-                lines.append(texts.text(language, "doc_failed", name=record.file_name, reason=reason))
+                lines.append(
+                    texts.text(language, "doc_failed", name=shown_name(record.file_name), reason=reason)
+                )
         await self._edit_or_say(dest, status_id, "\n".join(lines))
 
     async def _edit_or_say(self, dest: Destination, message_id: int | None, text: str) -> None:
@@ -230,7 +303,7 @@ class DocumentFlow:
 
     def _refusal_text(self, rejected: Rejected, language: Language) -> str:
         limits = self._knowledge.limits
-        name = rejected.document.file_name
+        name = shown_name(rejected.document.file_name)
         if rejected.reason is Refusal.UNSUPPORTED_TYPE:
             types = ", ".join(
                 sorted({ext.upper() for ext in SUPPORTED_TYPES if ext not in ("htm", "markdown")})
@@ -257,33 +330,75 @@ def _failure_reason(record: DocumentRecord) -> str:
         return "doc_reason_unreadable"
     if error == "timeout":
         return "doc_reason_timeout"
+    if error in ("unavailable", "interrupted"):
+        return "doc_reason_unavailable"
     return "doc_reason_other"
 
 
+DELETE_PREFIX = "doc:del:"
+PAGE_PREFIX = "docs:page:"
+DOCS_PAGE_SIZE = 10  # 10 lines of shortened names: a page stays far below Telegram's 4,096
+FORGET_PREFIX = "kb:forget:"
+FORGET_YES_PREFIX = "kb:forget:yes:"
+FORGET_NO = "kb:forget:no"
+
+
+def shown_name(file_name: str) -> str:
+    """A file name as the bot shows it (see core.display)."""
+    return short_file_name(file_name)
+
+
 def documents_listing(
-    records: Sequence[DocumentRecord], language: Language
+    records: Sequence[DocumentRecord], language: Language, page: int = 0
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of the chat's documents (names shortened, so a page always fits a message), a delete
+    button for each, and ◀ ▶ between pages."""
     if not records:
         return texts.text(language, "docs_empty"), None
-    lines = [texts.text(language, "docs_title", count=len(records))]
+    pages = (len(records) + DOCS_PAGE_SIZE - 1) // DOCS_PAGE_SIZE
+    page = min(max(page, 0), pages - 1)
+    if pages == 1:
+        lines = [texts.text(language, "docs_title", count=len(records))]
+    else:
+        lines = [texts.text(language, "docs_title_paged", count=len(records), page=page + 1, pages=pages)]
     buttons: list[list[InlineKeyboardButton]] = []
-    for number, record in enumerate(records, start=1):
+    first = page * DOCS_PAGE_SIZE
+    for number, record in enumerate(records[first : first + DOCS_PAGE_SIZE], start=first + 1):
         status = texts.text(language, f"doc_status_{record.status.value}")
         added = datetime.fromtimestamp(record.added_at, tz=UTC).strftime("%Y-%m-%d")
-        lines.append(f"{number}. {record.file_name} — {status}, {added}, {human_size(record.size)}")
-        label = f"🗑 {number}. {record.file_name}"
-        buttons.append([InlineKeyboardButton(text=label[:60], callback_data=f"doc:del:{record.doc_id}")])
+        name = shown_name(record.file_name)
+        lines.append(f"{number}. {name} — {status}, {added}, {human_size(record.size)}")
+        label = f"🗑 {number}. {name}"
+        buttons.append(
+            [InlineKeyboardButton(text=label[:60], callback_data=f"{DELETE_PREFIX}{record.doc_id}")]
+        )
+    if pages > 1:
+        turn = []
+        if page > 0:
+            turn.append(InlineKeyboardButton(text="◀", callback_data=f"{PAGE_PREFIX}{page - 1}"))
+        if page < pages - 1:
+            turn.append(InlineKeyboardButton(text="▶", callback_data=f"{PAGE_PREFIX}{page + 1}"))
+        buttons.append(turn)
     lines.append("")
     lines.append(texts.text(language, "docs_forget_hint"))
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=buttons)
 
 
-def forget_keyboard(language: Language) -> InlineKeyboardMarkup:
+def page_of(records: Sequence[DocumentRecord], doc_id: str) -> int:
+    """The listing page a document is (or was) on."""
+    index = next((i for i, r in enumerate(records) if r.doc_id == doc_id), 0)
+    return index // DOCS_PAGE_SIZE
+
+
+def forget_keyboard(language: Language, listed: str) -> InlineKeyboardMarkup:
+    """Yes carries the fingerprint of the documents the prompt counted (see KnowledgeBase.fingerprint)."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(text=texts.text(language, "forget_yes"), callback_data="kb:forget:yes"),
-                InlineKeyboardButton(text=texts.text(language, "forget_no"), callback_data="kb:forget:no"),
+                InlineKeyboardButton(
+                    text=texts.text(language, "forget_yes"), callback_data=f"{FORGET_YES_PREFIX}{listed}"
+                ),
+                InlineKeyboardButton(text=texts.text(language, "forget_no"), callback_data=FORGET_NO),
             ]
         ]
     )

@@ -36,11 +36,21 @@ def strip_mentions(message: Message, me: User) -> tuple[bool, str]:
     for start, end in sorted(spans):
         kept.append(text[cursor:start])
         cursor = end
-        while cursor < len(text) and text[cursor] in ",:;":  # "@bot, question" → "question"
+        # "@bot, question" → "question"; "please @bot explain" → "please explain". Only the mention,
+        # its punctuation and the spaces after it go: line breaks and indentation are the question's.
+        while cursor < len(text) and text[cursor] in ",:;":
+            cursor += 1
+        while cursor < len(text) and text[cursor] in " \t":
             cursor += 1
     kept.append(text[cursor:])
-    cleaned = " ".join("".join(kept).split())
-    return True, cleaned.lstrip(",:; ").strip()
+    lines = "".join(kept).split("\n")
+    dropped_lines = False
+    while lines and not lines[0].strip(" \t,:;"):
+        lines.pop(0)  # the mention stood alone on its line
+        dropped_lines = True
+    if lines and not dropped_lines:
+        lines[0] = lines[0].lstrip(" \t,:;")
+    return True, "\n".join(lines).rstrip()
 
 
 def _mentions_me(entity: MessageEntity, text: str, me: User, username: str | None) -> bool:

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlsplit
 import telegramify_markdown
 from aiogram.types import MessageEntity
 
+from bot.core.display import short_file_name
+
 CLASSIC_LIMIT = 4096
 RICH_LIMIT = 32_768
 MAX_WEB_SOURCES = 5
@@ -28,6 +30,23 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]~<>|])")
 _FENCE = re.compile(r"^(```|~~~)(.*)$", re.MULTILINE)
 _HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+
+
+# What the model writes is shown as Markdown, but it may repeat what users chose (names, file names,
+# questions): a tg:// link (a user mention, a "join this chat" link) or an @username would act in
+# the chat. Those are shown as plain text: the link keeps its words, the @ or "tg:" gets a word
+# joiner (U+2060) that stops Telegram from making a link or a mention of it and is invisible.
+_TG_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?tg:[^)\n]*\)", re.IGNORECASE)
+_TG_SCHEME = re.compile(r"(?i)\b(tg):(?=//)")
+_MENTION = re.compile(r"(?<![\w@/])@(?=[A-Za-z0-9_]{3,})")
+WORD_JOINER = "\u2060"
+
+
+def inert_markdown(markdown: str) -> str:
+    """The model's Markdown with tg:// links and @mentions made plain text (see above)."""
+    text = _TG_LINK.sub(r"\1", markdown)
+    text = _TG_SCHEME.sub(lambda m: f"{m.group(1)}:{WORD_JOINER}", text)
+    return _MENTION.sub(f"@{WORD_JOINER}", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +70,7 @@ def with_sources(markdown: str, sources: Sequence[str], label: str, web_sources:
     links = web_links(web_sources)
     if not sources and not links:
         return markdown
-    names = [escape_markdown(name) for name in sources]
+    names = [escape_markdown(short_file_name(name)) for name in sources]
     names += [f"[{escape_markdown(domain)}]({url})" for domain, url in links]
     return f"{markdown.rstrip()}\n\n📎 *{escape_markdown(label)}:* {', '.join(names)}"
 
@@ -95,6 +114,8 @@ def markdown_to_entities(markdown: str) -> Chunk:
             custom_emoji_id=e.custom_emoji_id,
         )
         for e in entities
+        # Never a link into Telegram itself (a mention, a join link), whatever the Markdown said.
+        if not (e.url or "").lower().startswith("tg:")
     )
     return Chunk(text=text, entities=converted)
 

@@ -2,8 +2,9 @@
 setting each. Its callback data, and how a callback is read back (`parse_action`).
 
 Callback data (at most 64 bytes, Bot API): `st:m:<model>` (the model as the operator wrote it, or `#`
-and a hash when that is too long), `st:f:classic|rich`, `st:w:on|off`. Nothing in it is trusted:
-a client can send any data for any message, so every action is validated again when it arrives.
+and a hash when that is too long), `st:f:classic|rich`, `st:w:on|off`. A press counts only when its
+message carries the button (middlewares.CallbackGuardMiddleware); its action is still checked against
+what the operator allows when it arrives.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.formatting import Bold, Italic, Text
 
 from bot.core.chat_settings import ChatSettings, ModelOption, ReplyFormat, SettingsPolicy
@@ -62,15 +63,6 @@ def parse_action(data: str, policy: SettingsPolicy) -> Action | None:
     if kind == "w" and value in ("on", "off"):
         return WebSearchAction(value == "on")
     return None
-
-
-def is_settings_panel(message: Message) -> bool:
-    """A message the bot sent by /settings: its keyboard is made of settings buttons only."""
-    markup = message.reply_markup
-    buttons = [button for row in markup.inline_keyboard for button in row] if markup else []
-    return bool(buttons) and all(
-        (button.callback_data or "").startswith(CALLBACK_PREFIX) for button in buttons
-    )
 
 
 def render_panel(

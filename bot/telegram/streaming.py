@@ -30,6 +30,7 @@ from bot.telegram.formatting import (
     Chunk,
     classic_chunks,
     escape_markdown,
+    inert_markdown,
     rich_parts,
     with_sources,
 )
@@ -202,16 +203,17 @@ class StreamingAnswerView:
     async def _send_frame(self, text: str) -> None:
         if not text.strip():
             return
+        shown = inert_markdown(text)
         if self._drafting:
             try:
-                sent = await self._send_draft(text)
+                sent = await self._send_draft(shown)
             except DraftRejectedError as error:
                 log.warning("drafts refused (%s); streaming by edits instead", error)
                 self._sender.capabilities.drafts = False
                 self._drafting = False
-                sent = await self._send_edit_frame(text)
+                sent = await self._send_edit_frame(shown)
         else:
-            sent = await self._send_edit_frame(text)
+            sent = await self._send_edit_frame(shown)
         if sent:
             self._mark_shown(text)
 
@@ -281,16 +283,17 @@ class StreamingAnswerView:
     # -- final delivery -----------------------------------------------------------------------
 
     async def _deliver(self, markdown: str) -> None:
+        shown = inert_markdown(markdown)
         if self._options.reply_format == "rich" and self._sender.capabilities.rich:
             try:
-                await self._deliver_rich(markdown)
+                await self._deliver_rich(shown)
             except RichRejectedError:
                 pass
             else:
                 self._mark_shown(markdown)
                 await self._report_finished()
                 return
-        await self._deliver_classic(markdown)
+        await self._deliver_classic(shown)
         self._mark_shown(markdown)
         await self._report_finished()
 

@@ -57,6 +57,10 @@ _EN: dict[str, str] = {
     "unsupported_content": "I can read text messages and documents, not this kind of content. Please write your question as text.",
     "unknown_command": "I don't know that command. See /help.",
     "access_denied": "Sorry, this bot is private. Ask its owner for access.",
+    "button_stale": "This button no longer works here. Send the command again.",
+    "access_denied_group": (
+        "Sorry, this bot is private: only people its owner allows can add it to groups. I'm leaving this group."
+    ),
     "doc_received": "📥 Received {names}. Indexing…",
     "doc_ready": "✅ Ready: {names}. Ask me about it — answers will cite it.",
     "doc_failed": "❌ Could not index {name}: {reason}",
@@ -66,13 +70,21 @@ _EN: dict[str, str] = {
     "doc_refused_size": "I can't index {name}: it is {size}, the limit is {limit}.",
     "doc_refused_count": "I can't index {name}: this chat already has {limit} documents, the maximum. Delete some with /docs.",
     "doc_refused_empty": "I can't index {name}: the file is empty.",
+    "doc_refused_album_count": (
+        "{refused} of the {total} documents were not added: a chat keeps at most {limit} documents "
+        "({existing} were here already). Not added: {names}. Delete some with /docs to make room."
+    ),
     "doc_reason_download": "Telegram did not let me download it",
     "doc_reason_unreadable": "its content could not be read",
     "doc_reason_timeout": "indexing took too long",
     "doc_reason_other": "the indexing service refused it",
+    "doc_reason_unavailable": "the indexing service is unavailable right now; please send it again later",
+    "doc_error": "❌ Something went wrong while indexing. Please send the document again.",
+    "doc_interrupted": "❌ The bot restarted while indexing. Please send the document again.",
     "doc_reindexing": "🔄 The search index of this chat's documents had expired; re-indexing them, one moment…",
     "docs_empty": "No documents in this chat yet. Send me a file (PDF, DOCX, TXT, MD, …) and I'll use it in my answers.",
     "docs_title": "Documents in this chat ({count}):",
+    "docs_title_paged": "Documents in this chat ({count}), page {page} of {pages}:",
     "docs_forget_hint": "Tap a document to delete it, or use /forget to delete all.",
     "doc_status_ready": "ready",
     "doc_status_indexing": "indexing",
@@ -85,6 +97,7 @@ _EN: dict[str, str] = {
     "forget_no": "Cancel",
     "forget_done": "🗑 Deleted {count} documents and the search index.",
     "forget_cancelled": "Nothing was deleted.",
+    "forget_changed": "Nothing was deleted: the documents changed since I asked. Send /forget again to see them.",
     "forget_nothing": "There are no documents to delete.",
     "settings_title": "⚙️ Settings of this chat",
     "settings_title_topic": "⚙️ Settings of this topic",
@@ -105,7 +118,6 @@ _EN: dict[str, str] = {
     "settings_button_web_off": "Web search off",
     "settings_admins_only": "Only group admins can change the settings.",
     "settings_panel_gone": "This settings message is too old. Send /settings again.",
-    "settings_not_panel": "This button does not belong to a settings message.",
     "settings_unknown": "I don't know this setting. Send /settings again.",
     "settings_unchanged": "That is already the setting.",
     "model_switched": "Model: {name}. A new conversation chain starts with the next message; the recent messages carry over.",
@@ -201,6 +213,11 @@ _RU: dict[str, str] = {
     "unsupported_content": "Я понимаю текстовые сообщения и документы, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
     "unknown_command": "Я не знаю такой команды. Смотрите /help.",
     "access_denied": "Извините, это закрытый бот. Попросите доступ у его владельца.",
+    "button_stale": "Эта кнопка здесь больше не работает. Отправьте команду ещё раз.",
+    "access_denied_group": (
+        "Извините, это закрытый бот: добавлять его в группы могут только те, кому разрешил владелец. "
+        "Я выхожу из этой группы."
+    ),
     "doc_received": "📥 Получил {names}. Индексирую…",
     "doc_ready": "✅ Готово: {names}. Спрашивайте — в ответах будут ссылки на документ.",
     "doc_failed": "❌ Не удалось проиндексировать {name}: {reason}",
@@ -210,13 +227,21 @@ _RU: dict[str, str] = {
     "doc_refused_size": "Не могу проиндексировать {name}: размер {size}, а предел — {limit}.",
     "doc_refused_count": "Не могу проиндексировать {name}: в этом чате уже {limit} документов — это максимум. Удалите лишние через /docs.",
     "doc_refused_empty": "Не могу проиндексировать {name}: файл пустой.",
+    "doc_refused_album_count": (
+        "{refused} из {total} документов не добавлены: в чате может быть не больше {limit} документов "
+        "(уже было {existing}). Не добавлены: {names}. Удалите лишние через /docs."
+    ),
     "doc_reason_download": "Telegram не дал его скачать",
     "doc_reason_unreadable": "не удалось прочитать содержимое",
     "doc_reason_timeout": "индексация заняла слишком много времени",
     "doc_reason_other": "сервис индексации его отклонил",
+    "doc_reason_unavailable": "сервис индексации сейчас недоступен; пришлите его ещё раз позже",
+    "doc_error": "❌ При индексации что-то пошло не так. Пришлите документ ещё раз.",
+    "doc_interrupted": "❌ Бот перезапустился во время индексации. Пришлите документ ещё раз.",
     "doc_reindexing": "🔄 Поисковый индекс документов этого чата устарел; переиндексирую их, секунду…",
     "docs_empty": "В этом чате пока нет документов. Пришлите файл (PDF, DOCX, TXT, MD, …) — я буду использовать его в ответах.",
     "docs_title": "Документы в этом чате ({count}):",
+    "docs_title_paged": "Документы в этом чате ({count}), страница {page} из {pages}:",
     "docs_forget_hint": "Нажмите на документ, чтобы удалить его, или /forget, чтобы удалить все.",
     "doc_status_ready": "готов",
     "doc_status_indexing": "индексируется",
@@ -229,6 +254,7 @@ _RU: dict[str, str] = {
     "forget_no": "Отмена",
     "forget_done": "🗑 Удалил документы ({count}) и поисковый индекс.",
     "forget_cancelled": "Ничего не удалено.",
+    "forget_changed": "Ничего не удалено: документы изменились с тех пор, как я спросил. Отправьте /forget ещё раз.",
     "forget_nothing": "Удалять нечего: документов нет.",
     "settings_title": "⚙️ Настройки этого чата",
     "settings_title_topic": "⚙️ Настройки этой темы",
@@ -249,7 +275,6 @@ _RU: dict[str, str] = {
     "settings_button_web_off": "Без поиска",
     "settings_admins_only": "Менять настройки могут только администраторы группы.",
     "settings_panel_gone": "Это сообщение с настройками устарело. Отправьте /settings ещё раз.",
-    "settings_not_panel": "Эта кнопка не относится к сообщению с настройками.",
     "settings_unknown": "Я не знаю такой настройки. Отправьте /settings ещё раз.",
     "settings_unchanged": "Эта настройка уже выбрана.",
     "model_switched": "Модель: {name}. Со следующего сообщения начнётся новая цепочка разговора; последние сообщения перенесутся в неё.",

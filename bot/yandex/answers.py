@@ -19,6 +19,7 @@ import openai
 from openai import AsyncOpenAI, AsyncStream
 from openai.types.responses import Response, ResponseStreamEvent
 
+from bot.core.authors import labelled
 from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError, StreamBrokenError
 from bot.core.models import CompletedAnswer, Usage
 from bot.core.ports import AnswerRequest
@@ -170,7 +171,7 @@ def _input_items(request: AnswerRequest) -> str | list[dict[str, str]]:
 
 
 def _replayed_text(text: str, author: str | None) -> str:
-    return f"{author}: {text}" if author else text
+    return labelled(text, author)
 
 
 def _completed(response: Response) -> CompletedAnswer:

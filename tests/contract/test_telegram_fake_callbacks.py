@@ -1,5 +1,4 @@
-"""Contract: callback queries beyond a plain press — data no button carries (a forged press, which
-Telegram delivers as well), and the documented 0-200 characters of a callback answer's text."""
+"""Contract: the documented 0-200 characters of a callback answer's text."""
 
 from __future__ import annotations
 
@@ -8,26 +7,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from tests.fakes.telegram.errors import ControlError
 from tests.fakes.telegram.server import TelegramFake
 
 KEYBOARD = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="More", callback_data="more")]])
-
-
-async def test_a_forged_press_carries_data_no_button_has(telegram_fake: TelegramFake, tg_bot: Bot) -> None:
-    user = await telegram_fake.create_user("Ann")
-    chat_id = (await telegram_fake.create_private_chat(user))["id"]
-    sent = await tg_bot.send_message(chat_id, "menu", reply_markup=KEYBOARD)
-    with pytest.raises(ControlError, match="has no button"):
-        await telegram_fake.press_button(chat_id, sent.message_id, "admin:delete-all", user=user)
-    plain = await tg_bot.send_message(chat_id, "no keyboard")
-    query_id = await telegram_fake.press_button(
-        chat_id, plain.message_id, "admin:delete-all", user=user, forged=True
-    )
-    [update] = await tg_bot.get_updates()
-    query = update.callback_query
-    assert query is not None and query.id == query_id and query.data == "admin:delete-all"
-    assert query.message is not None and query.message.message_id == plain.message_id
 
 
 async def test_a_callback_answer_holds_at_most_200_characters(

@@ -11,9 +11,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.core.authors import with_author_note
 from tests.e2e.harness import Stack, final_texts
 
 BOT = "@test_assistant_bot"
+STALE = "This button no longer works here. Send the command again."  # forged or stale presses
 PRO = "yandexgpt/latest"
 LITE = "yandexgpt-lite/latest"
 MODELS = f"{PRO},{LITE}"
@@ -128,7 +130,10 @@ async def press(
     forged: bool = False,
 ) -> str:
     """Press a settings button; the text of the callback's answer."""
-    query_id = await stack.telegram.press_button(chat_id, panel["message_id"], data, user=user, forged=forged)
+    if forged:  # data no button of the message carries, as a modified client can send
+        query_id = await stack.telegram.forge_callback(chat_id, panel["message_id"], data, user=user)
+    else:
+        query_id = await stack.telegram.press_button(chat_id, panel["message_id"], data, user=user)
 
     def answer() -> dict[str, Any] | None:
         record = next(a for a in stack.telegram.callback_answers() if a["callback_query_id"] == query_id)
@@ -290,30 +295,42 @@ async def test_web_search_disabled_by_the_operator_has_no_button_and_refuses_a_f
         panel = await open_settings(stack, chat_id, user)
         assert not any(data.startswith("st:w:") for data in buttons(panel)), "no web search button"
         assert "Web search" not in panel["text"]
-        refusal = await press(stack, chat_id, panel, "st:w:on", user, forged=True)
-        assert refusal == "Web search is turned off by the operator of this bot."
+        assert await press(stack, chat_id, panel, "st:w:on", user, forged=True) == STALE
         await command(stack, chat_id, user, "/websearch on", "Web search is turned off by the operator")
         await ask(stack, chat_id, user, "is the web searched?")
     assert responses(stack)[-1]["tools"] == []
     assert message_by_id(stack, chat_id, panel["message_id"])["versions"][-1]["text"] == panel["text"]
 
 
+async def test_a_panel_older_than_the_operators_change_cannot_bring_back_what_was_withdrawn(
+    stack: Stack,
+) -> None:
+    serve_two_models(stack)
+    async with stack.bot(yc_models=MODELS, web_search="allowed"):
+        user, chat_id = await private_chat(stack)
+        panel = await open_settings(stack, chat_id, user)
+    # The operator narrows the choice: the old panel still shows the withdrawn buttons.
+    async with stack.bot(web_search="off"):
+        refusal = await press(stack, chat_id, panel, f"st:m:{LITE}", user)
+        assert refusal == "That model is not available here. Available: YandexGPT Pro 5."
+        assert await press(stack, chat_id, panel, "st:w:on", user) == (
+            "Web search is turned off by the operator of this bot."
+        )
+        await ask(stack, chat_id, user, "which model, which tools?")
+    assert (responses(stack)[-1]["model"], responses(stack)[-1]["tools"]) == (uri(stack, PRO), [])
+
+
 async def test_forged_and_foreign_callbacks_are_refused(stack: Stack) -> None:
     async with stack.bot():
         user, chat_id = await private_chat(stack)
         panel = await open_settings(stack, chat_id, user)
-        unknown = await press(stack, chat_id, panel, "st:m:gpt-5/latest", user, forged=True)
-        assert unknown.startswith("That model is not available here.")
-        assert await press(stack, chat_id, panel, "st:zz", user, forged=True) == (
-            "I don't know this setting. Send /settings again."
-        )
+        assert await press(stack, chat_id, panel, "st:m:gpt-5/latest", user, forged=True) == STALE
         answer = await ask(stack, chat_id, user, "hello")
         # A settings action forged onto a message that is not a settings message.
-        assert await press(stack, chat_id, answer, "st:f:rich", user, forged=True) == (
-            "This button does not belong to a settings message."
-        )
+        assert await press(stack, chat_id, answer, "st:f:rich", user, forged=True) == STALE
         await ask(stack, chat_id, user, "still classic?")
     assert stack.telegram.bot_messages(chat_id)[-1]["rich_markdown"] is None
+    assert responses(stack)[-1]["model"] == uri(stack, PRO)
 
 
 async def test_in_groups_only_admins_change_settings_and_the_prompt_reaches_the_model(stack: Stack) -> None:
@@ -340,7 +357,7 @@ async def test_in_groups_only_admins_change_settings_and_the_prompt_reaches_the_
             stack, chat_id, ann, "/prompt Answer like a pirate.", "The instructions of this chat are changed"
         )
         await ask(stack, chat_id, bob, f"{BOT} where is the treasure?")
-        assert responses(stack)[-1]["instructions"] == "Answer like a pirate."
+        assert responses(stack)[-1]["instructions"] == with_author_note("Answer like a pirate.")
         shown = await command(stack, chat_id, bob, "/prompt", "Instructions of this chat")
         assert shown["text"].endswith("Answer like a pirate.")
 

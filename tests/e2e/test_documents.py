@@ -49,6 +49,11 @@ async def ask(stack: Stack, chat_id: int, user: dict[str, Any], question: str) -
     return final_texts(stack.telegram, chat_id)[-1]
 
 
+def yes_data(prompt: dict[str, Any]) -> str:
+    """The /forget prompt's "yes" button (its data names the documents the prompt counted)."""
+    return str(prompt["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+
+
 async def test_indexed_document_is_quoted_and_cited_and_other_chats_do_not_see_it(stack: Stack) -> None:
     async with stack.bot():
         alice, alice_chat = await private_chat(stack, "Alice")
@@ -167,7 +172,7 @@ async def test_docs_lists_and_deletes_and_forget_removes_everything(stack: Stack
         await stack.telegram.send_user_message(chat_id, user, "/forget")
         await wait_text(stack, chat_id, "Delete all 1 documents")
         confirm = stack.telegram.bot_messages(chat_id)[-1]
-        await stack.telegram.press_button(chat_id, confirm["message_id"], "kb:forget:yes", user=user)
+        await stack.telegram.press_button(chat_id, confirm["message_id"], yes_data(confirm), user=user)
         await wait_text(stack, chat_id, "Deleted 1 documents and the search index")
         await stack.telegram.send_user_message(chat_id, user, "/docs")
         await wait_text(stack, chat_id, "No documents in this chat yet")

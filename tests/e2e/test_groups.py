@@ -60,6 +60,11 @@ def last_text(stack: Stack, chat_id: int) -> str:
     return (messages[-1]["text"] or "") if messages else ""
 
 
+def yes_data(prompt: dict[str, Any]) -> str:
+    """The /forget prompt's "yes" button (its data names the documents the prompt counted)."""
+    return str(prompt["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+
+
 def callback_text(stack: Stack, index: int) -> str | None:
     answers = stack.telegram.callback_answers()
     if len(answers) <= index or answers[index]["answer"] is None:
@@ -136,7 +141,7 @@ async def test_the_group_shares_one_conversation_and_knows_who_asked(stack: Stac
     assert "history=1" in messages[0]["text"]
     assert "history=2" in messages[1]["text"]
     inputs = [r["input_text"] for r in stack.yandex.responses()]
-    assert inputs[0].startswith("Ann: ") and inputs[1].startswith("Bob: ")
+    assert inputs[0].startswith("⟦author: Ann⟧\n") and inputs[1].startswith("⟦author: Bob⟧\n")
 
 
 async def test_forum_topics_get_answers_in_their_topic_with_separate_context(stack: Stack) -> None:
@@ -223,10 +228,10 @@ async def test_forget_and_deleting_others_documents_need_admin_rights(stack: Sta
         await stack.telegram.send_user_message(chat_id, ann, "/forget")
         await stack.telegram.wait_for(lambda: "Delete all 1 documents" in last_text(stack, chat_id))
         confirm = stack.telegram.bot_messages(chat_id)[-1]
-        await stack.telegram.press_button(chat_id, confirm["message_id"], "kb:forget:yes", user=bob)
+        await stack.telegram.press_button(chat_id, confirm["message_id"], yes_data(confirm), user=bob)
         await stack.telegram.wait_for(lambda: callback_text(stack, 1) is not None)
         assert stack.yandex.vector_stores() != [], "a non-admin's confirmation is refused"
-        await stack.telegram.press_button(chat_id, confirm["message_id"], "kb:forget:yes", user=ann)
+        await stack.telegram.press_button(chat_id, confirm["message_id"], yes_data(confirm), user=ann)
         await stack.telegram.wait_for(lambda: stack.yandex.vector_stores() == [])
 
 

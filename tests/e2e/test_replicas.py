@@ -276,7 +276,7 @@ async def test_an_interrupted_answer_is_replaced_once_never_shown_twice(
         assert "while I was sending" in texts[0], texts
         assert stack.yandex.responses() == [], "not answered a second time"
     elif earlier_runs == 1:
-        assert texts[0].startswith("Ann: c0 q1"), texts
+        assert texts[0].startswith("⟦author: Ann⟧\nc0 q1"), texts
         assert len(stack.yandex.responses()) == 1
     else:
         assert "interrupted" in texts[0], texts

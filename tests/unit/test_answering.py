@@ -174,7 +174,7 @@ async def test_group_questions_tell_the_model_who_asked() -> None:
     await make(model, store).execute(
         Question(KEY, "what time?", author="Ann"), RecordingView(), asyncio.Event()
     )
-    assert model.requests[0].text == "Ann: what time?"
+    assert model.requests[0].text == "⟦author: Ann⟧\nwhat time?"
     assert store.turns[KEY][0].text == "what time?"
     assert store.turns[KEY][0].author == "Ann"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.answering import AnswerQuestion, AnswerSettings, RetryPolicy
+from bot.core.authors import with_author_note
 from bot.core.chat_settings import (
     MAX_INSTRUCTIONS_CHARS,
     Change,
@@ -83,7 +84,9 @@ async def test_a_chat_without_choices_follows_the_operator() -> None:
     assert current.reply_format is ReplyFormat.CLASSIC
     assert current.web_search and current.web_search_offered
     assert (current.instructions, current.own_instructions) == ("the operator's instructions", False)
-    assert current.profile == AnswerProfile(PRO.model, "the operator's instructions", web_search=True)
+    assert current.profile == AnswerProfile(
+        PRO.model, with_author_note("the operator's instructions"), web_search=True
+    ), "the note on how group authors are marked always goes with the instructions"
 
 
 async def test_choices_belong_to_the_topic_not_to_a_member() -> None:

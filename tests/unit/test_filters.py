@@ -62,3 +62,18 @@ def test_a_reply_to_the_bot_counts_but_not_the_implicit_reply_of_a_topic() -> No
     assert not is_reply_to_bot(implicit, ME)
     to_ann = Message(message_id=6, date=NOW, chat=GROUP, from_user=ANN, text="hi")
     assert not is_reply_to_bot(message("hey", reply_to_message=to_ann), ME)
+
+
+def test_only_the_mention_goes_lines_and_indentation_stay() -> None:
+    def stripped(text: str) -> str:
+        start = text.index("@helper_bot")
+        mention = MessageEntity(type="mention", offset=len(text[:start].encode("utf-16-le")) // 2, length=11)
+        return strip_mentions(message(text, entities=[mention]), ME)[1]
+
+    assert (
+        stripped("@helper_bot why?\n```\ndef f():\n    return 1\n```")
+        == "why?\n```\ndef f():\n    return 1\n```"
+    )
+    assert stripped("please @helper_bot explain\n  this") == "please explain\n  this"
+    assert stripped("@helper_bot\n    indented = True\n") == "    indented = True"
+    assert stripped("- one\n- two @helper_bot") == "- one\n- two"

@@ -9,6 +9,7 @@ from aiogram.types import ErrorEvent
 
 from bot.core.models import Notice
 from bot.storage.outage import is_storage_outage
+from bot.telegram import texts
 from bot.telegram.mappers import destination, language
 from bot.telegram.services import BotServices
 
@@ -22,6 +23,13 @@ async def on_error(event: ErrorEvent, services: BotServices) -> None:
         type(event.exception).__name__,
         exc_info=event.exception,
     )
+    query = event.update.callback_query
+    if query is not None:
+        try:  # the user's spinner stops, with a word of what happened
+            await query.answer(texts.text(language(query.from_user), Notice.INTERNAL_ERROR), show_alert=True)
+        except Exception:
+            log.info("could not answer the failed button press")
+        return
     message = event.update.message
     if message is None:
         return

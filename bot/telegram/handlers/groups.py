@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import ChatMemberUpdated, Message
 
@@ -15,15 +15,12 @@ from bot.telegram import texts
 from bot.telegram.delivery import Destination
 from bot.telegram.filters import AddressedToBot, CommandForOtherBot
 from bot.telegram.formatting import Chunk
-from bot.telegram.handlers.documents import is_group_admin
 from bot.telegram.handlers.private import history
-from bot.telegram.mappers import conversation_key, destination, display_name, language
+from bot.telegram.mappers import GONE, PRESENT, author_of, conversation_key, destination, language
+from bot.telegram.permissions import sent_by_admin
 from bot.telegram.services import BotServices
 
 log = logging.getLogger(__name__)
-
-GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.KICKED})
-PRESENT = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR})
 
 
 async def _ask(message: Message, services: BotServices, text: str) -> None:
@@ -31,7 +28,7 @@ async def _ask(message: Message, services: BotServices, text: str) -> None:
         key=conversation_key(message, services.group_context),
         text=text,
         language=language(message.from_user),
-        author=display_name(message.from_user),
+        author=author_of(message),
     )
     asker = message.from_user.id if message.from_user else None
     await services.answers.ask(question, destination(message, reply=True), asker, message.message_id)
@@ -62,7 +59,7 @@ async def help_command(message: Message, services: BotServices) -> None:
 
 async def new_conversation(message: Message, services: BotServices, bot: Bot) -> None:
     lang = language(message.from_user)
-    if not await is_group_admin(bot, services, message.chat.id, message.from_user):
+    if not await sent_by_admin(bot, services.access, message):
         await _reply(message, services, texts.text(lang, "admins_only"))
         return
     await services.conversations.reset(conversation_key(message, services.group_context))
@@ -77,7 +74,7 @@ async def remember_chatter(message: Message, services: BotServices) -> None:
     """Unaddressed messages: silently kept as context if the operator enabled it."""
     if services.chatter is not None and message.text:
         key = conversation_key(message, services.group_context)
-        await services.chatter.remember(key, display_name(message.from_user), message.text)
+        await services.chatter.remember(key, author_of(message), message.text)
 
 
 async def migrated_to(message: Message, services: BotServices) -> None:

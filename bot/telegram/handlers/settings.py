@@ -1,9 +1,11 @@
 """/settings (an inline keyboard, updated in place) and the same changes as commands: /model, /format,
 /websearch, /prompt.
 
-Everyone may look; in groups only admins may change (an anonymous admin, posting as the group, counts).
-A settings callback is only honoured on a settings message, for that message's own chat or topic, and
-its action is validated again (a client may send any callback data).
+Everyone may look; in groups only admins may change (an anonymous admin, posting as the group, counts;
+telegram.permissions). A press reaches `settings_button` only when the bot's message carries that very
+button (middlewares.CallbackGuardMiddleware answers forged or stale data), so it acts on that settings
+message's own chat or topic; what the button asks for is still checked against what the operator
+allows now (the panel may be older than a change of YC_MODELS or WEB_SEARCH).
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ from bot.core.chat_settings import MAX_INSTRUCTIONS_CHARS, Change, ChatSettings,
 from bot.core.models import ConversationKey, Language
 from bot.telegram import texts
 from bot.telegram.formatting import CLASSIC_LIMIT, Chunk, escape_markdown, split_chunk, utf16_len
-from bot.telegram.handlers.documents import is_group_admin
-from bot.telegram.mappers import conversation_key, destination, is_group, language
+from bot.telegram.mappers import conversation_key, destination, is_group, language, pressed_key
+from bot.telegram.permissions import may_administer, sent_by_admin
 from bot.telegram.services import BotServices
 from bot.telegram.settings_panel import (
     CALLBACK_PREFIX,
     FormatAction,
     ModelAction,
     WebSearchAction,
-    is_settings_panel,
     parse_action,
     render_panel,
 )
@@ -50,17 +51,8 @@ async def _say(message: Message, services: BotServices, line: str) -> None:
     await services.sender.send_markdown(destination(message, reply=True), escape_markdown(line), reply=True)
 
 
-async def _may_change(message: Message, services: BotServices, bot: Bot) -> bool:
-    """Private chats: always. Groups: admins, including one posting anonymously as the group."""
-    if not is_group(message):
-        return True
-    if message.sender_chat is not None and message.sender_chat.id == message.chat.id:
-        return True
-    return await is_group_admin(bot, services, message.chat.id, message.from_user)
-
-
 async def _refuse_unless_allowed(message: Message, services: BotServices, bot: Bot, lang: Language) -> bool:
-    if await _may_change(message, services, bot):
+    if await sent_by_admin(bot, services.access, message):
         return False
     await _say(message, services, texts.text(lang, "settings_admins_only"))
     return True
@@ -203,10 +195,6 @@ async def settings_button(query: CallbackQuery, services: BotServices, bot: Bot)
         log.warning("unknown settings callback data")
         await query.answer(_toast(texts.text(lang, "settings_unknown")), show_alert=True)
         return
-    if not is_settings_panel(message):
-        log.warning("a settings callback on a message that is not a settings message")
-        await query.answer(_toast(texts.text(lang, "settings_not_panel")), show_alert=True)
-        return
     if isinstance(action, ModelAction) and action.option is None:
         models = ", ".join(o.name for o in services.chat_settings.policy.models)
         await query.answer(_toast(texts.text(lang, "model_unavailable", models=models)), show_alert=True)
@@ -214,10 +202,10 @@ async def settings_button(query: CallbackQuery, services: BotServices, bot: Bot)
     if isinstance(action, WebSearchAction) and not services.chat_settings.policy.web_search_offered:
         await query.answer(_toast(texts.text(lang, "web_disabled")), show_alert=True)
         return
-    if is_group(message) and not await is_group_admin(bot, services, message.chat.id, query.from_user):
+    if not await may_administer(bot, services.access, message, query.from_user.id):
         await query.answer(_toast(texts.text(lang, "settings_admins_only")), show_alert=True)
         return
-    key = conversation_key(message, services.group_context)
+    key = pressed_key(message, services.group_context, query.from_user.id)
     change, line = await _apply(action, key, services, lang)
     await query.answer(_toast(line))
     if change is not Change.CHANGED:

@@ -12,8 +12,8 @@ from aiogram.types import CallbackQuery, Message, MessageGenerationStopped
 from bot.core.models import Notice
 from bot.telegram import texts
 from bot.telegram.answers import STOP_CALLBACK_PREFIX
-from bot.telegram.handlers.documents import is_group_admin
 from bot.telegram.mappers import is_group, language
+from bot.telegram.permissions import may_administer
 from bot.telegram.services import BotServices
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ async def stop_button(query: CallbackQuery, services: BotServices, bot: Bot) -> 
             await query.answer(texts.text(lang, "stop_too_late"))
             return
     allowed = asker_id == query.from_user.id or (
-        is_group(message) and await is_group_admin(bot, services, message.chat.id, query.from_user)
+        is_group(message) and await may_administer(bot, services.access, message, query.from_user.id)
     )
     if not allowed:
         await query.answer(texts.text(lang, "stop_not_allowed"), show_alert=True)

@@ -23,6 +23,7 @@ from aiohttp import web
 from .core import FakeBotApi
 from .errors import BotApiError, ControlError
 from .models import (
+    ADMINISTRATOR,
     CREATOR,
     GROUP,
     KICKED,
@@ -37,6 +38,7 @@ from .models import (
     StoredFile,
     StoredMessage,
     User,
+    anonymous_admin_user,
     chat_member_api,
 )
 from .state import FakeState
@@ -62,14 +64,18 @@ class Controller:
         username: str | None = None,
         language_code: str | None = "en",
         user_id: int | None = None,
+        last_name: str | None = None,
     ) -> dict[str, Any]:
         if user_id is not None and (user_id in self.state.users or user_id == self.api.config.bot_id):
             raise ControlError(f"user {user_id} already exists")
+        if not first_name:
+            raise ControlError("a user needs a first name")
         user = User(
             id=user_id if user_id is not None else self.state.new_user_id(),
             first_name=first_name,
             username=username,
             language_code=language_code,
+            last_name=last_name,
         )
         self.state.users[user.id] = user
         return user.to_api()
@@ -187,9 +193,20 @@ class Controller:
         media_group_id: str | None = None,
         sticker: bool = False,
         voice: bool = False,
+        anonymous: bool = False,
     ) -> dict[str, Any]:
+        """A user's message. `anonymous`: an admin of a supergroup posting on behalf of the group —
+        `from` is GroupAnonymousBot and `sender_chat` the group, as Telegram shows such messages."""
         chat = self._chat(chat_id)
         user = self._member(chat, user_id)
+        sender, sender_chat = user, None
+        if anonymous:
+            if chat.type != SUPERGROUP:
+                raise ControlError("only supergroup admins can post anonymously")
+            if chat.status_of(user.id) not in (CREATOR, ADMINISTRATOR):
+                raise ControlError(f"user {user_id} is not an admin of chat {chat_id}")
+            chat.anonymous_admins.add(user.id)
+            sender, sender_chat = anonymous_admin_user(), chat
         if chat.type == PRIVATE and user.has_blocked_bot:
             raise ControlError(f"user {user_id} has blocked the bot; unblock_bot first")
         if message_thread_id is not None and message_thread_id not in chat.topics:
@@ -203,11 +220,12 @@ class Controller:
         content = self._user_content(text, entities, document, caption, sticker=sticker, voice=voice)
         message = self.state.add_message(
             chat,
-            user,
+            sender,
             content,
             thread_id=message_thread_id,
             reply_to_message_id=reply_to_message_id,
             media_group_id=media_group_id,
+            sender_chat=sender_chat,
         )
         return self._emit_message(message)
 
@@ -236,24 +254,37 @@ class Controller:
             for index, document in enumerate(documents)
         ]
 
-    def press_button(
-        self, chat_id: int, message_id: int, data: str, *, user_id: int, forged: bool = False
-    ) -> str:
-        """Press an inline button with this callback_data on a bot message → callback_query update.
-        `forged=True` sends the data even though no button of the message carries it, as a modified
-        client can (Telegram delivers such callbacks too)."""
+    def press_button(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> str:
+        """Press an inline button with this callback_data on a bot message → callback_query update."""
         chat = self._chat(chat_id)
         user = self._member(chat, user_id)
         message = self.state.find_message(chat, message_id)
         if message is None or message.sender is None or message.sender.id != self.api.config.bot_id:
             raise ControlError(f"chat {chat_id} has no bot message {message_id}")
         rows = (message.reply_markup or {}).get("inline_keyboard", [])
-        if not forged and not any(button.get("callback_data") == data for row in rows for button in row):
+        if not any(button.get("callback_data") == data for row in rows for button in row):
             raise ControlError(f"message {message_id} has no button with callback_data {data!r}")
+        return self._emit_callback(chat, message, user, data)
+
+    def forge_callback(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> str:
+        """A callback query with any `data` on any bot message, whatever its keyboard shows: what a
+        modified client (or a keyboard the client still shows after the bot changed it) can send.
+        Telegram's documentation promises nothing about callback_data matching a button, so a bot
+        must not trust it; the data still has to be 1-64 bytes, like a button's."""
+        chat = self._chat(chat_id)
+        user = self._member(chat, user_id)
+        message = self.state.find_message(chat, message_id)
+        if message is None or message.sender is None or message.sender.id != self.api.config.bot_id:
+            raise ControlError(f"chat {chat_id} has no bot message {message_id}")
+        if not 1 <= len(data.encode()) <= 64:
+            raise ControlError("callback_data is 1-64 bytes")
+        return self._emit_callback(chat, message, user, data)
+
+    def _emit_callback(self, chat: Chat, message: StoredMessage, user: User, data: str) -> str:
         query = CallbackQuery(
             id=self.state.new_callback_query_id(),
             chat_id=chat.id,
-            message_id=message_id,
+            message_id=message.message_id,
             user_id=user.id,
             data=data,
             created_at=time.time(),
@@ -532,6 +563,7 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
             username=b.get("username"),
             language_code=b.get("language_code", "en"),
             user_id=b.get("user_id"),
+            last_name=b.get("last_name"),
         )
 
     async def create_private_chat(request: web.Request) -> Any:
@@ -580,6 +612,7 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
             media_group_id=b.get("media_group_id"),
             sticker=b.get("sticker", False),
             voice=b.get("voice", False),
+            anonymous=b.get("anonymous", False),
         )
 
     async def send_media_group(request: web.Request) -> Any:
@@ -594,9 +627,12 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
 
     async def press_button(request: web.Request) -> Any:
         b = await body(request)
-        query_id = c.press_button(
-            chat_id(request), b["message_id"], b["data"], user_id=b["user_id"], forged=bool(b.get("forged"))
-        )
+        query_id = c.press_button(chat_id(request), b["message_id"], b["data"], user_id=b["user_id"])
+        return {"callback_query_id": query_id}
+
+    async def forge_callback(request: web.Request) -> Any:
+        b = await body(request)
+        query_id = c.forge_callback(chat_id(request), b["message_id"], b["data"], user_id=b["user_id"])
         return {"callback_query_id": query_id}
 
     async def press_stop(request: web.Request) -> Any:
@@ -677,6 +713,7 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
         ("POST", "/chats/{chat_id}/messages", send_user_message),
         ("POST", "/chats/{chat_id}/media_groups", send_media_group),
         ("POST", "/chats/{chat_id}/callback", press_button),
+        ("POST", "/chats/{chat_id}/forged_callback", forge_callback),
         ("POST", "/chats/{chat_id}/stop", press_stop),
         ("POST", "/chats/{chat_id}/migrate", migrate_group),
         ("GET", "/chats/{chat_id}/bot_messages", bot_messages),

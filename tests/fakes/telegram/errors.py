@@ -49,6 +49,7 @@ TEXT_BUTTONS_UNALLOWED = (
 BOT_COMMAND_INVALID = "Bad Request: BOT_COMMAND_INVALID"
 BOT_COMMAND_DESCRIPTION_INVALID = "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID"
 NO_ADMINISTRATORS_IN_PRIVATE = "Bad Request: there are no administrators in the private chat"
+CANT_LEAVE_PRIVATE = "Bad Request: chat member status can't be changed in private chats"  # (fake's choice)
 WEBHOOK_URL_INVALID = "Bad Request: bad webhook: invalid webhook URL specified"
 SECRET_TOKEN_INVALID = "Bad Request: secret token contains unallowed characters"
 # Drafts in non-private chats: the community reports TDLib's TEXTDRAFT_PEER_INVALID (fake's choice).

@@ -16,6 +16,11 @@ MEMBER_STATUSES = frozenset({CREATOR, ADMINISTRATOR, MEMBER, LEFT, KICKED})
 
 PRIVATE, GROUP, SUPERGROUP = "private", "group", "supergroup"
 
+# The user Telegram puts in `from` of messages an anonymous group admin sends on behalf of the group
+# (Bot API `Message.sender_chat`: "For backward compatibility, if the message was sent on behalf of a
+# chat, the field from contains a fake sender user in non-channel chats").
+GROUP_ANONYMOUS_BOT_ID = 1087968824
+
 
 @dataclass
 class User:
@@ -25,9 +30,12 @@ class User:
     language_code: str | None = None
     is_bot: bool = False
     has_blocked_bot: bool = False
+    last_name: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
+        if self.last_name:
+            data["last_name"] = self.last_name
         if self.username:
             data["username"] = self.username
         if self.language_code:
@@ -47,6 +55,7 @@ class Chat:
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     next_message_id: int = 1
     migrated_to: int | None = None
+    anonymous_admins: set[int] = field(default_factory=set)  # admins who post on behalf of the group
 
     @property
     def is_group(self) -> bool:
@@ -110,6 +119,7 @@ class StoredMessage:
     reply_to_message_id: int | None = None  # an explicit reply
     implicit_reply_to_message_id: int | None = None  # a forum topic's creation message
     media_group_id: str | None = None
+    sender_chat: Chat | None = None  # an anonymous admin's message: the group itself
     edit_date: int | None = None
     deleted: bool = False
     versions: list[MessageVersion] = field(default_factory=list)
@@ -185,16 +195,20 @@ class CallbackQuery:
     answer: dict[str, Any] | None = None
 
 
-def chat_member_api(user: User, status: str) -> dict[str, Any]:
+def anonymous_admin_user() -> User:
+    return User(id=GROUP_ANONYMOUS_BOT_ID, first_name="Group", username="GroupAnonymousBot", is_bot=True)
+
+
+def chat_member_api(user: User, status: str, *, is_anonymous: bool = False) -> dict[str, Any]:
     """A ChatMember object of the given status (administrators get the usual rights)."""
     member: dict[str, Any] = {"status": status, "user": user.to_api()}
     if status == CREATOR:
-        member["is_anonymous"] = False
+        member["is_anonymous"] = is_anonymous
     elif status == ADMINISTRATOR:
         member.update(
             {
                 "can_be_edited": False,
-                "is_anonymous": False,
+                "is_anonymous": is_anonymous,
                 "can_manage_chat": True,
                 "can_delete_messages": True,
                 "can_manage_video_chats": True,

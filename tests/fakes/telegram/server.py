@@ -52,9 +52,10 @@ class TelegramFake:
         username: str | None = None,
         language_code: str | None = "en",
         user_id: int | None = None,
+        last_name: str | None = None,
     ) -> dict[str, Any]:
         return self._control.create_user(
-            first_name, username=username, language_code=language_code, user_id=user_id
+            first_name, username=username, language_code=language_code, user_id=user_id, last_name=last_name
         )
 
     async def create_private_chat(self, user: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +104,7 @@ class TelegramFake:
         media_group_id: str | None = None,
         sticker: bool = False,
         voice: bool = False,
+        anonymous: bool = False,
     ) -> dict[str, Any]:
         return self._control.send_user_message(
             chat_id,
@@ -116,6 +118,7 @@ class TelegramFake:
             media_group_id=media_group_id,
             sticker=sticker,
             voice=voice,
+            anonymous=anonymous,
         )
 
     async def send_media_group(
@@ -131,10 +134,11 @@ class TelegramFake:
             chat_id, user["id"], documents, caption=caption, message_thread_id=message_thread_id
         )
 
-    async def press_button(
-        self, chat_id: int, message_id: int, data: str, *, user: dict[str, Any], forged: bool = False
-    ) -> str:
-        return self._control.press_button(chat_id, message_id, data, user_id=user["id"], forged=forged)
+    async def press_button(self, chat_id: int, message_id: int, data: str, *, user: dict[str, Any]) -> str:
+        return self._control.press_button(chat_id, message_id, data, user_id=user["id"])
+
+    async def forge_callback(self, chat_id: int, message_id: int, data: str, *, user: dict[str, Any]) -> str:
+        return self._control.forge_callback(chat_id, message_id, data, user_id=user["id"])
 
     async def press_stop(self, chat_id: int, draft_id: int, *, message_thread_id: int | None = None) -> None:
         self._control.press_stop(chat_id, draft_id, message_thread_id=message_thread_id)

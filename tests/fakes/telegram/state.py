@@ -132,6 +132,7 @@ class FakeState:
         thread_id: int | None = None,
         reply_to_message_id: int | None = None,
         media_group_id: str | None = None,
+        sender_chat: Chat | None = None,
     ) -> StoredMessage:
         now = time.time()
         is_topic = chat.is_forum and thread_id is not None
@@ -149,6 +150,7 @@ class FakeState:
             reply_to_message_id=reply_to_message_id,
             implicit_reply_to_message_id=thread_id if is_topic and reply_to_message_id is None else None,
             media_group_id=media_group_id,
+            sender_chat=sender_chat,
         )
         message.versions.append(MessageVersion(dict(content), rich, reply_markup, now))
         chat.messages[message.message_id] = message
@@ -162,6 +164,8 @@ class FakeState:
         }
         if message.sender is not None:
             data["from"] = message.sender.to_api()
+        if message.sender_chat is not None:
+            data["sender_chat"] = message.sender_chat.to_api()
         if message.thread_id is not None:
             data["message_thread_id"] = message.thread_id
         if message.is_topic_message:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.telegram import errors
 from tests.fakes.telegram.errors import BotApiError, bad_request
-from tests.fakes.telegram.models import ADMINISTRATOR, CREATOR, PRIVATE, chat_member_api
+from tests.fakes.telegram.models import ADMINISTRATOR, CREATOR, LEFT, PRIVATE, chat_member_api
 from tests.fakes.telegram.params import Params
 
 from .common import Handler
@@ -53,7 +54,7 @@ async def get_chat_member(api: FakeBotApi, params: Params) -> dict[str, Any]:
     user = api.state.find_user(user_id)
     if user is None:
         raise bad_request(errors.USER_NOT_FOUND)
-    return chat_member_api(user, chat.status_of(user_id))
+    return chat_member_api(user, chat.status_of(user_id), is_anonymous=user_id in chat.anonymous_admins)
 
 
 async def get_chat_administrators(api: FakeBotApi, params: Params) -> list[dict[str, Any]]:
@@ -64,8 +65,29 @@ async def get_chat_administrators(api: FakeBotApi, params: Params) -> list[dict[
     for user_id, status in chat.members.items():
         user = api.state.find_user(user_id)
         if user is not None and status in (CREATOR, ADMINISTRATOR):
-            admins.append(chat_member_api(user, status))
+            admins.append(chat_member_api(user, status, is_anonymous=user_id in chat.anonymous_admins))
     return admins
+
+
+async def leave_chat(api: FakeBotApi, params: Params) -> bool:
+    """The bot leaves a group: it becomes `left` and gets a my_chat_member update sent by itself."""
+    chat = api.state.chat_for_bot(params.chat_id())
+    if chat.type == PRIVATE:
+        raise bad_request(errors.CANT_LEAVE_PRIVATE)
+    bot = api.state.bot_user()
+    old = chat.status_of(bot.id)
+    chat.members[bot.id] = LEFT
+    api.emit(
+        "my_chat_member",
+        {
+            "chat": chat.to_api(),
+            "from": bot.to_api(),
+            "date": int(time.time()),
+            "old_chat_member": chat_member_api(bot, old),
+            "new_chat_member": chat_member_api(bot, LEFT),
+        },
+    )
+    return True
 
 
 async def get_file(api: FakeBotApi, params: Params) -> dict[str, Any]:
@@ -113,6 +135,7 @@ HANDLERS: dict[str, Handler] = {
     "getChat": get_chat,
     "getChatMember": get_chat_member,
     "getChatAdministrators": get_chat_administrators,
+    "leaveChat": leave_chat,
     "getFile": get_file,
     "setMyCommands": set_my_commands,
     "getMyCommands": get_my_commands,
