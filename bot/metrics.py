@@ -39,7 +39,16 @@ class Metrics:
             "bot_provider_errors_total", "Yandex AI Studio errors by kind", ["kind"], registry=r
         )
         self.tokens = Counter(
-            "bot_tokens_total", "Tokens used, from the responses' usage", ["direction"], registry=r
+            "bot_tokens_total",
+            "Tokens used, from the responses' usage (estimated when none was reported)",
+            ["direction"],
+            registry=r,
+        )
+        self.context_rollovers = Counter(
+            "bot_context_rollovers_total",
+            "Conversations moved into a new chain (summary + recent turns), by reason",
+            ["reason"],
+            registry=r,
         )
         self.documents = Counter(
             "bot_documents_indexed_total", "Documents by indexing result", ["result"], registry=r

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.core.context import documented_context_tokens
+
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful assistant in a Telegram chat. Answer concisely and accurately, in the language "
     "of the question. Use Markdown sparingly. When documents are available, rely on them and say so."
@@ -65,6 +67,12 @@ class Settings(BaseSettings):
     web_search: Literal["off", "allowed", "on"] = "off"
     web_search_domains: NameList = ()
     web_search_region: str | None = None
+    # Context: the model's size (default: what Yandex documents for the allowed models), when to roll a
+    # conversation over into a new chain, and what the new chain carries.
+    model_context_tokens: int | None = Field(default=None, ge=1024, le=2_000_000)
+    context_rollover_percent: int = Field(default=75, ge=20, le=95)
+    rollover_recent_percent: int = Field(default=20, ge=5, le=50)
+    rollover_summary_tokens: int = Field(default=800, ge=64, le=8192)
     # Presentation: the default of chats that have not chosen (see README, "Why classic")
     reply_format: Literal["rich", "classic"] = "classic"
     private_streaming: Literal["draft", "edit"] = "draft"
@@ -91,7 +99,7 @@ class Settings(BaseSettings):
     max_queued_per_user: int = Field(default=3, ge=1, le=100)  # in groups, per member
     max_question_chars: int = Field(default=8000, ge=100)
     transcript_max_turns: int = Field(default=200, ge=10)
-    replay_turns: int = Field(default=20, ge=0)
+    replay_turns: int = Field(default=20, ge=0, le=200)  # most turns carried verbatim into a new chain
     conversation_ttl_days: int = Field(default=29, ge=1, le=365)
     shutdown_deadline_seconds: float = Field(default=25.0, ge=0)
     user_daily_tokens: int = Field(default=0, ge=0)
@@ -185,6 +193,23 @@ class Settings(BaseSettings):
         if self.yc_api_key is None and self.yc_iam_token is None:
             raise ValueError("YC_API_KEY or YC_IAM_TOKEN must be set")
         return self
+
+    @model_validator(mode="after")
+    def _rollover_leaves_room(self) -> Settings:
+        if self.rollover_recent_percent * 2 > self.context_rollover_percent:
+            raise ValueError(
+                "ROLLOVER_RECENT_PERCENT must be at most half of CONTEXT_ROLLOVER_PERCENT "
+                "(a new chain must start well below the rollover threshold)"
+            )
+        return self
+
+    @property
+    def context_tokens(self) -> int:
+        """MODEL_CONTEXT_TOKENS, or the smallest context Yandex documents for the models a chat may
+        use (YC_MODEL, or any of YC_MODELS): one rollover policy then fits whichever a chat chose."""
+        if self.model_context_tokens:
+            return self.model_context_tokens
+        return min(documented_context_tokens(model) for model in self.allowed_models)
 
     @property
     def bot_id(self) -> int:

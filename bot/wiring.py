@@ -28,6 +28,7 @@ from bot.core.chat_settings import (
     SettingsPolicy,
     WebSearchPolicy,
 )
+from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
 from bot.core.usage import UsageBudget, UsageLimits
@@ -55,7 +56,7 @@ from bot.telegram.notices import BackgroundNotices
 from bot.telegram.services import BotServices
 from bot.yandex.answers import ResponsesAnswerModel, WebSearchOptions
 from bot.yandex.catalog import model_display_name
-from bot.yandex.client import build_openai_client
+from bot.yandex.client import build_openai_client, model_uri
 from bot.yandex.documents import VectorStoreIndex
 
 log = logging.getLogger(__name__)
@@ -171,9 +172,10 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         max_turns=settings.transcript_max_turns,
         ttl_seconds=settings.conversation_ttl_days * 86400,
     )
+    folder, default_model = settings.yc_folder_id, settings.yc_model
     model = ResponsesAnswerModel(
         openai,
-        settings.yc_folder_id,
+        lambda name: model_uri(folder, name or default_model),
         web_search=WebSearchOptions(domains=settings.web_search_domains, region=settings.web_search_region),
         metrics=metrics,
     )
@@ -185,15 +187,26 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         )
     )
     metrics.provider_breaker.set_function(lambda: breaker.state.level)
+    instructions = with_author_note(settings.assistant_instructions)
+    rollover = ContextRollover(
+        model,
+        conversations,
+        ContextPolicy(
+            context_tokens=settings.context_tokens,
+            rollover_percent=settings.context_rollover_percent,
+            recent_percent=settings.rollover_recent_percent,
+            recent_turns=settings.replay_turns,
+            summary_tokens=settings.rollover_summary_tokens,
+        ),
+        instructions,
+        transcript_turns=settings.transcript_max_turns,
+    )
     use_case = AnswerQuestion(
         model,
         conversations,
-        AnswerSettings(
-            instructions=with_author_note(settings.assistant_instructions),
-            model=settings.yc_model,
-            replay_turns=settings.replay_turns,
-        ),
+        AnswerSettings(instructions=instructions, model=settings.yc_model),
         breaker,
+        rollover,
     )
     # Lane lock heartbeats get connections of their own: queued behind a burst, they would come late.
     heartbeat_redis: aioredis.Redis = aioredis.Redis.from_url(
@@ -274,6 +287,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         access,
         directory,
         chat_settings,
+        rollover,
         chatter,
         BackgroundNotices(sender, RedisNoticeLog(redis, ns)),
     )

@@ -1,17 +1,24 @@
 """The use case at the heart of the product: answer one question in one conversation.
 
 Rules:
-- The provider's context is referenced by an opaque handle kept per conversation. When the provider
-  has lost it, the conversation continues from the stored transcript instead of forgetting.
-- Provider failures are retried with backoff only while the user has seen nothing; afterwards the
-  partial answer is kept with a note (retrying then would show a second, different answer).
+- The provider's context is a chain referenced by an opaque handle kept per conversation, and it never
+  outgrows the model (bot.core.context): before a request would pass the rollover threshold, after the
+  provider refused a prompt's length (then the request is retried once), and when the provider lost
+  the chain, the conversation moves into a new chain that starts from a summary of its older turns plus
+  the recent ones verbatim. The user sees nothing of this but the answer.
+- Provider failures — an HTTP error, or a stream that fails — are retried with backoff only while the
+  user has seen nothing; afterwards the partial answer is kept with a note (retrying then would show a
+  second, different answer).
 - Every provider call, retries included, goes through a circuit breaker (bot.core.breaker): during an
   outage questions fail fast with a notice instead of each one retrying against a dead provider.
-- Whatever the user saw is persisted: a stopped or broken answer is remembered in the transcript
-  and handed to the model with the next question, since the provider's chain does not contain it.
+- Whatever the user saw is persisted: a stopped, broken or cut-off answer is remembered in the
+  transcript and handed to the model with the next question, since the provider's chain does not
+  contain it.
 - A provider chain is made with one model. When the chat's model is not the chain's any more (the
-  chat switched in /settings, or the operator withdrew its model), the answer starts a new chain that
-  carries the recent turns over (`_new_chain`).
+  chat switched in /settings, or the operator withdrew its model), the conversation rolls over into a
+  new chain for that model, as it does when the chain is too full (`Rollover.MODEL_CHANGED`).
+- Every answer reports what it cost: the usage the provider reported, or an estimate marked
+  approximate when it reported none.
 """
 
 from __future__ import annotations
@@ -20,12 +27,28 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from bot.core.authors import labelled
-from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker, Permit, ProviderUnavailableError
-from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError
-from bot.core.models import AnswerProfile, CompletedAnswer, Notice, Outcome, Question, Turn, Usage
+from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker, ProviderUnavailableError
+from bot.core.context import (
+    ContextPolicy,
+    ContextRollover,
+    chars_to_tokens,
+    estimate_tokens,
+    learned_limit,
+    message_tokens,
+    projected_tokens,
+    summary_note,
+)
+from bot.core.errors import (
+    ContextLostError,
+    PromptTooLongError,
+    ProviderError,
+    SearchIndexGoneError,
+    StreamBrokenError,
+)
+from bot.core.models import AnswerProfile, CompletedAnswer, Ending, Notice, Outcome, Question, Turn, Usage
 from bot.core.ports import (
     AnswerModel,
     AnswerRequest,
@@ -37,8 +60,6 @@ from bot.core.ports import (
 )
 
 log = logging.getLogger(__name__)
-
-MAX_CARRY_OVER_TURNS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +84,55 @@ class AnswerSettings:
     model: str = DEFAULT_MODEL
     """The operator's default model: used without an AnswerProfile, and assumed for chains that do
     not record their model (made before chats could choose one)."""
-    replay_turns: int = 20
-    replay_chars: int = 12_000
     retry: RetryPolicy = RetryPolicy()
+
+
+class Rollover:
+    """Why a conversation moved into a new chain (for metrics)."""
+
+    THRESHOLD = "threshold"
+    PROMPT_TOO_LONG = "prompt_too_long"
+    CONTEXT_LOST = "context_lost"
+    BACKGROUND = "background"
+    MODEL_CHANGED = "model_changed"
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerReport:
     outcome: Outcome
     usage: Usage = Usage()
+    """What the answer cost, a summary written for it included (approximate when estimated)."""
     shown_chars: int = 0
+    rollover_due: bool = False
+    """The chain will pass the threshold soon: roll over before the next answer (in the background)."""
+    context_handle: str | None = None
+    """The chain the answer ended on (what a background rollover must still find)."""
+    rollovers: tuple[str, ...] = ()
+    """Rollovers this answer made, by reason (`Rollover`)."""
 
 
 class _Stopped(Exception):
     """The user asked to stop; raised inside the use case only."""
+
+
+@dataclass
+class _Run:
+    """One answer in progress: where the conversation stands, and what happened so far."""
+
+    question: Question
+    state: ConversationState
+    profile: AnswerProfile
+    context: tuple[Turn, ...]
+    search: SearchScope | None
+    index_id: str | None
+    received: str = ""
+    request: AnswerRequest | None = None
+    costs: list[Usage] = field(default_factory=list)
+    rollovers: list[str] = field(default_factory=list)
+    transient_failures: int = 0
+    length_retried: bool = False
+    context_recovered: bool = False
+    index_rebuilt: bool = False
 
 
 class AnswerQuestion:
@@ -86,12 +142,19 @@ class AnswerQuestion:
         store: ConversationStore,
         settings: AnswerSettings,
         breaker: CircuitBreaker | None = None,
+        rollover: ContextRollover | None = None,
     ) -> None:
-        """`breaker`: shared by every call of this use case; without one the breaker never opens."""
+        """`breaker`: shared by every call of this use case; without one the breaker never opens.
+        `rollover`: how conversations move into a new chain (default: the default context policy)."""
         self._model = model
         self._store = store
         self._settings = settings
         self._breaker = breaker or CircuitBreaker(BreakerPolicy(failures=0))
+        self._rollover = rollover or ContextRollover(model, store, ContextPolicy(), settings.instructions)
+
+    @property
+    def policy(self) -> ContextPolicy:
+        return self._rollover.policy
 
     async def execute(
         self,
@@ -106,188 +169,264 @@ class AnswerQuestion:
         messages that were not addressed to the assistant); they are not added to the transcript.
         `profile`: the chat's model, instructions and web search (default: the operator's)."""
         await view.start()
-        profile = profile or AnswerProfile(
-            model=self._settings.model, instructions=self._settings.instructions
+        run = _Run(
+            question=question,
+            state=await self._store.load(question.key),
+            profile=profile or AnswerProfile(self._settings.model, self._settings.instructions),
+            context=tuple(context),
+            search=search,
+            index_id=search.index_id if search else None,
         )
-        state = await self._store.load(question.key)
-        request = AnswerRequest(
-            text=_model_text(question),
-            instructions=profile.instructions,
-            model=profile.model,
-            context_handle=state.context_handle,
-            replay=(*state.carry_over, *context),
-            search_index=search.index_id if search else None,
-            web_search=profile.web_search,
-        )
-        if state.context_handle is not None and (state.model or self._settings.model) != profile.model:
-            log.info("the chat's model changed; starting a new chain with the recent turns")
-            request = await self._new_chain(question, request, context)
         user_turn = Turn(role="user", text=question.text, author=question.author)
-        received = ""
-        permit: Permit | None = None  # the breaker's verdict on the call whose stream we read
         try:
-            stream, permit = await self._open_stream(question, request, stop, search)
-            watcher = asyncio.create_task(_cancel_when_stopped(stream, stop))
-            try:
-                async for delta in stream.deltas():
-                    if stop.is_set():
-                        await stream.cancel()  # the watcher may not have run yet; cancel is idempotent
-                        break
-                    permit.succeeded()  # the provider is producing text
-                    received += delta
-                    view.show(received)
-                completed = stream.result
-            finally:
-                if not stop.is_set():
-                    watcher.cancel()
-                # When stopped, let the watcher's cancel request reach the provider before closing.
-                await asyncio.gather(watcher, return_exceptions=True)
-                await stream.close()
-            if stop.is_set():
-                raise _Stopped
-            if completed is None:
-                permit.failed()  # no completion event: as a broken stream (ignored once text came)
-            else:
-                permit.succeeded()
+            completed = await self._answer(run, view, stop)
         except _Stopped:
-            return await self._stopped(question, view, state, user_turn)
+            return await self._stopped(run, view, user_turn)
         except ProviderError as error:
             if stop.is_set():
-                return await self._stopped(question, view, state, user_turn)
-            if permit is not None:
-                permit.settle(error)  # a stream dead before any text counts against the provider
-            if received:
-                log.warning("answer stream broke after %d chars: %s", len(received), error)
-                await view.interrupt(received, Notice.ANSWER_INTERRUPTED)
-                await self._remember_partial(question, state, user_turn, received)
-                return AnswerReport(Outcome.INTERRUPTED, shown_chars=len(received))
-            if isinstance(error, ProviderUnavailableError):
-                log.info("answer refused without calling the provider: %s", error)
-            else:
-                log.warning("answer failed before any text: %s", error)
-            await view.fail(_notice_for(error))
-            await self._store.record(question.key, [user_turn], state)
-            return AnswerReport(Outcome.FAILED)
-        finally:
-            if permit is not None:
-                permit.abandoned()  # no verdict yet (stopped, or failed on our side): frees a probe
-        if completed is None:
-            # The stream ended without a completion event: treat like a broken stream.
-            await view.interrupt(received, Notice.ANSWER_INTERRUPTED)
-            await self._remember_partial(question, state, user_turn, received)
-            return AnswerReport(Outcome.INTERRUPTED, shown_chars=len(received))
-        return await self._finish(question, view, user_turn, completed, request.model)
+                return await self._stopped(run, view, user_turn)
+            return await self._failed(run, view, user_turn, error)
+        return await self._finish(run, view, user_turn, completed)
 
-    async def _stopped(
-        self, question: Question, view: AnswerView, state: ConversationState, user_turn: Turn
-    ) -> AnswerReport:
-        shown = view.shown_text
-        await view.interrupt(shown, Notice.ANSWER_STOPPED)
-        await self._remember_partial(question, state, user_turn, shown)
-        return AnswerReport(Outcome.STOPPED, shown_chars=len(shown))
-
-    async def _open_stream(
-        self, question: Question, request: AnswerRequest, stop: asyncio.Event, search: SearchScope | None
-    ) -> tuple[AnswerStream, Permit]:
-        """Start the stream, recovering a lost context or index once and retrying transient failures.
-        Returns the stream with the breaker permit its reader settles; failed starts settle their own."""
-        attempt = 0
-        context_recovered = False
-        index_rebuilt = False
+    async def _answer(self, run: _Run, view: AnswerView, stop: asyncio.Event) -> CompletedAnswer:
+        """Ask until the provider gives a final answer: roll over when the chain is too full (before
+        asking, or once after a refusal of the prompt's length), recover a lost chain or index once,
+        retry transient failures while nothing was shown."""
+        state = run.state
+        if state.context_handle is not None and (state.model or self._settings.model) != run.profile.model:
+            log.info("the chat's model changed; rolling over into a new chain")
+            await self._roll_over(run, Rollover.MODEL_CHANGED)
+            state = run.state
+        if (state.context_handle is not None or state.carry_over) and projected_tokens(
+            state, self._request(run)
+        ) > self.policy.threshold(state):
+            await self._roll_over(run, Rollover.THRESHOLD)
         while True:
             if stop.is_set():
                 raise _Stopped
-            attempt += 1
+            request = self._request(run)
+            run.request = request
             try:
-                return await self._start(request)
+                return await self._read(run, request, view, stop)
             except SearchIndexGoneError:
-                if search is None or index_rebuilt:
+                if run.search is None or run.index_rebuilt or run.received:
                     raise
-                index_rebuilt = True
+                run.index_rebuilt = True
                 log.info("provider lost the document index; rebuilding it")
-                request = replace(request, search_index=await search.rebuild())
-            except ContextLostError:
-                if context_recovered:
+                run.index_id = await run.search.rebuild()
+            except PromptTooLongError:
+                if run.length_retried or run.received:
                     raise
-                context_recovered = True
-                log.info("provider lost the conversation context; replaying the stored transcript")
-                request = await self._new_chain(question, request)
+                run.length_retried = True
+                limit = learned_limit(run.state, projected_tokens(run.state, request))
+                log.info("provider refused the prompt's length; rolling over within %d tokens", limit)
+                run.state = replace(run.state, context_limit=limit)
+                await self._roll_over(run, Rollover.PROMPT_TOO_LONG)
+            except ContextLostError:
+                if run.context_recovered or run.received:
+                    raise
+                run.context_recovered = True
+                log.info("provider lost the conversation's chain; continuing in a new one")
+                await self._roll_over(run, Rollover.CONTEXT_LOST)
             except ProviderError as error:
-                if not error.retryable or attempt >= self._settings.retry.attempts:
+                run.transient_failures += 1
+                if run.received or not error.retryable:
+                    raise
+                if run.transient_failures >= self._settings.retry.attempts:
                     raise
                 if self._breaker.state is BreakerState.OPEN:
                     raise  # this failure opened it: the retry would be refused after the wait anyway
-                delay = self._settings.retry.delay(attempt)
-                log.info("provider error (%s), retry %d in %.2fs", error, attempt, delay)
+                delay = self._settings.retry.delay(run.transient_failures)
+                log.info("provider error (%s), retry %d in %.2fs", error, run.transient_failures, delay)
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=delay)
                 except TimeoutError:
                     continue
                 raise _Stopped from None
 
-    async def _start(self, request: AnswerRequest) -> tuple[AnswerStream, Permit]:
-        """One provider call through the breaker: `ProviderUnavailableError` when it is open."""
+    async def _roll_over(self, run: _Run, reason: str) -> None:
+        chain = await self._rollover.new_chain(run.question.key, run.state, model=run.profile.model)
+        run.state = chain.state
+        run.rollovers.append(reason)
+        if chain.usage is not None:
+            run.costs.append(chain.usage)
+
+    async def _read(
+        self, run: _Run, request: AnswerRequest, view: AnswerView, stop: asyncio.Event
+    ) -> CompletedAnswer:
+        """One provider call through the breaker (`ProviderUnavailableError` when it is open): open the
+        stream and read it to its final answer, showing the text as it grows."""
         permit = self._breaker.admit()
         try:
-            return await self._model.start(request), permit
+            stream = await self._model.start(request)
+            completed = await self._read_stream(stream, permit.succeeded, run, view, stop)
+            if completed is None:
+                raise StreamBrokenError("the answer stream ended without a final response")
+            permit.succeeded()
+            return completed
         except ProviderError as error:
-            permit.settle(error)
+            if not stop.is_set():
+                permit.settle(error)  # a stream dead before any text counts against the provider
             raise
-        except BaseException:
-            permit.abandoned()
-            raise
+        finally:
+            permit.abandoned()  # no verdict yet (stopped, or failed on our side): frees a probe
 
-    async def _new_chain(
-        self, question: Question, request: AnswerRequest, context: Sequence[Turn] = ()
-    ) -> AnswerRequest:
-        """The request as the first of a new provider chain, carrying over the most recent turns of
-        the transcript (within the replay budget) and `context`. Used when the provider lost the chain
-        and when the chat's model changed."""
-        turns = await self._store.recent_turns(question.key, self._settings.replay_turns)
-        budget = self._settings.replay_chars
-        kept: list[Turn] = []
-        for turn in reversed(turns):
-            budget -= len(turn.text)
-            if budget < 0:
-                break
-            kept.append(turn)
-        kept.reverse()
-        return replace(request, context_handle=None, replay=(*kept, *context))
+    async def _read_stream(
+        self,
+        stream: AnswerStream,
+        producing: Callable[[], None],
+        run: _Run,
+        view: AnswerView,
+        stop: asyncio.Event,
+    ) -> CompletedAnswer | None:
+        """Read the stream in a task of its own. Stop cancels that task wherever it waits (a slow
+        model, a long pause) and only then is the stream closed: never under its reader's feet."""
+
+        async def read() -> None:
+            async for delta in stream.deltas():
+                producing()  # the provider is producing text
+                run.received += delta
+                view.show(run.received)
+
+        reader = asyncio.create_task(read(), name="answer-stream")
+        stopping = asyncio.create_task(stop.wait(), name="answer-stop")
+        try:
+            await asyncio.wait({reader, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reader, stopping):
+                task.cancel()
+            await asyncio.gather(reader, stopping, return_exceptions=True)
+            await stream.close()
+        if stop.is_set():
+            raise _Stopped
+        failure = reader.exception()
+        if failure is not None:
+            raise failure
+        return stream.result
+
+    def _request(self, run: _Run) -> AnswerRequest:
+        state = run.state
+        new_chain = state.context_handle is None
+        return AnswerRequest(
+            text=_model_text(run.question),
+            instructions=run.profile.instructions,
+            context_handle=state.context_handle,
+            summary=summary_note(state.summary) if new_chain and state.summary else None,
+            replay=(*state.carry_over, *run.context),
+            search_index=run.index_id,
+            model=run.profile.model,
+            web_search=run.profile.web_search,
+        )
+
+    async def _stopped(self, run: _Run, view: AnswerView, user_turn: Turn) -> AnswerReport:
+        shown = view.shown_text
+        await view.interrupt(shown, Notice.ANSWER_STOPPED)
+        await self._remember_partial(run, user_turn, shown)
+        return self._report(run, Outcome.STOPPED, self._estimate(run, shown), shown_chars=len(shown))
+
+    async def _failed(
+        self, run: _Run, view: AnswerView, user_turn: Turn, error: ProviderError
+    ) -> AnswerReport:
+        received = run.received
+        if received:
+            log.warning("answer stream broke after %d chars: %s", len(received), error)
+            await view.interrupt(received, Notice.ANSWER_INTERRUPTED)
+            await self._remember_partial(run, user_turn, received)
+            usage = self._estimate(run, received)
+            return self._report(run, Outcome.INTERRUPTED, usage, shown_chars=len(received))
+        if isinstance(error, ProviderUnavailableError):
+            log.info("answer refused without calling the provider: %s", error)
+        else:
+            log.warning("answer failed before any text: %s", error)
+        await view.fail(_notice_for(error))
+        await self._store.record(run.question.key, [user_turn], run.state)
+        return self._report(run, Outcome.FAILED, Usage())
 
     async def _finish(
-        self, question: Question, view: AnswerView, user_turn: Turn, completed: CompletedAnswer, model: str
+        self, run: _Run, view: AnswerView, user_turn: Turn, completed: CompletedAnswer
     ) -> AnswerReport:
-        if not completed.text.strip():
+        text = completed.text
+        usage = completed.usage or self._estimate(run, text, completed.retrieved_chars)
+        if completed.ending is Ending.DECLINED or (completed.ending is Ending.CUT_BY_LENGTH and text.strip()):
+            cut = completed.ending is Ending.CUT_BY_LENGTH
+            log.info("the model %s the answer", "cut off" if cut else "declined")
+            outcome = Outcome.TRUNCATED if cut else Outcome.DECLINED
+            if text.strip():
+                await view.interrupt(
+                    text, Notice.ANSWER_CUT_OFF if cut else Notice.MODEL_DECLINED_TO_CONTINUE
+                )
+                await self._remember_partial(run, user_turn, text)
+                return self._report(run, outcome, usage, shown_chars=len(text))
+            await view.fail(Notice.MODEL_DECLINED)
+            await self._store.record(run.question.key, [user_turn], run.state)
+            return self._report(run, outcome, usage)
+        if not text.strip():
             await view.fail(Notice.EMPTY_ANSWER)
-            await self._store.record(
-                question.key, [user_turn], ConversationState(completed.context_handle, model=model)
+            await self._store.record(run.question.key, [user_turn], run.state)
+            return self._report(run, Outcome.FAILED, usage)
+        await view.complete(text, completed.sources, [source.url for source in completed.web_sources])
+        state = replace(
+            run.state,
+            context_handle=completed.context_handle,
+            carry_over=(),
+            context_tokens=usage.input_tokens + usage.output_tokens,
+            model=run.profile.model,
+        )
+        await self._store.record(run.question.key, [user_turn, Turn(role="assistant", text=text)], state)
+        # Due when one more exchange like this one would pass the threshold.
+        growth = message_tokens(run.question.text) + usage.output_tokens
+        due = state.context_handle is not None and (
+            state.context_tokens + growth >= self.policy.threshold(state)
+        )
+        return self._report(
+            run,
+            Outcome.COMPLETED,
+            usage,
+            shown_chars=len(text),
+            rollover_due=due,
+            context_handle=state.context_handle,
+        )
+
+    def _estimate(self, run: _Run, output: str, retrieved_chars: int = 0) -> Usage:
+        """The provider reported nothing: what the request and its answer cost, estimated."""
+        if run.request is None:
+            return Usage()
+        input_tokens = projected_tokens(run.state, run.request) + chars_to_tokens(retrieved_chars)
+        return Usage(input_tokens, estimate_tokens(output), approximate=True)
+
+    def _report(
+        self,
+        run: _Run,
+        outcome: Outcome,
+        usage: Usage,
+        *,
+        shown_chars: int = 0,
+        rollover_due: bool = False,
+        context_handle: str | None = None,
+    ) -> AnswerReport:
+        total = usage
+        for cost in run.costs:
+            total = Usage(
+                total.input_tokens + cost.input_tokens,
+                total.output_tokens + cost.output_tokens,
+                approximate=total.approximate or cost.approximate,
             )
-            return AnswerReport(Outcome.FAILED, usage=completed.usage)
-        await view.complete(completed.text, completed.sources, completed.web_sources)
-        assistant_turn = Turn(role="assistant", text=completed.text)
-        await self._store.record(
-            question.key,
-            [user_turn, assistant_turn],
-            ConversationState(context_handle=completed.context_handle, carry_over=(), model=model),
+        return AnswerReport(
+            outcome,
+            usage=total,
+            shown_chars=shown_chars,
+            rollover_due=rollover_due,
+            context_handle=context_handle,
+            rollovers=tuple(run.rollovers),
         )
-        return AnswerReport(Outcome.COMPLETED, usage=completed.usage, shown_chars=len(completed.text))
 
-    async def _remember_partial(
-        self, question: Question, state: ConversationState, user_turn: Turn, shown: str
-    ) -> None:
+    async def _remember_partial(self, run: _Run, user_turn: Turn, shown: str) -> None:
+        """The chain does not hold what the user saw: carry it over to the next question."""
         assistant_turn = Turn(role="assistant", text=shown, interrupted=True)
-        carry_over = (*state.carry_over, user_turn, assistant_turn)[-MAX_CARRY_OVER_TURNS:]
+        carried = self._rollover.carried((*run.state.carry_over, user_turn, assistant_turn), run.state)
         await self._store.record(
-            question.key,
-            [user_turn, assistant_turn],
-            ConversationState(context_handle=state.context_handle, carry_over=carry_over, model=state.model),
+            run.question.key, [user_turn, assistant_turn], replace(run.state, carry_over=carried)
         )
-
-
-async def _cancel_when_stopped(stream: AnswerStream, stop: asyncio.Event) -> None:
-    """Cancel the provider response as soon as the user asks to stop; ends the delta iteration."""
-    await stop.wait()
-    await stream.cancel()
 
 
 def _model_text(question: Question) -> str:
@@ -297,6 +436,8 @@ def _model_text(question: Question) -> str:
 def _notice_for(error: ProviderError) -> Notice:
     if isinstance(error, ProviderUnavailableError):
         return Notice.PROVIDER_UNAVAILABLE
+    if isinstance(error, PromptTooLongError):
+        return Notice.PROMPT_TOO_LONG
     if error.status == 429:
         return Notice.PROVIDER_BUSY
     if error.retryable:

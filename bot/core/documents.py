@@ -37,28 +37,42 @@ ABANDONED_GRACE_S = 120.0
 CLEANUP_TIMEOUT_S = 30.0
 DEFAULT_RETRY = RetryPolicy()  # as answers: 3 attempts, jittered exponential backoff
 
-# Types Yandex AI Studio indexes (its search-index file types list), by extension → accepted MIME types.
+# Types Yandex AI Studio indexes, by extension: the MIME type a file is uploaded with, always one of
+# Yandex's list (`_includes/ai-studio/searchindex-filetypes.md`; PPTX is not on it).
+UPLOAD_TYPES: dict[str, str] = {
+    "pdf": "application/pdf",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt": "application/vnd.ms-powerpoint",
+    "rtf": "application/rtf",
+    "csv": "text/csv",
+    "html": "text/html",
+    "htm": "text/html",
+    "md": "text/markdown",
+    "markdown": "text/markdown",
+    "txt": "text/plain",
+    "xml": "text/xml",
+    "json": "application/json",
+    "tex": "application/x-latex",
+}
+# What a Telegram client may declare for each extension besides Yandex's type: these are accepted
+# (and uploaded as the extension's Yandex type), anything else specific is refused.
+DECLARED_ALIASES: dict[str, frozenset[str]] = {
+    "rtf": frozenset({"text/rtf"}),
+    "html": frozenset({"application/xhtml+xml"}),
+    "htm": frozenset({"application/xhtml+xml"}),
+    "md": frozenset({"text/x-markdown"}),
+    "markdown": frozenset({"text/x-markdown"}),
+    "xml": frozenset({"application/xml"}),
+    "tex": frozenset({"application/x-tex", "text/x-tex"}),
+}
 SUPPORTED_TYPES: dict[str, frozenset[str]] = {
-    "pdf": frozenset({"application/pdf"}),
-    "doc": frozenset({"application/msword"}),
-    "docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
-    "xls": frozenset({"application/vnd.ms-excel"}),
-    "xlsx": frozenset({"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}),
-    "ppt": frozenset({"application/vnd.ms-powerpoint"}),
-    "rtf": frozenset({"application/rtf", "text/rtf"}),
-    "csv": frozenset({"text/csv"}),
-    "html": frozenset({"text/html", "application/xhtml+xml"}),
-    "htm": frozenset({"text/html", "application/xhtml+xml"}),
-    "md": frozenset({"text/markdown", "text/x-markdown"}),
-    "markdown": frozenset({"text/markdown", "text/x-markdown"}),
-    "txt": frozenset({"text/plain"}),
-    "xml": frozenset({"text/xml", "application/xml"}),
-    "json": frozenset({"application/json"}),
-    "tex": frozenset({"application/x-latex", "application/x-tex", "text/x-tex"}),
+    ext: frozenset({upload, *DECLARED_ALIASES.get(ext, ())}) for ext, upload in UPLOAD_TYPES.items()
 }
 # Telegram clients often send a generic or platform-specific MIME type; the extension decides then.
 GENERIC_MIME_TYPES = frozenset({"", "application/octet-stream", "text/plain", "binary/octet-stream"})
-CANONICAL_MIME = {ext: sorted(types)[0] for ext, types in SUPPORTED_TYPES.items()}
 
 
 class DocumentStatus(StrEnum):
@@ -172,7 +186,9 @@ class DocumentIndex(Protocol):
 
     async def create_index(self, name: str, file_ids: Sequence[str], limits: DocumentLimits) -> str: ...
 
-    async def add_files(self, index_id: str, file_ids: Sequence[str]) -> None: ...
+    async def add_files(self, index_id: str, file_ids: Sequence[str], limits: DocumentLimits) -> None:
+        """Add files to an existing index, each with the chat's chunking (`limits`)."""
+        ...
 
     async def wait_indexed(self, index_id: str, file_ids: Sequence[str]) -> list[IndexedFile]: ...
 
@@ -225,16 +241,15 @@ def _refusal(document: IncomingDocument, limits: DocumentLimits) -> Refusal | No
 
 
 def mime_type_for(document: IncomingDocument) -> str | None:
-    """The MIME type to upload with, or None when the type is not supported."""
+    """The MIME type to upload with (from Yandex's list, by extension), or None when the type is not
+    supported: an unknown extension, or a declared type that contradicts it."""
     extension = PurePosixPath(document.file_name.lower()).suffix.lstrip(".")
     accepted = SUPPORTED_TYPES.get(extension)
     if accepted is None:
         return None
     declared = (document.mime_type or "").lower()
-    if declared in accepted:
-        return declared
-    if declared in GENERIC_MIME_TYPES or declared.startswith("text/"):
-        return CANONICAL_MIME[extension]
+    if declared in accepted or declared in GENERIC_MIME_TYPES or declared.startswith("text/"):
+        return UPLOAD_TYPES[extension]
     return None
 
 
@@ -458,7 +473,11 @@ class KnowledgeBaseService:
         if base.index_id is not None:
             index_id = base.index_id
             try:
-                await retrying(lambda: self._index.add_files(index_id, file_ids), self._retry, "adding files")
+                await retrying(
+                    lambda: self._index.add_files(index_id, file_ids, self.limits),
+                    self._retry,
+                    "adding files",
+                )
                 return base
             except IndexGoneError:
                 log.info("the chat's index expired; creating a new one")

@@ -31,3 +31,11 @@ class SearchIndexGoneError(ProviderError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=False, status=404)
+
+
+class PromptTooLongError(ProviderError):
+    """The provider refused the request because the prompt (instructions, context, input, search
+    results) does not fit the model's context."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False, status=400)

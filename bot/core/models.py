@@ -71,23 +71,46 @@ class AnswerProfile:
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
+    approximate: bool = False
+    """Estimated by the bot: the provider reported no usage (Yandex may send none, or zeros)."""
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
 
+class Ending(StrEnum):
+    """How the provider ended an answer that produced a final response."""
+
+    COMPLETED = "completed"
+    CUT_BY_LENGTH = "cut_by_length"
+    """Incomplete: the output limit was reached (`max_output_tokens`); the text so far is kept."""
+    DECLINED = "declined"
+    """Incomplete: the provider's content filter stopped the answer (`content_filter`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebSource:
+    """A web page an answer cites (a `url_citation`)."""
+
+    url: str
+    title: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class CompletedAnswer:
-    """What the provider returned once an answer was complete."""
+    """What the provider returned once an answer ended with a final response."""
 
     text: str
     context_handle: str | None
     sources: tuple[str, ...] = ()
-    """Names of the documents the answer cites, de-duplicated, in order of first citation."""
-    web_sources: tuple[str, ...] = ()
-    """Addresses of the web pages the answer cites, as the provider gave them (a URL or a bare host)."""
-    usage: Usage = Usage()
+    """File names the answer cites, in order, each once."""
+    usage: Usage | None = None
+    """What the provider reported; None when it reported nothing (null, or all zeros)."""
+    ending: Ending = Ending.COMPLETED
+    web_sources: tuple[WebSource, ...] = ()
+    retrieved_chars: int = 0
+    """Characters of search results the provider gave the model (for estimates without usage)."""
 
 
 class Outcome(StrEnum):
@@ -96,6 +119,10 @@ class Outcome(StrEnum):
     COMPLETED = "completed"
     STOPPED = "stopped"
     INTERRUPTED = "interrupted"
+    TRUNCATED = "truncated"
+    """Cut at the model's output limit; the text is kept with a note."""
+    DECLINED = "declined"
+    """The model (its content filter) declined to answer."""
     FAILED = "failed"
 
 
@@ -116,3 +143,7 @@ class Notice(StrEnum):
     STORAGE_UNAVAILABLE = "storage_unavailable"
     ANSWER_LOST = "answer_lost"
     ANSWER_UNCERTAIN = "answer_uncertain"
+    ANSWER_CUT_OFF = "answer_cut_off"
+    MODEL_DECLINED = "model_declined"
+    MODEL_DECLINED_TO_CONTINUE = "model_declined_to_continue"
+    PROMPT_TOO_LONG = "prompt_too_long"

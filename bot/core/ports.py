@@ -18,35 +18,57 @@ class AnswerRequest:
 
     text: str
     instructions: str
-    model: str
-    """The model as the operator names it; the adapter turns it into the provider's model URI."""
     context_handle: str | None = None
-    """Opaque provider reference to the conversation so far (None: a fresh conversation)."""
+    """Opaque provider reference to the conversation so far (None: a new chain)."""
+    summary: str | None = None
+    """A new chain's summary of the conversation before `replay`; given to the model first (only
+    when `context_handle` is None: an existing chain already holds it)."""
     replay: tuple[Turn, ...] = ()
     """Turns the provider's own context does not hold and must be told explicitly, oldest first."""
     search_index: str | None = None
     """The one document index of this conversation, if it has documents."""
+    model: str | None = None
+    """The model to ask (a name such as `yandexgpt/latest`); None: the configured one."""
     web_search: bool = False
     """Offer the provider's web search tool (with the operator's domains and region)."""
 
 
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """One self-contained request outside any chain (such as writing a conversation's summary)."""
+
+    instructions: str
+    text: str
+    max_output_tokens: int
+    model: str | None = None
+
+
 class AnswerStream(Protocol):
-    """An answer being generated. Iterate `deltas()` once; afterwards `result` holds the final answer."""
+    """An answer being generated. Iterate `deltas()` once; afterwards `result` holds the final answer:
+    None when the stream ended without one. `deltas()` raises ProviderError (StreamBrokenError, or
+    PromptTooLongError when the provider refused the prompt's length) when the provider failed it.
+
+    To stop an answer early its reader stops iterating (the task reading it is cancelled) and then
+    closes the stream: the provider stops a response whose client went away (Yandex's cancel
+    endpoint serves background responses only)."""
 
     def deltas(self) -> AsyncIterator[str]: ...
 
     @property
     def result(self) -> CompletedAnswer | None: ...
 
-    async def cancel(self) -> None:
-        """Ask the provider to stop generating (best effort) and stop reading."""
-
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Close the stream (idempotent); never while `deltas()` is being iterated by another task."""
 
 
 class AnswerModel(Protocol):
     async def start(self, request: AnswerRequest) -> AnswerStream:
-        """Open an answer stream. Raises ProviderError / ContextLostError before any text is produced."""
+        """Open an answer stream. Raises ProviderError (ContextLostError, SearchIndexGoneError,
+        PromptTooLongError, …) before any text is produced."""
+        ...
+
+    async def complete(self, request: CompletionRequest) -> CompletedAnswer:
+        """Ask once and wait for the whole answer (no chain, no tools). Raises ProviderError."""
         ...
 
 
@@ -54,10 +76,19 @@ class AnswerModel(Protocol):
 class ConversationState:
     context_handle: str | None = None
     carry_over: tuple[Turn, ...] = field(default_factory=tuple)
-    """Turns shown to the user that the provider's chain does not contain (stopped or broken answers)."""
+    """Turns the provider's chain does not contain that the model must be told with the next
+    question, oldest first: recent turns carried into a new chain, stopped or broken answers."""
+    summary: str | None = None
+    """The summary the current chain started from (turns up to `summarized_until`), if any."""
+    summarized_until: float = 0.0
+    """`at` of the newest transcript turn folded into `summary` (0: none)."""
+    context_tokens: int = 0
+    """How full the chain is: tokens of its last request plus its answer (reported or estimated)."""
+    context_limit: int = 0
+    """A smaller context than configured, learned when the provider refused a prompt's length (0: none)."""
     model: str | None = None
-    """The model the provider's chain was made with (None: a chain older than per-chat models, made
-    with the operator's default model)."""
+    """The model the provider's chain was made with (None: no chain, or a chain older than per-chat
+    models, made with the operator's default model)."""
 
 
 class SearchScope(Protocol):
@@ -84,6 +115,13 @@ class ConversationStore(Protocol):
     ) -> None:
         """Append turns to the transcript and replace the conversation state, atomically."""
 
+    async def replace_state(
+        self, key: ConversationKey, expected_handle: str | None, state: ConversationState
+    ) -> bool:
+        """Replace the state only if the conversation still exists and still refers to
+        `expected_handle` (so a reset or another answer in between wins); True if replaced."""
+        ...
+
     async def transcript(self, key: ConversationKey) -> list[Turn]: ...
 
     async def reset(self, key: ConversationKey) -> None: ...
@@ -104,7 +142,8 @@ class AnswerView(Protocol):
         ...
 
     async def complete(self, text: str, sources: Sequence[str], web_sources: Sequence[str] = ()) -> None:
-        """Deliver the final answer whole, naming the documents and web pages it cites. Never drops it."""
+        """Deliver the final answer whole, naming the documents and web pages (URLs) it cites. Never
+        drops it."""
 
     async def interrupt(self, text: str, notice: Notice) -> None:
         """End the answer with the given partial text and a short note."""

@@ -1,4 +1,6 @@
-"""Daily token budgets per user and per chat, from the `usage` the provider reports.
+"""Daily token budgets per user and per chat, from the `usage` the provider reports — or, when it
+reports none (Yandex may send `null` or zeros), from the bot's estimate, and then the day's totals are
+shown as approximate.
 
 A budget of 0 means unlimited. Admins are exempt. Days are UTC days: budgets reset at 00:00 UTC.
 An answer already running is never cut short; the check happens before an answer starts.
@@ -28,6 +30,9 @@ class UsageLimits:
 class UsageToday:
     user_used: int
     chat_used: int
+    user_approximate: bool = False
+    """Some of the user's tokens today are estimates (the provider reported no usage)."""
+    chat_approximate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +48,17 @@ class Remaining:
     chat_used: int
     chat_limit: int
     exempt: bool
+    user_approximate: bool = False
+    chat_approximate: bool = False
 
 
 class UsageLedger(Protocol):
     async def today(self, user_id: int | None, chat_id: int, day: str) -> UsageToday: ...
 
-    async def add(self, user_id: int | None, chat_id: int, day: str, tokens: int) -> None: ...
+    async def add(
+        self, user_id: int | None, chat_id: int, day: str, tokens: int, *, approximate: bool
+    ) -> None:
+        """Count tokens; `approximate`: they are an estimate, so the day's totals become approximate."""
 
 
 def utc_day(now: float) -> str:
@@ -81,9 +91,12 @@ class UsageBudget:
             return Exhausted(BudgetScope.CHAT, self._limits.chat_daily_tokens)
         return None
 
-    async def record(self, user_id: int | None, chat_id: int, tokens: int) -> None:
+    async def record(
+        self, user_id: int | None, chat_id: int, tokens: int, *, approximate: bool = False
+    ) -> None:
+        """Count an answer's tokens; `approximate` when they were estimated (no usage reported)."""
         if tokens > 0 and self.enabled:
-            await self._ledger.add(user_id, chat_id, utc_day(self._clock()), tokens)
+            await self._ledger.add(user_id, chat_id, utc_day(self._clock()), tokens, approximate=approximate)
 
     async def remaining(self, user_id: int | None, chat_id: int, *, exempt: bool) -> Remaining:
         used = await self._ledger.today(user_id, chat_id, utc_day(self._clock()))
@@ -93,4 +106,6 @@ class UsageBudget:
             chat_used=used.chat_used,
             chat_limit=self._limits.chat_daily_tokens,
             exempt=exempt,
+            user_approximate=used.user_approximate,
+            chat_approximate=used.chat_approximate,
         )

@@ -21,7 +21,8 @@ class Namespace:
 
 @dataclass(frozen=True, slots=True)
 class ConversationStateKey:
-    """Hash: provider context handle, the model of its chain, carry-over turns. Owner: storage.conversations."""
+    """Hash: provider context handle and the model of its chain, carry-over turns, summary (and up to
+    which turn), how full the context is and a learned context limit. Owner: storage.conversations."""
 
     ns: Namespace
     conversation: ConversationKey
@@ -137,6 +138,19 @@ class UsageKey:
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:usage:{self.scope}:{self.owner_id}:{self.day}"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageApproximateKey:
+    """String with a 3-day TTL: some of that day's tokens (UsageKey) are estimates. Owner: storage.usage."""
+
+    ns: Namespace
+    scope: str  # "user" | "chat"
+    owner_id: int
+    day: str
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:usage-approx:{self.scope}:{self.owner_id}:{self.day}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from bot.core.usage import UsageToday
-from bot.storage.keys import Namespace, UsageKey
+from bot.storage.keys import Namespace, UsageApproximateKey, UsageKey
 
 USAGE_TTL_S = 3 * 86400
 
@@ -15,24 +15,37 @@ class RedisUsageLedger:
         self._redis = redis
         self._ns = ns
 
-    def _keys(self, user_id: int | None, chat_id: int, day: str) -> tuple[str | None, str]:
-        user_key = str(UsageKey(self._ns, "user", user_id, day)) if user_id is not None else None
-        return user_key, str(UsageKey(self._ns, "chat", chat_id, day))
+    def _keys(self, user_id: int | None, chat_id: int, day: str) -> list[tuple[str, str]]:
+        """(counter, approximate marker) of the chat, then of the user when there is one."""
+        scopes = [("chat", chat_id)] + ([("user", user_id)] if user_id is not None else [])
+        return [
+            (
+                str(UsageKey(self._ns, scope, owner, day)),
+                str(UsageApproximateKey(self._ns, scope, owner, day)),
+            )
+            for scope, owner in scopes
+        ]
 
     async def today(self, user_id: int | None, chat_id: int, day: str) -> UsageToday:
-        user_key, chat_key = self._keys(user_id, chat_id, day)
-        names = [chat_key] if user_key is None else [user_key, chat_key]
-        values = await self._redis.mget(names)
-        numbers = [int(v) if v is not None else 0 for v in values]
-        if user_key is None:
-            return UsageToday(user_used=0, chat_used=numbers[0])
-        return UsageToday(user_used=numbers[0], chat_used=numbers[1])
+        keys = self._keys(user_id, chat_id, day)
+        values = await self._redis.mget([name for pair in keys for name in pair])
+        chat_used, chat_approximate = int(values[0] or 0), values[1] is not None
+        if user_id is None:
+            return UsageToday(user_used=0, chat_used=chat_used, chat_approximate=chat_approximate)
+        return UsageToday(
+            user_used=int(values[2] or 0),
+            chat_used=chat_used,
+            user_approximate=values[3] is not None,
+            chat_approximate=chat_approximate,
+        )
 
-    async def add(self, user_id: int | None, chat_id: int, day: str, tokens: int) -> None:
-        user_key, chat_key = self._keys(user_id, chat_id, day)
+    async def add(
+        self, user_id: int | None, chat_id: int, day: str, tokens: int, *, approximate: bool
+    ) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for name in (user_key, chat_key):
-                if name is not None:
-                    pipe.incrby(name, tokens)
-                    pipe.expire(name, USAGE_TTL_S)
+            for counter, marker in self._keys(user_id, chat_id, day):
+                pipe.incrby(counter, tokens)
+                pipe.expire(counter, USAGE_TTL_S)
+                if approximate:
+                    pipe.set(marker, 1, ex=USAGE_TTL_S)
             await pipe.execute()

@@ -6,6 +6,10 @@ replica holds the lane) and keeps a registry of running answers so a `stopped_me
 update can stop the right one. A job whose earlier run was interrupted (its replica died) is resumed:
 what the user saw of it is removed and the answer is given again — or, after a second interruption,
 or when the run died while sending a message it could not record, replaced by one apology.
+
+An answer that leaves its conversation's chain close to the model's context queues a rollover job
+right behind itself in the same lane (bot.core.context): the summary is written while the user reads,
+before the conversation's next question is answered, and survives its replica dying.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any, Protocol
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.access import AccessPolicy
-from bot.core.answering import AnswerQuestion, AnswerReport
+from bot.core.answering import AnswerQuestion, AnswerReport, Rollover
 from bot.core.chat_settings import ChatSettings, ReplyFormat
+from bot.core.context import ContextRollover
 from bot.core.documents import KnowledgeBaseService
 from bot.core.lanes import (
     JobProgress,
@@ -33,7 +38,7 @@ from bot.core.lanes import (
     cancelled_for_lock_loss,
     quietly,
 )
-from bot.core.models import ConversationKey, Language, Notice, Question, Turn
+from bot.core.models import ConversationKey, Language, Notice, Question, Turn, Usage
 from bot.core.usage import BudgetScope, UsageBudget
 from bot.logs import correlation_id
 from bot.metrics import Metrics
@@ -102,6 +107,9 @@ class AnswerOptions:
 
 STOP_CALLBACK_PREFIX = "stop:"
 ANSWER_JOB = "answer"
+# Rolling a conversation over ahead of need, right after an answer: a job in the conversation's lane,
+# so it never runs beside an answer of that conversation and survives its replica dying.
+ROLLOVER_JOB = "rollover"
 # A job interrupted twice is not tried a third time: it may be what brings its replica down.
 MAX_ANSWER_ATTEMPTS = 2
 
@@ -233,6 +241,7 @@ class ChatAnswers:
         access: AccessPolicy,
         directory: AnswerDirectory,
         chat_settings: ChatSettingsSource,
+        rollover: ContextRollover,
         chatter: RecentChatter | None = None,
         notices: BackgroundNotices | None = None,
     ) -> None:
@@ -241,9 +250,11 @@ class ChatAnswers:
         self._directory = directory
         self._chat_settings = chat_settings
         self._use_case = use_case
+        self._rollover = rollover
         self._lanes = lanes
         self._progress = progress
         lanes.register(ANSWER_JOB, self._run_job)
+        lanes.register(ROLLOVER_JOB, self._run_rollover_job)
         self._sender = sender
         self._active = active
         self._options = options
@@ -324,7 +335,9 @@ class ChatAnswers:
                     await self.notify(notices, language, Notice.ANSWER_LOST)
                     return
                 log.warning("resuming an answer interrupted by a restart")
-            await self._answer(job, shown)
+            report = await self._answer(job, shown)
+            if report is not None and report.rollover_due:
+                await self._schedule_rollover(lane_job, job.question.key, report.context_handle)
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -338,6 +351,33 @@ class ChatAnswers:
                 # The job cannot be marked done either: it stays queued and is answered again once
                 # Redis is back (the lane resumes after its lock expires).
                 raise
+
+    async def _schedule_rollover(self, answered: LaneJob, key: ConversationKey, handle: str | None) -> None:
+        """Queue the rollover right behind the answer that made it due: before any later question of
+        the conversation, after nothing that came before."""
+        payload = {"key": key_to_json(key), "handle": handle, "correlation": correlation_id.get()}
+        job = NewJob(f"{ROLLOVER_JOB}:{answered.job_id}", ROLLOVER_JOB, payload, answered.order)
+        submitted = await self._lanes.submit(answered.lane, job)
+        if submitted not in (Submitted.ACCEPTED, Submitted.DUPLICATE):
+            log.info("rollover not queued (%s); the next answer rolls over if it must", submitted)
+
+    async def _run_rollover_job(self, lane_job: LaneJob) -> None:
+        data = lane_job.payload
+        correlation_id.set(data.get("correlation"))
+        if lane_job.attempt > MAX_ANSWER_ATTEMPTS:
+            log.error("rollover interrupted %d times; leaving it to the next answer", lane_job.attempt - 1)
+            return
+        key = key_from_json(data["key"])
+        chain = await self._rollover.in_background(key, data.get("handle"))
+        if chain is None:
+            return
+        self._metrics.context_rollovers.labels(reason=Rollover.BACKGROUND).inc()
+        if chain.usage is not None:
+            self._count_tokens(chain.usage)
+            # The summary is the chat's cost: it counts against the chat's budget, not a member's.
+            await self._budget.record(
+                None, key.chat_id, chain.usage.total_tokens, approximate=chain.usage.approximate
+            )
 
     async def _remove_partial(self, dest: Destination, message_ids: Sequence[int]) -> None:
         """An interrupted run's messages go, so the user never sees a partial answer and a full one."""
@@ -365,7 +405,7 @@ class ChatAnswers:
             return Notice.QUESTION_TOO_LONG
         return None
 
-    async def _answer(self, job: AnswerJob, shown: _JobShownMessages) -> None:
+    async def _answer(self, job: AnswerJob, shown: _JobShownMessages) -> AnswerReport | None:
         question, dest, asker_id, answer_id = job.question, job.dest, job.asker_id, job.answer_id
         exempt = self._access.is_admin(asker_id)
         exhausted = await self._budget.exhausted(asker_id, dest.chat_id, exempt=exempt)
@@ -374,7 +414,7 @@ class ChatAnswers:
             key = "budget_user_exhausted" if exhausted.scope is BudgetScope.USER else "budget_chat_exhausted"
             message = texts.text(question.language, key, limit=exhausted.limit)
             await self._sender.send_chunk(dest, Chunk(message), reply=True)
-            return
+            return None
         # Read when the answer runs, not when it was asked: a change made meanwhile applies.
         settings = await self._chat_settings.current(question.key)
         options = ViewOptions(
@@ -397,15 +437,20 @@ class ChatAnswers:
                 question,
             )
             self._observe(report, view, job.received_at)
-            await self._budget.record(asker_id, dest.chat_id, report.usage.total_tokens)
+            await self._budget.record(
+                asker_id, dest.chat_id, report.usage.total_tokens, approximate=report.usage.approximate
+            )
             log.info(
                 "answer finished",
                 extra={
                     "outcome": str(report.outcome),
                     "chars": report.shown_chars,
                     "tokens": report.usage.total_tokens,
+                    "tokens_estimated": report.usage.approximate,
+                    "rollovers": len(report.rollovers),
                 },
             )
+            return report
         finally:
             self._active.unregister(dest.chat_id, answer_id)
             await quietly(self._directory.ended(dest.chat_id, answer_id), "unlisting an answer")
@@ -446,5 +491,10 @@ class ChatAnswers:
         self._metrics.answer_seconds.observe(time.time() - received_at)
         if view.first_visible_at is not None:
             self._metrics.first_visible_seconds.observe(max(0.0, view.first_visible_at - received_at))
-        self._metrics.tokens.labels(direction="input").inc(report.usage.input_tokens)
-        self._metrics.tokens.labels(direction="output").inc(report.usage.output_tokens)
+        self._count_tokens(report.usage)
+        for reason in report.rollovers:
+            self._metrics.context_rollovers.labels(reason=reason).inc()
+
+    def _count_tokens(self, usage: Usage) -> None:
+        self._metrics.tokens.labels(direction="input").inc(usage.input_tokens)
+        self._metrics.tokens.labels(direction="output").inc(usage.output_tokens)

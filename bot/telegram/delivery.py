@@ -92,6 +92,7 @@ class TelegramSender:
         self._budget = budget
         self.capabilities = capabilities
         self._moved: dict[int, int] = {}
+        self._moving: dict[int, asyncio.Event] = {}  # old id → set once its state has been moved
         self._migration_listeners: list[MigrationListener] = []
 
     def on_migration(self, listener: MigrationListener) -> None:
@@ -99,13 +100,24 @@ class TelegramSender:
         self._migration_listeners.append(listener)
 
     async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
-        """Record a group → supergroup move (from a service message or a failed send); idempotent."""
+        """Record a group → supergroup move (from a service message or a failed send); idempotent.
+        A second report of the same move returns only once the first has moved the state: the two
+        service messages (one per chat id) are handled concurrently, and a question that follows the
+        new chat's one must find the documents and conversation already under the new id."""
         if self._moved.get(old_chat_id) == new_chat_id:
+            moving = self._moving.get(old_chat_id)
+            if moving is not None:
+                await moving.wait()
             return
         self._moved[old_chat_id] = new_chat_id
-        await self._budget.move_chat(old_chat_id, new_chat_id)
-        for listener in self._migration_listeners:
-            await listener(old_chat_id, new_chat_id)
+        moving = self._moving[old_chat_id] = asyncio.Event()
+        try:
+            await self._budget.move_chat(old_chat_id, new_chat_id)
+            for listener in self._migration_listeners:
+                await listener(old_chat_id, new_chat_id)
+        finally:
+            moving.set()
+            del self._moving[old_chat_id]
 
     async def after_answer(self, chat_id: int) -> None:
         """An answer that started before its group migrated wrote its state under the old id: move it."""

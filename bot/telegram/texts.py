@@ -54,6 +54,7 @@ _EN: dict[str, str] = {
     "usage_user_unlimited": "You: {used} (no limit)",
     "usage_chat_unlimited": "This chat: {used} (no limit)",
     "usage_exempt": "You are an admin: budgets do not apply to you.",
+    "usage_approximate": "≈ approximate: Yandex reported no token usage for some answers, so the bot estimated it.",
     "unsupported_content": "I can read text messages and documents, not this kind of content. Please write your question as text.",
     "unknown_command": "I don't know that command. See /help.",
     "access_denied": "Sorry, this bot is private. Ask its owner for access.",
@@ -137,7 +138,7 @@ _EN: dict[str, str] = {
     "prompt_reset": "The instructions are back to the bot's default.",
     "prompt_unchanged": "These are already the instructions.",
     "prompt_not_set": "This chat uses the bot's default instructions already.",
-    "prompt_too_long": "These instructions are too long ({length} characters, at most {limit}). Please shorten them.",
+    "instructions_too_long": "These instructions are too long ({length} characters, at most {limit}). Please shorten them.",
     "prompt_empty": "Write the instructions after the command, e.g. /prompt Answer like a pirate.",
     "prompt_show_own": "Instructions of this chat (/prompt reset restores the default):",
     "prompt_show_default": "The bot's default instructions (/prompt <text> sets this chat's own):",
@@ -157,6 +158,13 @@ _EN: dict[str, str] = {
     Notice.ANSWER_UNCERTAIN: (
         "A restart interrupted me while I was sending the answer to this message. "
         "If it is missing or incomplete, please ask again."
+    ),
+    Notice.ANSWER_CUT_OFF: "The answer was cut off at the model's length limit. Ask me to continue if you need more.",
+    Notice.MODEL_DECLINED: "The model declined to answer this. Try rephrasing the question.",
+    Notice.MODEL_DECLINED_TO_CONTINUE: "The model declined to continue this answer.",
+    Notice.PROMPT_TOO_LONG: (
+        "This message is too long for the model to read together with our conversation. "
+        "Please shorten it, or send /new to start over."
     ),
 }
 
@@ -210,6 +218,7 @@ _RU: dict[str, str] = {
     "usage_user_unlimited": "Вы: {used} (без лимита)",
     "usage_chat_unlimited": "Этот чат: {used} (без лимита)",
     "usage_exempt": "Вы администратор: лимиты на вас не действуют.",
+    "usage_approximate": "≈ приблизительно: Yandex не сообщил расход токенов по части ответов, бот оценил его сам.",
     "unsupported_content": "Я понимаю текстовые сообщения и документы, но не такое содержимое. Напишите, пожалуйста, вопрос текстом.",
     "unknown_command": "Я не знаю такой команды. Смотрите /help.",
     "access_denied": "Извините, это закрытый бот. Попросите доступ у его владельца.",
@@ -294,7 +303,7 @@ _RU: dict[str, str] = {
     "prompt_reset": "Инструкции снова стандартные.",
     "prompt_unchanged": "Инструкции уже такие.",
     "prompt_not_set": "В этом чате и так стандартные инструкции.",
-    "prompt_too_long": "Инструкции слишком длинные ({length} символов, максимум {limit}). Сократите их, пожалуйста.",
+    "instructions_too_long": "Инструкции слишком длинные ({length} символов, максимум {limit}). Сократите их, пожалуйста.",
     "prompt_empty": "Напишите инструкции после команды, например: /prompt Отвечай как пират.",
     "prompt_show_own": "Инструкции этого чата (/prompt reset вернёт стандартные):",
     "prompt_show_default": "Стандартные инструкции бота (/prompt <текст> задаёт свои для этого чата):",
@@ -314,6 +323,13 @@ _RU: dict[str, str] = {
     Notice.ANSWER_UNCERTAIN: (
         "Перезапуск прервал отправку ответа на это сообщение. "
         "Если он не пришёл или оборван, спросите ещё раз."
+    ),
+    Notice.ANSWER_CUT_OFF: "Ответ оборван: модель достигла предела длины ответа. Попросите продолжить, если нужно.",
+    Notice.MODEL_DECLINED: "Модель отказалась отвечать на это. Попробуйте сформулировать вопрос иначе.",
+    Notice.MODEL_DECLINED_TO_CONTINUE: "Модель отказалась продолжать этот ответ.",
+    Notice.PROMPT_TOO_LONG: (
+        "Это сообщение слишком длинное, чтобы модель прочла его вместе с нашим разговором. "
+        "Сократите его или начните заново командой /new."
     ),
 }
 

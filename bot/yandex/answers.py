@@ -1,34 +1,72 @@
 """AnswerModel over Yandex AI Studio's OpenAI-compatible Responses API (the official `openai` client).
 
-Conversation continuity uses `previous_response_id` chains (see README, "How chats map to Yandex").
-Text is streamed from `response.output_text.delta` events; the final `response.completed` event
-carries the full response with `output_text`, `file_citation` and `url_citation` annotations and `usage`.
-Each request names its chat's model and, when the chat searches the web, carries the `web_search` tool
-(`concepts/agents/tools/websearch.md`: `filters.allowed_domains`, `user_location.region`).
+Conversation continuity uses `previous_response_id` chains (see README, "How it maps to Yandex AI
+Studio"); a new chain opens with the conversation's summary as a `developer` message (Yandex's
+manage-context guide uses that role) and the recent turns carried over.
+
+The answer stream is read as raw server-sent events: the client only sends the request and checks
+its status (HTTP errors raise as usual), and no pydantic model is built per event. Only the events the
+bot uses are decoded — `response.created` (the id, for logs), `response.output_text.delta` and
+`response.refusal.delta` (the text: a refusal is shown as the model's answer), and the endings
+`response.completed` / `response.incomplete` (the final response: output text, `file_citation` and
+`url_citation` annotations, usage, `incomplete_details`) and `response.failed` / `error` (the error).
+Every other event is skipped by its `event:` line without parsing its data. Each request names its
+chat's model and, when the chat searches the web, carries the `web_search` tool
+(`concepts/agents/tools/websearch.md`: `filters.allowed_domains`, `user_location.region`). Stop closes the stream:
+Yandex cancels only background responses (`cancelResponse.md`), so no cancel request is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI, AsyncStream
-from openai.types.responses import Response, ResponseStreamEvent
+from openai import AsyncOpenAI
+from openai._response import AsyncAPIResponse
 
 from bot.core.authors import labelled
-from bot.core.errors import ContextLostError, ProviderError, SearchIndexGoneError, StreamBrokenError
-from bot.core.models import CompletedAnswer, Usage
-from bot.core.ports import AnswerRequest
+from bot.core.errors import (
+    ContextLostError,
+    PromptTooLongError,
+    ProviderError,
+    SearchIndexGoneError,
+    StreamBrokenError,
+)
+from bot.core.models import CompletedAnswer, Ending, Usage, WebSource
+from bot.core.ports import AnswerRequest, CompletionRequest
 from bot.metrics import Metrics
-from bot.yandex.client import model_uri
 
 log = logging.getLogger(__name__)
 
-CANCEL_TIMEOUT_S = 5.0  # Stop must feel immediate; a slow cancel is abandoned, the stream is closed anyway
+# Events whose data the reader decodes; any other event is skipped by its `event:` line alone.
+_TEXT_EVENTS = frozenset({"response.output_text.delta", "response.refusal.delta"})
+_DECODED_EVENTS = _TEXT_EVENTS | {
+    "response.created",
+    "response.completed",
+    "response.incomplete",
+    "response.failed",
+    "error",
+}
+# Yandex documents a prompt over the context as 400 INVALID_ARGUMENT ("exceeded prompt length",
+# troubleshooting/error-codes.md) and warns that messages may change: recognise the idea, not a wording.
+_PROMPT_WORDS = re.compile(r"prompt|context|input|token|промпт|контекст|запрос|токен")
+_LENGTH_WORDS = re.compile(
+    r"length|too long|too large|too many|exceed|maximum|limit|длин|превыш|слишком|лимит"
+)
+
+
+def about_prompt_length(message: str | None, code: str | None = None, param: str | None = None) -> bool:
+    """Whether an error says the prompt (context, input, tokens) is too long for the model."""
+    text = f"{code or ''} {message or ''}".lower()
+    if param == "max_output_tokens" or "max_output_tokens" in text:
+        return False  # about the answer's length, not the prompt's
+    return bool(_PROMPT_WORDS.search(text) and _LENGTH_WORDS.search(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,27 +91,28 @@ class ResponsesAnswerModel:
     def __init__(
         self,
         client: AsyncOpenAI,
-        folder_id: str,
+        model_uri: Callable[[str | None], str],
         *,
         web_search: WebSearchOptions = WebSearchOptions(),
         max_search_results: int = 5,
         metrics: Metrics | None = None,
     ) -> None:
+        """`model_uri`: the URI of a model name (None: the configured model)."""
         self._client = client
         self._metrics = metrics
-        self._folder_id = folder_id
+        self._model_uri = model_uri
         self._web_search = web_search
         self._max_search_results = max_search_results
 
     async def start(self, request: AnswerRequest) -> ResponsesAnswerStream:
-        kwargs: dict[str, Any] = {
-            "model": model_uri(self._folder_id, request.model),
+        body: dict[str, Any] = {
+            "model": self._model_uri(request.model),
             "input": _input_items(request),
             "instructions": request.instructions,
             "stream": True,
         }
         if request.context_handle:
-            kwargs["previous_response_id"] = request.context_handle
+            body["previous_response_id"] = request.context_handle
         tools: list[dict[str, Any]] = []
         if request.search_index:
             tools.append(
@@ -83,20 +122,54 @@ class ResponsesAnswerModel:
                     "max_num_results": self._max_search_results,
                 }
             )
-            kwargs["include"] = ["file_search_call.results"]
+            body["include"] = ["file_search_call.results"]
         if request.web_search:
             tools.append(self._web_search.tool())
         if tools:
-            kwargs["tools"] = tools
+            body["tools"] = tools
+        raw = await self._send(body, had_context=request.context_handle is not None)
+        return ResponsesAnswerStream(raw, self._count)
+
+    async def complete(self, request: CompletionRequest) -> CompletedAnswer:
+        body: dict[str, Any] = {
+            "model": self._model_uri(request.model),
+            "input": request.text,
+            "instructions": request.instructions,
+            "max_output_tokens": request.max_output_tokens,
+        }
+        raw = await self._send(body, had_context=False)
         try:
-            stream: AsyncStream[ResponseStreamEvent] = await self._client.responses.create(**kwargs)
+            data = json.loads(await raw.read())
+        except Exception as error:  # a broken connection, a body that is not JSON
+            self._count("stream")
+            raise StreamBrokenError(f"unreadable response: {type(error).__name__}") from error
+        finally:
+            await raw.close()
+        if not isinstance(data, dict):
+            raise StreamBrokenError("the response is not a JSON object")
+        status = data.get("status")
+        if status == "failed":
+            raise _failure(data.get("error"), self._count)
+        return final_answer(data, _ending(data) if status == "incomplete" else Ending.COMPLETED)
+
+    async def _send(self, body: dict[str, Any], *, had_context: bool) -> AsyncAPIResponse[Any]:
+        """POST /responses; the response with its body still unread (HTTP errors translated)."""
+        try:
+            response: AsyncAPIResponse[Any] = await self._client.responses.with_streaming_response.create(
+                **body
+            ).__aenter__()
+            return response
         except openai.APIStatusError as error:
-            self._count(f"http_{error.status_code}")
-            raise _translate_status_error(error, had_context=request.context_handle is not None) from error
+            translated = _translate_status_error(error, had_context=had_context)
+            self._count(
+                "prompt_too_long"
+                if isinstance(translated, PromptTooLongError)
+                else f"http_{error.status_code}"
+            )
+            raise translated from error
         except (openai.APIConnectionError, openai.APITimeoutError) as error:
             self._count("timeout" if isinstance(error, openai.APITimeoutError) else "connection")
             raise ProviderError(f"provider unreachable: {type(error).__name__}", retryable=True) from error
-        return ResponsesAnswerStream(self._client, stream, self._count)
 
     def _count(self, kind: str) -> None:
         if self._metrics is not None:
@@ -104,18 +177,12 @@ class ResponsesAnswerModel:
 
 
 class ResponsesAnswerStream:
-    def __init__(
-        self,
-        client: AsyncOpenAI,
-        stream: AsyncStream[ResponseStreamEvent],
-        count_error: Callable[[str], None],
-    ) -> None:
-        self._client = client
+    def __init__(self, raw: AsyncAPIResponse[Any], count_error: Callable[[str], None]) -> None:
+        self._raw = raw
         self._count_error = count_error
-        self._stream = stream
         self._response_id: str | None = None
         self._result: CompletedAnswer | None = None
-        self._cancelled = False
+        self._streamed: list[str] = []
 
     @property
     def result(self) -> CompletedAnswer | None:
@@ -123,47 +190,160 @@ class ResponsesAnswerStream:
 
     async def deltas(self) -> AsyncIterator[str]:
         try:
-            async for event in self._stream:
-                if event.type == "response.created":
-                    self._response_id = event.response.id
-                elif event.type == "response.output_text.delta":
-                    yield event.delta
-                elif event.type == "response.completed":
-                    self._result = _completed(event.response)
-                elif event.type in ("response.failed", "response.incomplete"):
-                    raise StreamBrokenError(f"provider ended the answer: {event.type}")
-                elif event.type == "error":
-                    raise StreamBrokenError(f"provider stream error: {event.code or 'unknown'}")
-        except StreamBrokenError:
-            self._count_error("stream")
+            async for kind, data in _server_sent_events(self._raw.iter_lines()):
+                if kind is not None and kind not in _DECODED_EVENTS:
+                    continue
+                event = _decode(data)
+                kind = kind or str(event.get("type", ""))
+                if kind in _TEXT_EVENTS:
+                    delta = str(event.get("delta") or "")
+                    self._streamed.append(delta)
+                    yield delta
+                elif kind == "response.created":
+                    self._response_id = str(_object(event.get("response")).get("id") or "") or None
+                elif kind == "response.completed":
+                    self._result = self._final(_object(event.get("response")), Ending.COMPLETED)
+                elif kind == "response.incomplete":
+                    response = _object(event.get("response"))
+                    self._result = self._final(response, _ending(response))
+                elif kind == "response.failed":
+                    raise _failure(_object(event.get("response")).get("error"), self._count_error)
+                elif kind == "error" or event.get("error"):
+                    # An `error` event, or a payload with a top-level error object.
+                    raise _failure(event.get("error") or event, self._count_error)
+        except ProviderError:
             raise
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            if self._cancelled:
-                return
             self._count_error("stream")
             raise StreamBrokenError(f"answer stream broke: {type(error).__name__}") from error
 
-    async def cancel(self) -> None:
-        if self._cancelled:
-            return
-        self._cancelled = True
-        if self._response_id is not None:
-            try:
-                await self._client.responses.cancel(self._response_id, timeout=CANCEL_TIMEOUT_S)
-            except openai.OpenAIError as error:
-                log.info("provider refused to cancel response: %s", type(error).__name__)
-        await self._stream.close()
+    def _final(self, response: Mapping[str, Any], ending: Ending) -> CompletedAnswer:
+        answer = final_answer(response, ending)
+        if not answer.text and self._streamed:
+            # The text came as deltas but not in the final response: keep what was streamed.
+            return CompletedAnswer(
+                text="".join(self._streamed),
+                context_handle=answer.context_handle,
+                sources=answer.sources,
+                usage=answer.usage,
+                ending=answer.ending,
+                web_sources=answer.web_sources,
+                retrieved_chars=answer.retrieved_chars,
+            )
+        return answer
 
     async def close(self) -> None:
-        await self._stream.close()
+        await self._raw.close()
+
+
+async def _server_sent_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:
+    """(event type from the `event:` line or None, data) per server-sent event."""
+    kind: str | None = None
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                yield kind, "\n".join(data)
+            kind, data = None, []
+        elif line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+        elif line.startswith("event:"):
+            kind = line[6:].strip()
+    if data:
+        yield kind, "\n".join(data)
+
+
+def _decode(data: str) -> dict[str, Any]:
+    event = json.loads(data)
+    if not isinstance(event, dict):
+        raise ValueError("an event that is not a JSON object")
+    return event
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _ending(response: Mapping[str, Any]) -> Ending:
+    reason = _object(response.get("incomplete_details")).get("reason")
+    return Ending.DECLINED if reason == "content_filter" else Ending.CUT_BY_LENGTH
+
+
+def _failure(error: object, count: Callable[[str], None]) -> ProviderError:
+    details = _object(error)
+    message, code = str(details.get("message") or ""), str(details.get("code") or "")
+    if about_prompt_length(message, code, details.get("param")):
+        count("prompt_too_long")
+        return PromptTooLongError("provider refused the prompt's length")
+    count("stream")
+    return StreamBrokenError(f"provider ended the answer: failed ({code or 'no code'})")
+
+
+def final_answer(response: Mapping[str, Any], ending: Ending) -> CompletedAnswer:
+    """The answer in a final response object: text (or the refusal), citations, usage."""
+    texts: list[str] = []
+    refusals: list[str] = []
+    sources: dict[str, None] = {}
+    links: dict[str, WebSource] = {}
+    retrieved = 0
+    for item in response.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "file_search_call":
+            retrieved += sum(len(str(_object(hit).get("text") or "")) for hit in item.get("results") or ())
+        if item.get("type") != "message":
+            continue
+        for part in item.get("content") or ():
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "refusal":
+                refusals.append(str(part.get("refusal") or ""))
+            elif part.get("type") == "output_text":
+                texts.append(str(part.get("text") or ""))
+                for annotation in part.get("annotations") or ():
+                    _cite(_object(annotation), sources, links)
+    return CompletedAnswer(
+        text="".join(texts) or "".join(refusals),
+        context_handle=str(response.get("id") or "") or None,
+        sources=tuple(sources),
+        usage=_usage(response.get("usage")),
+        ending=ending,
+        web_sources=tuple(links.values()),
+        retrieved_chars=retrieved,
+    )
+
+
+def _cite(annotation: Mapping[str, Any], sources: dict[str, None], links: dict[str, WebSource]) -> None:
+    if annotation.get("type") == "file_citation" and annotation.get("filename"):
+        sources.setdefault(str(annotation["filename"]), None)
+    elif annotation.get("type") == "url_citation" and annotation.get("url"):
+        url = str(annotation["url"])
+        links.setdefault(url, WebSource(url, str(annotation.get("title") or "") or None))
+
+
+def _usage(raw: object) -> Usage | None:
+    """Reported usage; None when missing or all zero (Yandex's examples show both)."""
+    usage = _object(raw)
+    try:
+        input_tokens, output_tokens = (
+            int(usage.get("input_tokens") or 0),
+            int(usage.get("output_tokens") or 0),
+        )
+    except (TypeError, ValueError):
+        return None
+    if input_tokens <= 0 and output_tokens <= 0:
+        return None
+    return Usage(input_tokens=input_tokens, output_tokens=output_tokens)
 
 
 def _input_items(request: AnswerRequest) -> str | list[dict[str, str]]:
-    if not request.replay:
+    summary = request.summary if request.context_handle is None else None
+    if not request.replay and not summary:
         return request.text
-    items = [
+    items = [{"role": "developer", "content": summary}] if summary else []
+    items += [
         {"role": turn.role, "content": _replayed_text(turn.text, turn.author)} for turn in request.replay
     ]
     items.append({"role": "user", "content": request.text})
@@ -174,36 +354,16 @@ def _replayed_text(text: str, author: str | None) -> str:
     return labelled(text, author)
 
 
-def _completed(response: Response) -> CompletedAnswer:
-    sources: list[str] = []
-    web_sources: list[str] = []
-    for item in response.output:
-        if item.type != "message":
-            continue
-        for part in item.content:
-            if part.type != "output_text":
-                continue
-            for annotation in part.annotations:
-                if annotation.type == "file_citation" and annotation.filename not in sources:
-                    sources.append(annotation.filename)
-                elif annotation.type == "url_citation" and annotation.url not in web_sources:
-                    web_sources.append(annotation.url)
-    usage = Usage()
-    if response.usage is not None:
-        usage = Usage(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
-    return CompletedAnswer(
-        text=response.output_text,
-        context_handle=response.id,
-        sources=tuple(sources),
-        web_sources=tuple(web_sources),
-        usage=usage,
-    )
-
-
 def _translate_status_error(error: openai.APIStatusError, *, had_context: bool) -> ProviderError:
     status = error.status_code
+    body = _object(error.body)
+    details = _object(body.get("error")) or body
     if status == 404 and _about_search_index(error):
         return SearchIndexGoneError("provider lost the document index")
+    if status == 400 and about_prompt_length(
+        str(details.get("message") or error.message), str(details.get("code") or ""), error.param
+    ):
+        return PromptTooLongError("provider refused the prompt's length (400)")
     if had_context and (status == 404 or _is_previous_response_error(error)):
         return ContextLostError(f"provider lost the conversation ({status})")
     retryable = status == 429 or status >= 500 or status == 408

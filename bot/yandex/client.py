@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from openai import AsyncOpenAI
-from openai._models import construct_type  # the client's own event parser, warmed up below
-from openai.types.responses import ResponseStreamEvent
 
 
 def model_uri(folder_id: str, model: str) -> str:
@@ -21,10 +19,14 @@ def build_openai_client(*, api_key: str, folder_id: str, base_url: str, timeout:
 
 
 def warm_up(client: AsyncOpenAI) -> None:
-    """Do now what the client otherwise does lazily on the first answer: import its resources and
-    build the pydantic schemas of every stream event type. Done mid-answer, that blocks the event
-    loop for a second or two — every chat stalls, and lane heartbeats come late."""
-    resources = (client.responses, client.conversations, client.files, client.vector_stores, client.models)
+    """Do now what the client otherwise does lazily on the first answer: import and build its
+    resources (done mid-answer, that blocks the event loop — every chat stalls, and lane heartbeats
+    come late). Answer streams are read without the client's event models, so none are built."""
+    resources = (
+        client.responses.with_streaming_response,
+        client.conversations,
+        client.files,
+        client.vector_stores,
+        client.models,
+    )
     assert all(resource is not None for resource in resources)
-    delta = {"type": "response.output_text.delta", "delta": "", "item_id": "", "output_index": 0}
-    construct_type(type_=ResponseStreamEvent, value={**delta, "content_index": 0, "sequence_number": 0})

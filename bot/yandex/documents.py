@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.static_file_chunking_strategy_object_param import StaticFileChunkingStrategyObjectParam
 
 from bot.core.documents import DocumentLimits, IndexedFile, IndexGoneError, IndexQuotaError
 from bot.core.errors import ProviderError
@@ -43,13 +44,7 @@ class VectorStoreIndex:
                     name=name,
                     file_ids=list(file_ids),
                     expires_after={"anchor": "last_active_at", "days": limits.index_ttl_days},
-                    chunking_strategy={
-                        "type": "static",
-                        "static": {
-                            "max_chunk_size_tokens": limits.chunk_size_tokens,
-                            "chunk_overlap_tokens": limits.chunk_overlap_tokens,
-                        },
-                    },
+                    chunking_strategy=_chunking(limits),
                 )
         except ProviderError as error:
             if isinstance(error.__cause__, openai.APIStatusError) and _is_quota_error(error.__cause__):
@@ -57,10 +52,16 @@ class VectorStoreIndex:
             raise
         return store.id
 
-    async def add_files(self, index_id: str, file_ids: Sequence[str]) -> None:
+    async def add_files(self, index_id: str, file_ids: Sequence[str], limits: DocumentLimits) -> None:
+        # The documented form: `files[]` is required, and each file names its chunking — a file
+        # without one gets the default strategy, not the index's (createVectorStoreFileBatch.md).
+        chunking = _chunking(limits)
         try:
             async with _translated("add files"):
-                await self._client.vector_stores.file_batches.create(index_id, file_ids=list(file_ids))
+                await self._client.vector_stores.file_batches.create(
+                    index_id,
+                    files=[{"file_id": file_id, "chunking_strategy": chunking} for file_id in file_ids],
+                )
         except ProviderError as error:
             if error.status == 404:
                 raise IndexGoneError(index_id) from error.__cause__
@@ -139,6 +140,16 @@ async def _translated(what: str) -> AsyncIterator[None]:
         raise ProviderError(
             f"{what}: provider unreachable ({type(error).__name__})", retryable=True
         ) from error
+
+
+def _chunking(limits: DocumentLimits) -> StaticFileChunkingStrategyObjectParam:
+    return {
+        "type": "static",
+        "static": {
+            "max_chunk_size_tokens": limits.chunk_size_tokens,
+            "chunk_overlap_tokens": limits.chunk_overlap_tokens,
+        },
+    }
 
 
 def _is_quota_error(error: openai.APIStatusError) -> bool:

@@ -32,6 +32,8 @@ INTROSPECTION_FIELDS = {
     "completed_at",
     "deltas",
     "api",
+    "client_disconnected_at",
+    "error",
 }
 
 
@@ -158,39 +160,60 @@ async def test_directives_combine(openai_client: openai.AsyncOpenAI, yandex_mode
     assert elapsed >= deltas * 0.005 * 0.8
 
 
-async def test_cancel_stops_a_stream(
+async def test_cancel_is_refused_for_a_response_not_created_in_the_background(
     openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
 ) -> None:
+    """Yandex cancels only ``background: true`` responses (cancelResponse.md)."""
     stream = await openai_client.responses.create(
         model=yandex_model, input="long story emu:long=3000 emu:slow=30", stream=True
     )
     response_id = ""
     deltas = 0
-    cancelled_at = 0.0
-    types: list[str] = []
     async for event in stream:
-        types.append(event.type)
         if event.type == "response.created":
             response_id = event.response.id
         if event.type == "response.output_text.delta":
             deltas += 1
-            if deltas == 3:
-                cancelled = await openai_client.responses.cancel(response_id)
-                assert cancelled.status == "cancelled"
-                cancelled_at = time.monotonic()
-    assert time.monotonic() - cancelled_at < 0.2, "the stream ends promptly"
-    assert "response.completed" not in types
-    assert deltas <= 4
-    retrieved = await openai_client.responses.retrieve(response_id)
-    assert retrieved.status == "cancelled"
+            if deltas == 2:
+                with pytest.raises(openai.BadRequestError) as refused:
+                    await openai_client.responses.cancel(response_id)
+                assert "background" in refused.value.message
+                break
+    await stream.close()
+    assert await wait_for_status(yandex_emulator, response_id) == "incomplete", "closing the stream stops it"
+
+
+async def test_cancel_stops_a_background_response(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    created = await openai_client.responses.create(
+        model=yandex_model, input="long story emu:long=3000 emu:slow=30", background=True
+    )
+    assert created.status == "in_progress" and created.background
+    await asyncio.sleep(0.2)
+    cancelled = await openai_client.responses.cancel(created.id)
+    assert cancelled.status == "cancelled"
+    partial = (await openai_client.responses.retrieve(created.id)).output_text
+    assert 0 < len(partial) < 3000 * 0.8
+    await asyncio.sleep(0.1)
+    assert (await openai_client.responses.retrieve(created.id)).output_text == partial, "generation stopped"
     assert yandex_emulator.responses()[-1]["status"] == "cancelled"
 
     follow_up = await openai_client.responses.create(
-        model=yandex_model, input="continue emu:history", previous_response_id=response_id
+        model=yandex_model, input="continue emu:history", previous_response_id=created.id
     )
     assert "history=2" in follow_up.output_text, "a cancelled response can still be chained from"
-    unchanged = await openai_client.responses.cancel(follow_up.id)
-    assert unchanged.status == "completed"
+    with pytest.raises(openai.BadRequestError):
+        await openai_client.responses.cancel(follow_up.id)
+
+    finished = await openai_client.responses.create(model=yandex_model, input="short", background=True)
+    while (await openai_client.responses.retrieve(finished.id)).status == "in_progress":
+        await asyncio.sleep(0.02)
+    unchanged = await openai_client.responses.cancel(finished.id)
+    assert unchanged.status == "completed", "a finished background response is returned unchanged"
+    with pytest.raises(openai.BadRequestError) as refused:
+        await openai_client.responses.create(model=yandex_model, input="x", background=True, stream=True)
+    assert refused.value.param == "background"
 
 
 async def test_client_disconnect_stops_generation(
@@ -205,10 +228,29 @@ async def test_client_disconnect_stops_generation(
             response_id = event.response.id
         if event.type == "response.output_text.delta":
             break
+    closed_at = time.time()
     await stream.close()
     assert await wait_for_status(yandex_emulator, response_id) == "incomplete"
     [record] = [record for record in yandex_emulator.responses() if record["id"] == response_id]
     assert len(record["output_text"]) < 300
+    assert record["client_disconnected_at"] is not None
+    assert 0 <= record["client_disconnected_at"] - closed_at < 0.5
+
+
+async def test_client_disconnect_is_noticed_while_nothing_is_written(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    yandex_emulator.config.first_delta_delay = 5.0
+    stream = await openai_client.responses.create(model=yandex_model, input="slow to start", stream=True)
+    response_id = ""
+    async for event in stream:
+        if event.type == "response.created":
+            response_id = event.response.id
+            break
+    await stream.close()
+    assert await wait_for_status(yandex_emulator, response_id, timeout=1.0) == "incomplete"
+    [record] = [record for record in yandex_emulator.responses() if record["id"] == response_id]
+    assert record["client_disconnected_at"] is not None and record["output_text"] == ""
 
 
 async def test_injected_faults(
@@ -297,3 +339,140 @@ async def test_introspection_records(
     assert yandex_emulator.responses() == []
     with pytest.raises(openai.NotFoundError):
         await openai_client.conversations.retrieve(conversation.id)
+
+
+async def collect(stream: Any) -> list[Any]:
+    return [event async for event in stream]
+
+
+async def test_incomplete_ends_after_some_text_with_the_output_limit_reason(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    events = await collect(
+        await openai_client.responses.create(
+            model=yandex_model, input="write a lot emu:long=600 emu:incomplete", stream=True
+        )
+    )
+    types = [event.type for event in events]
+    assert "response.completed" not in types
+    assert types[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.incomplete",
+    ]
+    text = "".join(event.delta for event in events if event.type == "response.output_text.delta")
+    final = events[-1].response
+    assert final.status == "incomplete"
+    assert final.incomplete_details is not None and final.incomplete_details.reason == "max_output_tokens"
+    assert 100 < len(text) < 500 and final.output_text == text
+    assert final.usage is not None and final.usage.output_tokens > 0
+    assert yandex_emulator.responses()[-1]["status"] == "incomplete"
+
+    whole = await openai_client.responses.create(
+        model=yandex_model, input="again emu:long=600 emu:incomplete"
+    )
+    assert whole.status == "incomplete" and whole.incomplete_details is not None
+    assert whole.incomplete_details.reason == "max_output_tokens" and whole.output_text
+
+
+async def test_filtered_ends_before_any_text_with_the_content_filter_reason(
+    openai_client: openai.AsyncOpenAI, yandex_model: str
+) -> None:
+    events = await collect(
+        await openai_client.responses.create(
+            model=yandex_model, input="something bad emu:filtered", stream=True
+        )
+    )
+    assert [event.type for event in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.incomplete",
+    ]
+    final = events[-1].response
+    assert final.incomplete_details is not None and final.incomplete_details.reason == "content_filter"
+    assert final.output == [] and final.output_text == ""
+
+
+async def test_failed_ends_before_any_text_with_response_failed(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    events = await collect(
+        await openai_client.responses.create(model=yandex_model, input="break emu:failed", stream=True)
+    )
+    assert [event.type for event in events] == ["response.created", "response.in_progress", "response.failed"]
+    final = events[-1].response
+    assert final.status == "failed" and final.error is not None and final.error.code == "server_error"
+    assert yandex_emulator.responses()[-1]["status"] == "failed"
+    with pytest.raises(openai.InternalServerError):
+        await openai_client.responses.create(model=yandex_model, input="break emu:failed")
+
+
+async def test_refusal_streams_refusal_deltas_in_a_refusal_part(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    events = await collect(
+        await openai_client.responses.create(model=yandex_model, input="say no emu:refusal", stream=True)
+    )
+    types = [event.type for event in events]
+    assert "response.output_text.delta" not in types
+    refused = "".join(event.delta for event in events if event.type == "response.refusal.delta")
+    assert refused.startswith('You asked: "say no".')
+    assert types[-4:] == [
+        "response.refusal.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    final = events[-1].response
+    [message] = final.output
+    assert message.type == "message"
+    [part] = message.content
+    assert part.type == "refusal" and part.refusal == refused
+    assert final.output_text == ""
+    assert yandex_emulator.responses()[-1]["output_text"] == refused
+
+
+async def test_a_prompt_over_the_context_size_fails_and_is_recorded(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str
+) -> None:
+    yandex_emulator.config.context_tokens = 300
+    first = await openai_client.responses.create(model=yandex_model, input="a" * 400)
+    with pytest.raises(openai.BadRequestError) as refused:
+        # The chain (400 characters of input plus the answer) and 800 more: over 300 tokens.
+        await openai_client.responses.create(
+            model=yandex_model, input="b" * 800, previous_response_id=first.id, stream=True
+        )
+    assert "exceeded prompt length" in refused.value.message
+    record = yandex_emulator.responses()[-1]
+    assert record["status"] == "failed" and record["input_text"] == "b" * 800
+    assert record["error"]["status"] == 400 and "exceeded prompt length" in record["error"]["message"]
+    assert yandex_emulator.responses()[0]["error"] is None
+
+    instructions = "x" * 1300
+    with pytest.raises(openai.BadRequestError, match="exceeded prompt length"):
+        await openai_client.responses.create(model=yandex_model, input="hi", instructions=instructions)
+
+
+@pytest.mark.parametrize("mode", ["zero", "null"])
+async def test_usage_can_be_zero_or_null(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator, yandex_model: str, mode: str
+) -> None:
+    yandex_emulator.config.usage = "zero" if mode == "zero" else "null"
+    events = await collect(await openai_client.responses.create(model=yandex_model, input="hi", stream=True))
+    final = events[-1].response
+    retrieved = await openai_client.responses.retrieve(final.id)
+    for response in (final, retrieved):
+        if mode == "null":
+            assert response.usage is None
+        else:
+            assert response.usage is not None
+            assert (
+                response.usage.input_tokens,
+                response.usage.output_tokens,
+                response.usage.total_tokens,
+            ) == (
+                0,
+                0,
+                0,
+            )

@@ -14,6 +14,7 @@ import zlib
 import aiohttp
 import openai
 import pytest
+from openai.types.static_file_chunking_strategy_object_param import StaticFileChunkingStrategyObjectParam
 from openai.types.vector_store import VectorStore
 
 from tests.fakes.yandex.server import YandexEmulator
@@ -163,7 +164,16 @@ async def test_vector_store_indexes_asynchronously(
     assert store.status == "in_progress"
     assert store.file_counts.in_progress == 1
     assert yandex_emulator.vector_stores()[0]["files"] == [
-        {"id": file_id, "filename": "facts.txt", "status": "in_progress"}
+        {
+            "id": file_id,
+            "filename": "facts.txt",
+            "status": "in_progress",
+            "mime_type": "text/plain",
+            "chunking_strategy": {
+                "type": "static",
+                "static": {"max_chunk_size_tokens": 400, "chunk_overlap_tokens": 100},
+            },
+        }
     ]
 
     done = await wait_completed(openai_client, store.id)
@@ -187,7 +197,7 @@ async def test_polling_helpers_finish_quickly(openai_client: openai.AsyncOpenAI)
         file_id=first, vector_store_id=store.id, attributes={"chat": "42"}
     )
     batch = await openai_client.vector_stores.file_batches.create_and_poll(
-        vector_store_id=store.id, file_ids=[second, third]
+        vector_store_id=store.id, files=[{"file_id": second}, {"file_id": third}]
     )
     elapsed = time.monotonic() - started
 
@@ -207,21 +217,31 @@ async def test_polling_helpers_finish_quickly(openai_client: openai.AsyncOpenAI)
     assert sorted(batch_files) == sorted([second, third])
 
 
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+
+
 @pytest.mark.parametrize(
-    ("name", "data", "code"),
+    ("name", "data", "mime", "code"),
     [
-        ("marked.txt", b"this text says emu:unreadable somewhere", "invalid_file"),
-        ("blob.bin", bytes(range(128, 256)) * 4, "unsupported_file"),
-        ("empty.txt", b"", "invalid_file"),
-        ("broken.docx", b"PK\x03\x04" + b"\x00" * 40, "invalid_file"),
-        ("slides.pptx", zip_bytes({"ppt/presentation.xml": "<p:presentation/>"}), "unsupported_file"),
-        ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "unsupported_file"),
+        ("marked.txt", b"this text says emu:unreadable somewhere", "text/plain", "invalid_file"),
+        ("blob.bin", bytes(range(128, 256)) * 4, "text/plain", "unsupported_file"),
+        ("empty.txt", b"", "text/plain", "invalid_file"),
+        ("broken.docx", b"PK\x03\x04" + b"\x00" * 40, DOCX, "invalid_file"),
+        ("slides.pptx", zip_bytes({"ppt/presentation.xml": "<p:presentation/>"}), PPTX, "unsupported_file"),
+        ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "image/png", "unsupported_file"),
+        # Readable text, but of a MIME type outside Yandex's list (searchindex-filetypes.md).
+        ("notes.xml", b"<notes>plain words</notes>", "application/xml", "unsupported_file"),
+        ("notes.md", b"# Notes\n\nplain words", "text/x-markdown", "unsupported_file"),
+        ("paper.tex", b"\\section{Plain words}", "application/x-tex", "unsupported_file"),
+        ("letter.rtf", b"{\\rtf1 plain words}", "text/rtf", "unsupported_file"),
+        ("blob.txt", b"plain words", "application/octet-stream", "unsupported_file"),
     ],
 )
 async def test_unreadable_files_fail_with_last_error(
-    openai_client: openai.AsyncOpenAI, name: str, data: bytes, code: str
+    openai_client: openai.AsyncOpenAI, name: str, data: bytes, mime: str, code: str
 ) -> None:
-    file_id = await upload(openai_client, name, data, "application/octet-stream")
+    file_id = await upload(openai_client, name, data, mime)
     store = await openai_client.vector_stores.create(name="bad")
     attached = await openai_client.vector_stores.files.create_and_poll(
         file_id=file_id, vector_store_id=store.id
@@ -271,11 +291,15 @@ async def test_search_ranks_the_matching_chunk_first(openai_client: openai.Async
             "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 20},
         },
     )
+    small: StaticFileChunkingStrategyObjectParam = {
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 20},
+    }
     await openai_client.vector_stores.file_batches.create_and_poll(
         vector_store_id=store.id,
         files=[
-            {"file_id": soup, "attributes": {"kind": "recipe"}},
-            {"file_id": other, "attributes": {"kind": "tip"}},
+            {"file_id": soup, "attributes": {"kind": "recipe"}, "chunking_strategy": small},
+            {"file_id": other, "attributes": {"kind": "tip"}, "chunking_strategy": small},
         ],
     )
 
@@ -373,3 +397,78 @@ async def test_expired_store_and_file_are_gone(
     yandex_emulator.expire(file_id)
     with pytest.raises(openai.NotFoundError):
         await openai_client.files.retrieve(file_id)
+
+
+async def test_file_batches_take_the_documented_files_form_with_each_files_chunking(
+    openai_client: openai.AsyncOpenAI, yandex_emulator: YandexEmulator
+) -> None:
+    """``files[]`` is required (createVectorStoreFileBatch.md); a file without a chunking strategy of
+    its own gets the default 800/400, not the store's."""
+    chat_chunking: StaticFileChunkingStrategyObjectParam = {
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 300, "chunk_overlap_tokens": 100},
+    }
+    store = await openai_client.vector_stores.create(name="chat", chunking_strategy=chat_chunking)
+    first = await upload(openai_client, "one.md", b"# One\n\nfirst words", "text/markdown")
+    second = await upload(openai_client, "two.xml", b"<two>second words</two>", "text/xml")
+    third = await upload(openai_client, "three.txt", b"third words")
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        await openai_client.vector_stores.file_batches.create(store.id, file_ids=[first])
+    assert refused.value.param == "files"
+    with pytest.raises(openai.BadRequestError) as malformed:
+        await openai_client.vector_stores.file_batches.create(
+            store.id,
+            files=[{"chunking_strategy": chat_chunking}],  # type: ignore[typeddict-item]  # no file_id
+        )
+    assert malformed.value.param == "files"
+
+    batch = await openai_client.vector_stores.file_batches.create_and_poll(
+        vector_store_id=store.id,
+        files=[{"file_id": first, "chunking_strategy": chat_chunking}, {"file_id": second}],
+    )
+    assert batch.file_counts.completed == 2
+    await openai_client.vector_stores.file_batches.create_and_poll(
+        vector_store_id=store.id, files=[{"file_id": third}], chunking_strategy=chat_chunking
+    )
+    files = {entry["filename"]: entry for entry in yandex_emulator.vector_stores()[0]["files"]}
+    assert files["one.md"]["chunking_strategy"] == chat_chunking
+    assert files["two.xml"]["chunking_strategy"]["static"] == {
+        "max_chunk_size_tokens": 800,
+        "chunk_overlap_tokens": 400,
+    }
+    assert files["three.txt"]["chunking_strategy"] == chat_chunking, "the batch's strategy applies"
+    assert {name: entry["mime_type"] for name, entry in files.items()} == {
+        "one.md": "text/markdown",
+        "two.xml": "text/xml",
+        "three.txt": "text/plain",
+    }
+    assert all(entry["status"] == "completed" for entry in files.values())
+
+
+async def test_search_matches_russian_and_english_word_forms(openai_client: openai.AsyncOpenAI) -> None:
+    """Yandex's semantic search finds a passage whatever the word forms; the emulator's stemmed BM25
+    must too, or cited answers in Russian look wrong."""
+    bali = await upload(
+        openai_client,
+        "bali.txt",
+        "Остров Бали славится пляжами.\nДля въезда в Индонезию нужны визы.\n"
+        "Стоимость визы составляет 300 рублей.\n".encode(),
+    )
+    office = await upload(openai_client, "office.txt", b"Each document must be signed by the manager.")
+    store = await openai_client.vector_stores.create(name="travel", file_ids=[bali, office])
+    await wait_completed(openai_client, store.id)
+
+    visa = await openai_client.vector_stores.search(store.id, query="виза")
+    assert visa.data and visa.data[0].filename == "bali.txt"
+    price = await openai_client.vector_stores.search(store.id, query="Сколько стоит виза?")
+    assert price.data[0].filename == "bali.txt"
+    documents = await openai_client.vector_stores.search(store.id, query="who signs the documents")
+    assert documents.data[0].filename == "office.txt"
+
+    answer = await openai_client.responses.create(
+        model="gpt://b1gtestfolder/yandexgpt/latest",
+        input="Сколько стоит виза?",
+        tools=[{"type": "file_search", "vector_store_ids": [store.id]}],
+    )
+    assert "Стоимость визы составляет 300 рублей." in answer.output_text

@@ -70,3 +70,40 @@ async def test_shutdown_ends_open_streams_promptly() -> None:
     assert emulator.responses()[-1]["status"] == "incomplete"
     await stream.close()
     await client.close()
+
+
+async def test_standalone_server_takes_the_context_size_and_the_usage_mode() -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.fakes.yandex",
+        "--port",
+        str(port),
+        "--first-delta-delay",
+        "0",
+        "--context-tokens",
+        "100",
+        "--usage",
+        "null",
+        cwd=PROJECT_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        await asyncio.wait_for(process.stdout.readline(), timeout=10)
+        client = openai.AsyncOpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key="key", project="b1gfolder", max_retries=0
+        )
+        answer = await client.responses.create(model="gpt://b1gfolder/yandexgpt/latest", input="short")
+        assert answer.status == "completed" and answer.usage is None
+        try:
+            await client.responses.create(model="gpt://b1gfolder/yandexgpt/latest", input="word " * 100)
+        except openai.BadRequestError as error:
+            assert "exceeded prompt length" in error.message
+        else:
+            raise AssertionError("a 500-character prompt exceeds 100 tokens")
+        await client.close()
+    finally:
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), timeout=10) == 0

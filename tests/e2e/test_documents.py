@@ -217,3 +217,48 @@ async def test_quota_refusal_is_explained(stack: Stack) -> None:
         await stack.telegram.send_user_message(chat_id, user, document=markdown_doc())
         failure = await wait_text(stack, chat_id, "❌")
     assert "limit of indexes is reached" in failure
+
+
+async def test_later_documents_join_through_the_documented_batch_form_with_yandex_types(stack: Stack) -> None:
+    """Second and third documents go through `file_batches` with `files[]`, each with the chat's
+    chunking; `.xml` and `.md` are uploaded with types from Yandex's list whatever Telegram declared."""
+    async with stack.bot(chunk_size_tokens=300, chunk_overlap_tokens=100):
+        user, chat_id = await private_chat(stack)
+        await stack.telegram.send_user_message(
+            chat_id,
+            user,
+            document={"file_name": "notes.md", "mime_type": "text/x-markdown", "content": NOTES},
+        )
+        await wait_text(stack, chat_id, "✅ Ready: notes.md")
+        await stack.telegram.send_user_message(
+            chat_id,
+            user,
+            document={
+                "file_name": "ferries.xml",
+                "mime_type": "application/xml",
+                "content": b"<ferries><rule>The last ferry leaves at nine in the evening.</rule></ferries>",
+            },
+        )
+        await wait_text(stack, chat_id, "✅ Ready: ferries.xml")
+        await stack.telegram.send_user_message(
+            chat_id,
+            user,
+            document={"file_name": "tides.txt", "mime_type": "text/plain", "content": b"Tides peak at noon."},
+        )
+        await wait_text(stack, chat_id, "✅ Ready: tides.txt")
+        answer = await ask(stack, chat_id, user, "When does the last ferry leave?")
+    assert "nine in the evening" in answer and "ferries.xml" in answer
+    [store] = stack.yandex.vector_stores()
+    files = {entry["filename"]: entry for entry in store["files"]}
+    assert {name: entry["status"] for name, entry in files.items()} == {
+        "notes.md": "completed",
+        "ferries.xml": "completed",
+        "tides.txt": "completed",
+    }
+    assert {name: entry["mime_type"] for name, entry in files.items()} == {
+        "notes.md": "text/markdown",
+        "ferries.xml": "text/xml",
+        "tides.txt": "text/plain",
+    }
+    chat_chunking = {"max_chunk_size_tokens": 300, "chunk_overlap_tokens": 100}
+    assert all(entry["chunking_strategy"]["static"] == chat_chunking for entry in files.values())

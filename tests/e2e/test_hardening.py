@@ -138,12 +138,16 @@ async def test_allowlist_covers_buttons_and_being_added_to_groups(stack: Stack) 
             chat_id, streaming["message_id"], buttons(streaming)[0], user=carol
         )
         assert "private" in await answered(stack, stop)
-        assert stack.yandex.responses()[-1]["status"] == "in_progress", "Carol stopped Ann's answer"
+        running = stack.yandex.responses()[-1]
+        assert running["status"] == "in_progress", "Carol stopped Ann's answer"
+        assert running["client_disconnected_at"] is None, "Carol stopped Ann's answer"
         own_stop = await stack.telegram.press_button(
             chat_id, streaming["message_id"], buttons(streaming)[0], user=ann
         )
         await answered(stack, own_stop)
-        await stack.telegram.wait_for(lambda: stack.yandex.responses()[-1]["status"] == "cancelled")
+        await stack.telegram.wait_for(
+            lambda: stack.yandex.responses()[-1]["client_disconnected_at"] is not None
+        )
 
         prompt = await forget_prompt(stack, chat_id, ann)
         confirm = await stack.telegram.press_button(

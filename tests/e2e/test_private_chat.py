@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import logging
 import re
 import time
 from typing import Any
@@ -186,7 +187,12 @@ async def test_a_stream_failing_midway_keeps_the_partial_answer_with_a_note(stac
         assert "history=2" in texts[-1]
 
 
-async def test_stop_button_ends_streaming_within_a_second_and_keeps_what_was_shown(stack: Stack) -> None:
+async def test_stop_button_ends_streaming_within_a_second_and_keeps_what_was_shown(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stop closes the stream (Yandex cancels only background responses: no cancel is sent, nothing
+    is refused), the user sees the stopped answer and no error notice, and nothing is logged as an error."""
+    caplog.set_level(logging.INFO)
     async with stack.bot(reply_format="rich"):
         user, chat_id = await private_chat(stack)
         await stack.telegram.send_user_message(chat_id, user, "long story emu:slow=40 emu:long=3000")
@@ -200,12 +206,22 @@ async def test_stop_button_ends_streaming_within_a_second_and_keeps_what_was_sho
         shown = stack.telegram.drafts(chat_id)[-1]["rich_markdown"]
         assert texts[-1].startswith(shown.rstrip())
         assert texts[-1].endswith("_Stopped._")
-        await stack.telegram.wait_for(lambda: answers(stack)[-1]["status"] == "cancelled", timeout=10)
+        await stack.telegram.wait_for(
+            lambda: answers(stack)[-1]["client_disconnected_at"] is not None, timeout=10
+        )
+        await stack.telegram.wait_for(lambda: answers(stack)[-1]["status"] == "incomplete", timeout=10)
+        assert answers(stack)[-1]["client_disconnected_at"] - pressed_at < 1.0, (
+            "the stream was closed at once"
+        )
         # The shown part is remembered.
         await stack.telegram.send_user_message(chat_id, user, "/history")
         await stack.telegram.wait_for(
             lambda: stack.telegram.bot_messages(chat_id)[-1]["document"] is not None
         )
+    assert len(answers(stack)) == 1 and answers(stack)[0]["error"] is None
+    assert len(final_texts(stack.telegram, chat_id)) == 2, "the stopped answer and /history: no notice"
+    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
 
 
 async def test_two_quick_messages_are_answered_in_order(stack: Stack) -> None:

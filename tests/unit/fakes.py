@@ -8,55 +8,68 @@ from dataclasses import dataclass, field
 
 from bot.core.errors import ProviderError
 from bot.core.models import CompletedAnswer, ConversationKey, Notice, Turn
-from bot.core.ports import AnswerRequest, ConversationState
+from bot.core.ports import AnswerRequest, CompletionRequest, ConversationState
 
 
 @dataclass
 class ScriptedStream:
-    """Yields the scripted deltas; optionally breaks after them or waits forever (until cancelled)."""
+    """Yields the scripted deltas; optionally breaks after them or waits forever (until its reader is
+    cancelled). Records whether its reader stopped early and whether it was closed."""
 
     deltas_to_send: list[str]
     result_answer: CompletedAnswer | None
     break_with: ProviderError | None = None
     hang_after: bool = False
-    cancelled: bool = False
+    reader_cancelled: bool = False
     closed: bool = False
-    _cancel_event: asyncio.Event = field(default_factory=asyncio.Event)
+    closed_while_reading: bool = False
+    _reading: bool = False
 
     async def deltas(self) -> AsyncIterator[str]:
-        for delta in self.deltas_to_send:
-            if self._cancel_event.is_set():
-                return
-            yield delta
-            await asyncio.sleep(0)
-        if self.break_with is not None:
-            raise self.break_with
-        if self.hang_after:
-            await self._cancel_event.wait()
-            return
+        self._reading = True
+        try:
+            for delta in self.deltas_to_send:
+                yield delta
+                await asyncio.sleep(0)
+            if self.break_with is not None:
+                raise self.break_with
+            if self.hang_after:
+                await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.reader_cancelled = True
+            raise
+        finally:
+            self._reading = False
 
     @property
     def result(self) -> CompletedAnswer | None:
-        return None if self.cancelled else self.result_answer
-
-    async def cancel(self) -> None:
-        self.cancelled = True
-        self._cancel_event.set()
+        return None if self.reader_cancelled else self.result_answer
 
     async def close(self) -> None:
+        self.closed_while_reading = self.closed_while_reading or self._reading
         self.closed = True
 
 
 @dataclass
 class ScriptedModel:
-    """Each start() pops the next scripted outcome: a stream or an exception."""
+    """Each start() pops the next scripted outcome: a stream or an exception; each complete() pops
+    the next scripted one-off answer (or exception)."""
 
     outcomes: list[ScriptedStream | ProviderError]
+    completions: list[CompletedAnswer | ProviderError] = field(default_factory=list)
     requests: list[AnswerRequest] = field(default_factory=list)
+    completion_requests: list[CompletionRequest] = field(default_factory=list)
 
     async def start(self, request: AnswerRequest) -> ScriptedStream:
         self.requests.append(request)
         outcome = self.outcomes.pop(0)
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        return outcome
+
+    async def complete(self, request: CompletionRequest) -> CompletedAnswer:
+        self.completion_requests.append(request)
+        outcome = self.completions.pop(0)
         if isinstance(outcome, ProviderError):
             raise outcome
         return outcome
@@ -76,6 +89,14 @@ class InMemoryConversationStore:
     async def record(self, key: ConversationKey, turns: Sequence[Turn], state: ConversationState) -> None:
         self.turns.setdefault(key, []).extend(turns)
         self.states[key] = state
+
+    async def replace_state(
+        self, key: ConversationKey, expected_handle: str | None, state: ConversationState
+    ) -> bool:
+        if key not in self.states or self.states[key].context_handle != expected_handle:
+            return False
+        self.states[key] = state
+        return True
 
     async def transcript(self, key: ConversationKey) -> list[Turn]:
         return list(self.turns.get(key, []))

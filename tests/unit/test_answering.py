@@ -6,6 +6,7 @@ import asyncio
 
 from bot.core.answering import DEFAULT_MODEL, AnswerQuestion, AnswerSettings, RetryPolicy
 from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.errors import ContextLostError, ProviderError, StreamBrokenError
 from bot.core.models import CompletedAnswer, ConversationKey, Notice, Outcome, Question, Turn
 from bot.core.ports import ConversationState
@@ -15,16 +16,19 @@ KEY = ConversationKey(chat_id=42)
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002)
 
 
+POLICY = ContextPolicy(context_tokens=32_768, recent_turns=4)
+
+
 def make(
     model: ScriptedModel,
     store: InMemoryConversationStore | None = None,
     breaker: CircuitBreaker | None = None,
+    policy: ContextPolicy = POLICY,
 ) -> AnswerQuestion:
+    store = store or InMemoryConversationStore()
+    rollover = ContextRollover(model, store, policy, "be brief")
     return AnswerQuestion(
-        model,
-        store or InMemoryConversationStore(),
-        AnswerSettings(instructions="be brief", replay_turns=4, retry=FAST_RETRY),
-        breaker,
+        model, store, AnswerSettings(instructions="be brief", retry=FAST_RETRY), breaker, rollover
     )
 
 
@@ -63,7 +67,8 @@ async def test_completed_answer_is_streamed_shown_and_remembered() -> None:
     assert view.started
     assert view.frames == ["Hel", "Hello"]
     assert view.events == [("complete", "Hello|a.md")]
-    assert store.states[KEY] == ConversationState(context_handle="resp-1", model=DEFAULT_MODEL)
+    assert store.states[KEY].context_handle == "resp-1" and store.states[KEY].carry_over == ()
+    assert store.states[KEY].model == DEFAULT_MODEL, "the chain's model is recorded"
     assert [(t.role, t.text) for t in store.turns[KEY]] == [("user", "hi"), ("assistant", "Hello")]
     assert model.requests[0].context_handle is None
     assert model.requests[0].instructions == "be brief"
@@ -78,20 +83,31 @@ async def test_next_question_continues_the_provider_chain() -> None:
     assert store.states[KEY].context_handle == "resp-8"
 
 
-async def test_lost_context_is_rebuilt_from_the_transcript() -> None:
+async def test_lost_context_continues_in_a_new_chain_from_a_summary_and_the_recent_turns() -> None:
     store = InMemoryConversationStore()
     store.states[KEY] = ConversationState(context_handle="expired")
     store.turns[KEY] = [
-        Turn("user", f"q{i}") if i % 2 == 0 else Turn("assistant", f"a{i}") for i in range(10)
+        Turn("user", f"q{i}", at=i + 1) if i % 2 == 0 else Turn("assistant", f"a{i}", at=i + 1)
+        for i in range(10)
     ]
-    model = ScriptedModel([ContextLostError("gone"), ScriptedStream(["x"], completed("x", handle="fresh"))])
-    report = await make(model, store).execute(Question(KEY, "next"), RecordingView(), asyncio.Event())
+    model = ScriptedModel(
+        [ContextLostError("gone"), ScriptedStream(["x"], completed("x", handle="fresh"))],
+        completions=[completed("They talked about q0 to a5.", handle="summary-1")],
+    )
+    view = RecordingView()
+    report = await make(model, store).execute(Question(KEY, "next"), view, asyncio.Event())
 
-    assert report.outcome is Outcome.COMPLETED
+    assert report.outcome is Outcome.COMPLETED and view.events == [("complete", "x|")]
+    assert report.rollovers == ("context_lost",)
+    [summary_request] = model.completion_requests
+    assert "q0" in summary_request.text and "a5" in summary_request.text and "q6" not in summary_request.text
     retried = model.requests[1]
     assert retried.context_handle is None
-    assert [t.text for t in retried.replay] == ["q6", "a7", "q8", "a9"]  # the last replay_turns turns
-    assert store.states[KEY].context_handle == "fresh"
+    assert retried.summary is not None and "They talked about q0 to a5." in retried.summary
+    assert [t.text for t in retried.replay] == ["q6", "a7", "q8", "a9"]  # at most recent_turns turns
+    state = store.states[KEY]
+    assert state.context_handle == "fresh" and state.carry_over == ()
+    assert state.summary == "They talked about q0 to a5." and state.summarized_until == 6  # a5's time
 
 
 async def test_transient_errors_are_retried_while_nothing_was_shown() -> None:
@@ -162,7 +178,8 @@ async def test_stop_cancels_the_provider_and_keeps_what_was_shown() -> None:
     report = await asyncio.wait_for(task, timeout=1)
 
     assert report.outcome is Outcome.STOPPED
-    assert stream.cancelled and stream.closed
+    assert stream.reader_cancelled and stream.closed
+    assert not stream.closed_while_reading, "the stream is closed only once its reader has stopped"
     assert view.events == [(f"interrupt:{Notice.ANSWER_STOPPED}", "Shown text")]
     assert store.turns[KEY][-1].text == "Shown text"
     assert store.turns[KEY][-1].interrupted

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.answering import AnswerQuestion, AnswerSettings, RetryPolicy
+from bot.core.answering import AnswerQuestion, AnswerSettings, RetryPolicy, Rollover
 from bot.core.authors import with_author_note
 from bot.core.chat_settings import (
     MAX_INSTRUCTIONS_CHARS,
@@ -23,6 +23,7 @@ from bot.core.chat_settings import (
     SettingsPolicy,
     WebSearchPolicy,
 )
+from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.models import AnswerProfile, CompletedAnswer, ConversationKey, Question, Turn
 from bot.core.ports import ConversationState
 from bot.settings import SettingsError, load_settings
@@ -153,20 +154,31 @@ def completed(handle: str) -> ScriptedStream:
     return ScriptedStream(["ok"], CompletedAnswer(text="ok", context_handle=handle))
 
 
-async def test_a_changed_model_starts_a_new_chain_carrying_the_recent_turns() -> None:
+async def test_a_changed_model_rolls_the_conversation_over_into_a_chain_of_that_model() -> None:
     key = ConversationKey(chat_id=1)
     store = InMemoryConversationStore()
-    store.turns[key] = [Turn("user", "earlier question"), Turn("assistant", "earlier answer")]
+    store.turns[key] = [
+        Turn("user", "oldest question", at=1.0),
+        Turn("assistant", "oldest answer", at=2.0),
+        Turn("user", "earlier question", at=3.0),
+        Turn("assistant", "earlier answer", at=4.0),
+    ]
     store.states[key] = ConversationState(context_handle="resp-1", model=PRO.model)
-    model = ScriptedModel([completed("resp-2"), completed("resp-3")])
-    use_case = AnswerQuestion(
-        model, store, AnswerSettings(instructions="i", model=PRO.model, retry=RetryPolicy())
+    model = ScriptedModel(
+        [completed("resp-2"), completed("resp-3")],
+        completions=[CompletedAnswer(text="they talked about the oldest things", context_handle=None)],
     )
+    rollover = ContextRollover(model, store, ContextPolicy(recent_turns=2), "i")
+    settings = AnswerSettings(instructions="i", model=PRO.model, retry=RetryPolicy())
+    use_case = AnswerQuestion(model, store, settings, rollover=rollover)
     lite = AnswerProfile(model=LITE.model, instructions="be brief", web_search=True)
 
-    await use_case.execute(Question(key, "next"), RecordingView(), asyncio.Event(), profile=lite)
+    report = await use_case.execute(Question(key, "next"), RecordingView(), asyncio.Event(), profile=lite)
     await use_case.execute(Question(key, "and on"), RecordingView(), asyncio.Event(), profile=lite)
 
+    assert report.rollovers == (Rollover.MODEL_CHANGED,)
+    (summary_request,) = model.completion_requests
+    assert summary_request.model == LITE.model, "the newly chosen model writes the summary"
     first, second = model.requests
     assert (first.model, first.context_handle, first.instructions, first.web_search) == (
         LITE.model,
@@ -174,8 +186,9 @@ async def test_a_changed_model_starts_a_new_chain_carrying_the_recent_turns() ->
         "be brief",
         True,
     )
+    assert first.summary is not None and "they talked about the oldest things" in first.summary
     assert [turn.text for turn in first.replay] == ["earlier question", "earlier answer"]
-    assert store.states[key] == ConversationState(context_handle="resp-3", model=LITE.model)
+    assert (store.states[key].context_handle, store.states[key].model) == ("resp-3", LITE.model)
     assert (second.context_handle, second.replay) == ("resp-2", ()), "the new chain goes on"
 
 

@@ -57,6 +57,7 @@ class FakeIndex:
     files: dict[str, str] = field(default_factory=dict)  # file id -> name
     indexes: dict[str, set[str]] = field(default_factory=dict)
     deleted_files: list[str] = field(default_factory=list)
+    batch_limits: list[DocumentLimits] = field(default_factory=list)
     counter: int = 0
 
     def _new(self, prefix: str) -> str:
@@ -75,7 +76,8 @@ class FakeIndex:
         self.indexes[index_id] = set(file_ids)
         return index_id
 
-    async def add_files(self, index_id: str, file_ids: Sequence[str]) -> None:
+    async def add_files(self, index_id: str, file_ids: Sequence[str], limits: DocumentLimits) -> None:
+        self.batch_limits.append(limits)
         if index_id not in self.indexes:
             raise IndexGoneError(index_id)
         self.indexes[index_id].update(file_ids)
@@ -148,6 +150,14 @@ def service(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ),
+        # Declared types outside Yandex's list are uploaded as the extension's listed type.
+        ("data.xml", "application/xml", "text/xml"),
+        ("data.xml", None, "text/xml"),
+        ("notes.md", "text/x-markdown", "text/markdown"),
+        ("letter.rtf", "text/rtf", "application/rtf"),
+        ("paper.tex", "application/x-tex", "application/x-latex"),
+        ("paper.tex", "text/x-tex", "application/x-latex"),
+        ("page.html", "application/xhtml+xml", "text/html"),
         ("slides.pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", None),
         ("photo.jpg", "image/jpeg", None),
         ("virus.exe", "application/octet-stream", None),
@@ -181,7 +191,8 @@ def test_validation_names_the_reason_for_each_refusal() -> None:
 
 
 async def test_first_document_creates_the_index_later_ones_join_it() -> None:
-    kb, index, store, _ = service()
+    limits = DocumentLimits(chunk_size_tokens=300, chunk_overlap_tokens=100)
+    kb, index, store, _ = service(limits)
     report = await kb.ingest(CHAT, [doc("a.md", "text/markdown")])
     assert [d.file_name for d in report.ready] == ["a.md"]
     index_id = store.bases[CHAT].index_id
@@ -189,6 +200,7 @@ async def test_first_document_creates_the_index_later_ones_join_it() -> None:
     await kb.ingest(CHAT, [doc("b.txt"), doc("c.txt")])
     assert len(index.indexes) == 1
     assert len(index.indexes[index_id]) == 3
+    assert index.batch_limits == [limits], "later documents get the chat's chunking"
     target = await kb.search_target(CHAT)
     assert target.index_id == index_id and target.has_documents
     assert all(d.status is DocumentStatus.READY for d in store.bases[CHAT].documents)

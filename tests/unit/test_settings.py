@@ -97,3 +97,31 @@ def test_python_m_bot_without_redis_exits_1_with_one_line(tmp_path: Path) -> Non
         "error: cannot reach Redis at redis://127.0.0.1:1/0 (ConnectionError)"
     ]
     assert "secret-password" not in result.stderr
+
+
+def test_the_context_size_defaults_to_what_yandex_documents_for_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in VALID.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MODEL_CONTEXT_TOKENS", "")  # empty in .env: not set
+    assert load_settings().context_tokens == 32_768
+    assert load_settings(yc_model="qwen3-235b-a22b-fp8/latest").context_tokens == 262_144
+    assert load_settings(yc_model="gpt-oss-120b/latest").context_tokens == 131_072
+    monkeypatch.setenv("MODEL_CONTEXT_TOKENS", "3000")
+    settings = load_settings(yc_model="qwen3-235b-a22b-fp8/latest")
+    assert settings.context_tokens == 3000
+    assert (settings.context_rollover_percent, settings.rollover_recent_percent) == (75, 20)
+
+
+def test_a_rollover_must_leave_room_in_the_new_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in VALID.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CONTEXT_ROLLOVER_PERCENT", "60")
+    monkeypatch.setenv("ROLLOVER_RECENT_PERCENT", "35")
+    with pytest.raises(SettingsError, match="ROLLOVER_RECENT_PERCENT must be at most half"):
+        load_settings()
+    monkeypatch.setenv("MODEL_CONTEXT_TOKENS", "100")
+    monkeypatch.setenv("ROLLOVER_RECENT_PERCENT", "20")
+    with pytest.raises(SettingsError, match="MODEL_CONTEXT_TOKENS"):
+        load_settings()

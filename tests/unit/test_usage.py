@@ -12,15 +12,25 @@ MIDNIGHT = 1_795_392_000.0  # 2026-11-23 00:00:00 UTC
 @dataclass
 class DictLedger:
     totals: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    approximate: set[tuple[str, int, str]] = field(default_factory=set)
 
     async def today(self, user_id: int | None, chat_id: int, day: str) -> UsageToday:
         user = self.totals.get(("user", user_id, day), 0) if user_id is not None else 0
-        return UsageToday(user_used=user, chat_used=self.totals.get(("chat", chat_id, day), 0))
+        return UsageToday(
+            user_used=user,
+            chat_used=self.totals.get(("chat", chat_id, day), 0),
+            user_approximate=user_id is not None and ("user", user_id, day) in self.approximate,
+            chat_approximate=("chat", chat_id, day) in self.approximate,
+        )
 
-    async def add(self, user_id: int | None, chat_id: int, day: str, tokens: int) -> None:
-        if user_id is not None:
-            self.totals[("user", user_id, day)] = self.totals.get(("user", user_id, day), 0) + tokens
-        self.totals[("chat", chat_id, day)] = self.totals.get(("chat", chat_id, day), 0) + tokens
+    async def add(
+        self, user_id: int | None, chat_id: int, day: str, tokens: int, *, approximate: bool
+    ) -> None:
+        owners = [("chat", chat_id)] + ([("user", user_id)] if user_id is not None else [])
+        for scope, owner in owners:
+            self.totals[(scope, owner, day)] = self.totals.get((scope, owner, day), 0) + tokens
+            if approximate:
+                self.approximate.add((scope, owner, day))
 
 
 class Clock:
@@ -62,3 +72,16 @@ async def test_no_limits_means_nothing_is_counted() -> None:
     await budget.record(1, 1, 10_000)
     assert ledger.totals == {}
     assert await budget.exhausted(1, 1, exempt=False) is None
+
+
+async def test_estimated_tokens_count_and_mark_the_day_approximate() -> None:
+    budget = UsageBudget(DictLedger(), UsageLimits(user_daily_tokens=100), Clock(MIDNIGHT))
+    await budget.record(1, 1, 40)
+    exact = await budget.remaining(1, 1, exempt=False)
+    assert (exact.user_used, exact.user_approximate, exact.chat_approximate) == (40, False, False)
+    await budget.record(1, 1, 70, approximate=True)
+    estimated = await budget.remaining(1, 1, exempt=False)
+    assert (estimated.user_used, estimated.user_approximate, estimated.chat_approximate) == (110, True, True)
+    assert await budget.exhausted(1, 1, exempt=False) is not None, "estimates count against the budget"
+    other = await budget.remaining(2, 1, exempt=False)
+    assert not other.user_approximate and other.chat_approximate

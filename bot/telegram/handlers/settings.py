@@ -178,7 +178,7 @@ async def prompt_command(message: Message, command: CommandObject, services: Bot
         return
     change = await services.chat_settings.set_instructions(key, text)
     if change is Change.TOO_LONG:
-        line = texts.text(lang, "prompt_too_long", length=len(text), limit=MAX_INSTRUCTIONS_CHARS)
+        line = texts.text(lang, "instructions_too_long", length=len(text), limit=MAX_INSTRUCTIONS_CHARS)
     else:
         line = texts.text(lang, "prompt_set" if change is Change.CHANGED else "prompt_unchanged")
     await _say(message, services, line)

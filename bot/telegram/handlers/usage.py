@@ -15,23 +15,28 @@ from bot.telegram.services import BotServices
 
 def usage_text(remaining: Remaining, lang: Language) -> str:
     lines = [texts.text(lang, "usage_title")]
+    user_used = _count(remaining.user_used, remaining.user_approximate)
+    chat_used = _count(remaining.chat_used, remaining.chat_approximate)
     if remaining.user_limit:
-        left = max(0, remaining.user_limit - remaining.user_used)
-        lines.append(
-            texts.text(lang, "usage_user", used=remaining.user_used, limit=remaining.user_limit, left=left)
-        )
+        left = _count(max(0, remaining.user_limit - remaining.user_used), remaining.user_approximate)
+        lines.append(texts.text(lang, "usage_user", used=user_used, limit=remaining.user_limit, left=left))
     else:
-        lines.append(texts.text(lang, "usage_user_unlimited", used=remaining.user_used))
+        lines.append(texts.text(lang, "usage_user_unlimited", used=user_used))
     if remaining.chat_limit:
-        left = max(0, remaining.chat_limit - remaining.chat_used)
-        lines.append(
-            texts.text(lang, "usage_chat", used=remaining.chat_used, limit=remaining.chat_limit, left=left)
-        )
+        left = _count(max(0, remaining.chat_limit - remaining.chat_used), remaining.chat_approximate)
+        lines.append(texts.text(lang, "usage_chat", used=chat_used, limit=remaining.chat_limit, left=left))
     else:
-        lines.append(texts.text(lang, "usage_chat_unlimited", used=remaining.chat_used))
+        lines.append(texts.text(lang, "usage_chat_unlimited", used=chat_used))
+    if remaining.user_approximate or remaining.chat_approximate:
+        lines.append(texts.text(lang, "usage_approximate"))
     if remaining.exempt:
         lines.append(texts.text(lang, "usage_exempt"))
     return "\n".join(lines)
+
+
+def _count(tokens: int, approximate: bool) -> str:
+    """A count of tokens; an estimate is marked with ≈."""
+    return f"≈{tokens}" if approximate else str(tokens)
 
 
 async def usage(message: Message, services: BotServices) -> None:

@@ -25,6 +25,19 @@ def parse_args() -> argparse.Namespace:
         metavar="A,B,C",
         help="serve only these model names (each answer names its model)",
     )
+    parser.add_argument(
+        "--context-tokens",
+        type=int,
+        default=defaults.context_tokens,
+        metavar="N",
+        help="a prompt over N tokens fails with 400 'exceeded prompt length'",
+    )
+    parser.add_argument(
+        "--usage",
+        choices=("real", "zero", "null"),
+        default=defaults.usage,
+        help="what `usage` holds in responses",
+    )
     return parser.parse_args()
 
 
@@ -34,6 +47,8 @@ async def serve(args: argparse.Namespace) -> None:
         chars_per_second=args.chars_per_second,
         indexing_delay=args.indexing_delay,
         models=args.models or None,
+        context_tokens=args.context_tokens,
+        usage=args.usage,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

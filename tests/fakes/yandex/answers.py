@@ -11,6 +11,10 @@ user text only and can be combined:
 ``emu:fail_mid``    the stream sends an ``error`` event midway
 ``emu:echo``        the answer starts with the question itself (directives removed)
 ``emu:web=N``       with the ``web_search`` tool: N pages found and cited (see ``websearch``)
+``emu:incomplete``  about half the text, then ``response.incomplete`` (reason ``max_output_tokens``)
+``emu:filtered``    no text: ``response.incomplete`` (reason ``content_filter``)
+``emu:failed``      no text: ``response.failed``
+``emu:refusal``     the answer comes as a refusal (``response.refusal.delta`` events)
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from dataclasses import dataclass
 
 from .search import Quote
 
-_DIRECTIVE = re.compile(r"emu:(?:(history|fail_mid|echo)\b|(long|slow|fail|web)=(\d+))")
+_DIRECTIVE = re.compile(
+    r"emu:(?:(history|fail_mid|echo|incomplete|filtered|failed|refusal)\b|(long|slow|fail|web)=(\d+))"
+)
 _DIRECTIVE_WITH_LEADING_SPACE = re.compile(r"[ \t]*" + _DIRECTIVE.pattern)
 _QUOTED_WORDS = 8
 _SENTENCES_PER_PARAGRAPH = 4
@@ -52,6 +58,10 @@ class Directives:
     fail_mid: bool = False
     echo: bool = False
     web_pages: int | None = None
+    incomplete: bool = False
+    filtered: bool = False
+    failed: bool = False
+    refusal: bool = False
 
 
 def parse_directives(text: str) -> Directives:
@@ -71,6 +81,10 @@ def parse_directives(text: str) -> Directives:
         fail_mid="fail_mid" in flags,
         echo="echo" in flags,
         web_pages=min(values["web"], 20) if "web" in values else None,
+        incomplete="incomplete" in flags,
+        filtered="filtered" in flags,
+        failed="failed" in flags,
+        refusal="refusal" in flags,
     )
 
 

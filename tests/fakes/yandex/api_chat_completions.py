@@ -98,7 +98,7 @@ async def _reply_when_done(
 
     outcome = await generate(completion, plan, state.config, discard)
     _settle(state, completion, plan, outcome)
-    if outcome is Outcome.FAILED_MIDWAY:
+    if outcome in (Outcome.FAILED_MIDWAY, Outcome.FAILED):
         raise ApiError(500, FAIL_MID_MESSAGE)
     if completion.status != "completed":
         raise ApiError(503, STOPPED_MESSAGE)
@@ -112,7 +112,7 @@ async def _reply_when_done(
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": completion.output_text, "refusal": None},
-                    "finish_reason": "stop",
+                    "finish_reason": _FINISH_REASONS.get(outcome, "stop"),
                     "logprobs": None,
                 }
             ],
@@ -158,11 +158,11 @@ async def _stream(
         )
         _settle(state, completion, plan, outcome)
         if completion.status == "completed":
-            await send(chunk({}, "stop"))
+            await send(chunk({}, _FINISH_REASONS.get(outcome, "stop")))
             if include_usage:
                 await send({**chunk({}), "choices": [], "usage": _usage(completion)})
             await stream.write(b"data: [DONE]\n\n")
-        elif outcome is Outcome.FAILED_MIDWAY:
+        elif outcome in (Outcome.FAILED_MIDWAY, Outcome.FAILED):
             error = ApiError(500, FAIL_MID_MESSAGE)
             await send(error.body())
         await stream.write_eof()
@@ -170,7 +170,7 @@ async def _stream(
         pass  # the client went away; ``finally`` records it
     finally:
         if completion.status == "in_progress":
-            record_usage(completion, plan)
+            record_usage(completion, plan, "real")
             completion.finish("incomplete")
     return stream
 
@@ -180,13 +180,17 @@ def encode_data(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
 
 
+# Chat Completions report the Responses endings emu:incomplete and emu:filtered as finish reasons.
+_FINISH_REASONS = {Outcome.CUT_BY_LENGTH: "length", Outcome.FILTERED: "content_filter"}
+
+
 def _settle(state: EmulatorState, completion: StoredResponse, plan: AnswerPlan, outcome: Outcome) -> None:
-    record_usage(completion, plan)
+    record_usage(completion, plan, "real")
     if completion.status != "in_progress":
         return
-    if outcome is Outcome.COMPLETED:
+    if outcome in (Outcome.COMPLETED, Outcome.CUT_BY_LENGTH, Outcome.FILTERED):
         state.complete_response(completion)
-    elif outcome is Outcome.FAILED_MIDWAY:
+    elif outcome in (Outcome.FAILED_MIDWAY, Outcome.FAILED):
         completion.finish("failed", error={"code": "server_error", "message": FAIL_MID_MESSAGE})
     else:
         completion.finish("incomplete")

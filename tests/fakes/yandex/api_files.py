@@ -41,7 +41,8 @@ async def create_file(request: web.Request) -> web.Response:
     data = upload.file.read()
     if len(data) > state.config.max_file_bytes:
         raise ApiError(413, f"The file is larger than {state.config.max_file_bytes} bytes.", param="file")
-    stored = state.add_file(upload.filename, purpose, data, expires_after_seconds)
+    content_type = (upload.content_type or "application/octet-stream").split(";")[0].strip()
+    stored = state.add_file(upload.filename, purpose, data, expires_after_seconds, content_type)
     return json_response(stored.to_api())
 
 

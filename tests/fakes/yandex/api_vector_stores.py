@@ -105,7 +105,7 @@ async def create_vector_store(request: web.Request) -> web.Response:
         expires_after=expires_after,
     )
     for file_id in file_ids:
-        _attach(state, store, file_id, attributes=None, strategy=None)
+        _attach(state, store, file_id, attributes=None, strategy=strategy)
     return _with_poll_hint(request, json_response(store.to_api()))
 
 
@@ -201,12 +201,19 @@ async def create_file_batch(request: web.Request) -> web.Response:
     body = await read_json(request)
     attributes = _attributes(body.get("attributes"))
     strategy = parse_chunking_strategy(body.get("chunking_strategy"))
+    files = body.get("files")
+    # Yandex marks `files` required and `file_ids` optional (createVectorStoreFileBatch.md).
+    if not isinstance(files, list) or not files:
+        raise bad_request(
+            "Missing required parameter: 'files' (a list of {file_id, chunking_strategy, attributes}).",
+            param="files",
+        )
+    if not all(isinstance(entry, dict) and isinstance(entry.get("file_id"), str) for entry in files):
+        raise bad_request("Every entry of 'files' needs a string 'file_id'.", param="files")
     entries: list[dict[str, Any]] = [{"file_id": file_id} for file_id in body.get("file_ids") or []]
-    entries += [entry for entry in body.get("files") or [] if isinstance(entry, dict)]
-    if not entries:
-        raise bad_request("A file batch needs 'file_ids' or 'files'.", param="file_ids")
+    entries += files
     for entry in entries:
-        state.get_file(str(entry.get("file_id")), param="file_ids")
+        state.get_file(str(entry.get("file_id")), param="files")
     for entry in entries:
         _attach(
             state,

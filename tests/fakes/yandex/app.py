@@ -51,8 +51,10 @@ def create_app(state: EmulatorState) -> web.Application:
 
 
 async def _stop_generating(app: web.Application) -> None:
-    """Let streaming handlers finish at once, so shutdown does not wait for long answers."""
+    """Let streaming handlers and background generations finish at once, so shutdown does not wait
+    for long answers."""
     app[STATE].stop_all_responses()
+    await app[STATE].drain()
 
 
 @web.middleware

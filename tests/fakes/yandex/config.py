@@ -7,8 +7,11 @@ value (say ``first_delta_delay = 0.0``) while the server runs and the next reque
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 DAY_SECONDS = 24 * 3600
+
+UsageMode = Literal["real", "zero", "null"]
 
 
 @dataclass
@@ -34,3 +37,10 @@ class EmulatorConfig:
     models: tuple[str, ...] | None = None
     """Model names served (``--models a,b,c``): listed by ``GET /v1/models``, the only ones a request may
     name, each answer saying which one wrote it. ``None``: a fixed list is shown and any name accepted."""
+    context_tokens: int = 32768
+    """The model's context: a request whose instructions, chain, input and search results exceed this
+    many tokens (the emulator's estimate) fails with 400 "exceeded prompt length" (Yandex's text
+    models: 32,768, ``concepts/generation/models.md``)."""
+    usage: UsageMode = "real"
+    """What ``usage`` holds in responses: ``real`` (the estimate), ``zero`` (all zeros) or ``null``;
+    Yandex's own examples show both of the latter."""

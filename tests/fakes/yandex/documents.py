@@ -22,6 +22,37 @@ import zlib
 
 UNREADABLE_MARKER = "emu:unreadable"
 
+# The MIME types a search index takes (``_includes/ai-studio/searchindex-filetypes.md``); a file
+# uploaded with any other type fails indexing with ``unsupported_file``.
+SEARCH_INDEX_MIME_TYPES = frozenset(
+    {
+        "application/json",
+        "application/msword",
+        "application/pdf",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-excel.sheet.2",
+        "application/vnd.ms-excel.sheet.3",
+        "application/vnd.ms-excel.sheet.4",
+        "application/vnd.ms-excel.workspace.3",
+        "application/vnd.ms-excel.workspace.4",
+        "application/vnd.ms-outlook",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.ms-project",
+        "application/vnd.ms-word2006ml",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/x-latex",
+        "application/x-ms-owner",
+        "application/xhtml+xml",
+        "text/csv",
+        "text/html",
+        "text/markdown",
+        "text/plain",
+        "text/xml",
+        "application/rtf",
+    }
+)
+
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _IMAGE_MAGICS = (b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
 _MARKUP_SUFFIXES = (".html", ".htm", ".xhtml", ".xml")

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .answers import Directives, compose_answer, estimate_tokens, parse_directives, strip_directives
-from .config import EmulatorConfig
+from .config import EmulatorConfig, UsageMode
 from .errors import bad_request
 from .items import count_user_messages, item_text, latest_user_text, new_id, normalize_input
 from .search import Quote, quote_best_sentences
 from .state import EmulatorState, StoredResponse, VectorStore
-from .streaming import paced, split_into_deltas
+from .streaming import paced, split_into_deltas, stopped_before
 from .websearch import WebSearchTool, parse_web_search_tool, search_web
 
 _MODEL_URI = re.compile(r"^gpt://(?P<folder>[^/]+)/(?P<name>.+)$")
@@ -50,6 +50,7 @@ class ResponseRequest:
     web_search: WebSearchTool | None
     stream: bool
     store: bool
+    background: bool
     echoed_params: dict[str, Any]
 
     @property
@@ -78,6 +79,13 @@ def parse_response_request(
     if not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools):
         raise bad_request("'tools' must be a list of objects.", param="tools")
     instructions = body.get("instructions")
+    background = body.get("background") is True
+    stream = bool(body.get("stream"))
+    if background and stream:
+        raise bad_request(
+            "The emulator does not stream background responses; create it without 'stream'.",
+            param="background",
+        )
     return ResponseRequest(
         model=model,
         input_items=normalize_input(body["input"]),
@@ -87,8 +95,9 @@ def parse_response_request(
         tools=tools,
         file_search=_file_search_tool(tools),
         web_search=parse_web_search_tool(tools),
-        stream=bool(body.get("stream")),
+        stream=stream,
         store=body.get("store") is not False,
+        background=background,
         echoed_params={key: body[key] for key in _ECHOED_PARAMS if key in body},
     )
 
@@ -235,9 +244,15 @@ def _search(store: VectorStore, question: str, tool: dict[str, Any]) -> tuple[di
 class Outcome(enum.Enum):
     COMPLETED = "completed"
     STOPPED = "stopped"
-    """``stop_requested`` was set: a cancel, a reset, or the server shutting down."""
+    """``stop_requested`` was set: a cancel, the client going away, a reset, or a shutdown."""
     FAILED_MIDWAY = "failed_midway"
     """``emu:fail_mid``: about half of the deltas went out."""
+    FAILED = "failed"
+    """``emu:failed``: the response failed before any text."""
+    CUT_BY_LENGTH = "cut_by_length"
+    """``emu:incomplete``: about half of the deltas, then the output limit (``max_output_tokens``)."""
+    FILTERED = "filtered"
+    """``emu:filtered``: the content filter stopped the answer before any text."""
 
 
 async def generate(
@@ -247,8 +262,16 @@ async def generate(
     emit: Callable[[str], Awaitable[None]],
 ) -> Outcome:
     """Release the planned text delta by delta: append each to ``response`` and pass it to ``emit``."""
+    directives = plan.directives
+    if directives.failed or directives.filtered:
+        # Nothing is said: the outcome comes when the first delta would have.
+        if await stopped_before(response.created_at + config.first_delta_delay, response.stop_requested):
+            return Outcome.STOPPED
+        return Outcome.FAILED if directives.failed else Outcome.FILTERED
     pieces = split_into_deltas(plan.text)
-    fail_after = max(1, len(pieces) // 2) if plan.directives.fail_mid else None
+    half = max(1, len(pieces) // 2)
+    fail_after = half if directives.fail_mid else None
+    cut_after = half if directives.incomplete else None
     sent = 0
     schedule = paced(
         pieces,
@@ -264,15 +287,22 @@ async def generate(
             sent += 1
             if fail_after is not None and sent >= fail_after:
                 return Outcome.FAILED_MIDWAY
+            if cut_after is not None and sent >= cut_after:
+                return Outcome.CUT_BY_LENGTH
     return Outcome.COMPLETED if sent == len(pieces) else Outcome.STOPPED
 
 
-def record_usage(response: StoredResponse, plan: AnswerPlan) -> None:
-    output_tokens = estimate_tokens(response.output_text)
+def record_usage(response: StoredResponse, plan: AnswerPlan, mode: UsageMode) -> None:
+    """``usage`` as the emulator is configured to report it: the estimate, all zeros, or ``null``."""
+    if mode == "null":
+        response.usage = None
+        return
+    output_tokens = estimate_tokens(response.output_text) if mode == "real" else 0
+    input_tokens = plan.input_tokens if mode == "real" else 0
     response.usage = {
-        "input_tokens": plan.input_tokens,
+        "input_tokens": input_tokens,
         "input_tokens_details": {"cached_tokens": 0},
         "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": plan.input_tokens + output_tokens,
+        "total_tokens": input_tokens + output_tokens,
     }

@@ -1,9 +1,12 @@
 """Lexical file search: static chunking, BM25 ranking, sentence quoting and attribute filters.
 
-The real service runs hybrid (lexical + vector) search; a deterministic BM25 over word tokens is
-enough for tests to get "the chunk that mentions the fact ranks first". Tokens are lowercase word
-characters (any script) minus one-letter words and a short English/Russian stopword list; chunk sizes
-count whitespace-separated words as tokens.
+The real service runs hybrid (lexical + vector) search, which finds a passage whatever the word
+forms; a deterministic BM25 over word stems is enough for tests to get "the chunk that mentions the
+fact ranks first" in Russian as in English. Terms are lowercase words (any script) minus one-letter
+words and a short English/Russian stopword list, reduced to their Snowball stems (Russian stemmer for
+Cyrillic words, English for the rest); a Russian stem also loses one common derivational suffix
+(``-имост``, ``-ост``, …), so "стоит" finds "стоимость" as "виза" finds "визы" and "documents" finds
+"document". Chunk sizes count whitespace-separated words as tokens.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+import snowballstemmer
 
 AttributeValue = str | float | bool
 
@@ -39,9 +45,29 @@ _NON_SPACE = re.compile(r"\S+")
 _SENTENCE_SEPARATOR = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
+_CYRILLIC = re.compile(r"[а-яё]")
+_RUSSIAN = snowballstemmer.stemmer("russian")
+_ENGLISH = snowballstemmer.stemmer("english")
+# Nominalising suffixes left on a Russian stem: "стоимост" (стоимость) meets "сто" (стоит),
+# "изменени" (изменение) meets "измен" (изменить). Longest first; a stem keeps three letters or more.
+_RUSSIAN_DERIVATIONAL = ("имост", "емост", "ност", "ост", "ств", "ени", "ани")
+
+
 def tokenize(text: str) -> list[str]:
-    """Lowercase search terms of a text, without one-letter words and stopwords."""
-    return [word for word in _WORD.findall(text.lower()) if len(word) > 1 and word not in _STOPWORDS]
+    """Search terms of a text: stems of its lowercase words, without one-letter words and stopwords."""
+    return [stem(word) for word in _WORD.findall(text.lower()) if len(word) > 1 and word not in _STOPWORDS]
+
+
+@lru_cache(maxsize=65_536)
+def stem(word: str) -> str:
+    """The term a lowercase word is indexed and searched by."""
+    if not _CYRILLIC.search(word):
+        return str(_ENGLISH.stemWord(word))
+    root = str(_RUSSIAN.stemWord(word.replace("ё", "е")))
+    for suffix in _RUSSIAN_DERIVATIONAL:
+        if root.endswith(suffix) and len(root) - len(suffix) >= 3:
+            return root[: -len(suffix)]
+    return root
 
 
 @dataclass(frozen=True)

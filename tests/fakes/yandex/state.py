@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import DAY_SECONDS, EmulatorConfig
-from .documents import UnreadableFileError, extract_text
+from .documents import SEARCH_INDEX_MIME_TYPES, UnreadableFileError, extract_text
 from .errors import ApiError, not_found
 from .items import new_id
 from .search import AttributeValue, Bm25Index, ChunkingStrategy, Document, matches_filter
@@ -39,6 +39,8 @@ class StoredFile:
     data: bytes
     created_at: float
     expires_at: float | None
+    content_type: str = "application/octet-stream"
+    """The MIME type of the multipart upload (search indexes take only Yandex's listed types)."""
 
     def is_expired(self) -> bool:
         return self.expires_at is not None and now() >= self.expires_at
@@ -73,6 +75,7 @@ class VectorStoreFile:
     usage_bytes: int
     document: Document | None
     error: UnreadableFileError | None
+    content_type: str = "application/octet-stream"
 
     @property
     def status(self) -> str:
@@ -249,6 +252,16 @@ class StoredResponse:
     """``(unix time, characters of output so far)`` after each text delta, for display-lag benchmarks."""
     api: str = "responses"
     """Which endpoint made it: ``responses`` or ``chat.completions`` (the latter is never stored)."""
+    background: bool = False
+    """Created with ``background: true``: the only kind Yandex lets a client cancel."""
+    refusal: bool = False
+    """The message is a refusal (``emu:refusal``): its one content part is ``refusal``."""
+    incomplete_reason: str | None = None
+    """``incomplete_details.reason`` once the response ended ``incomplete`` on purpose."""
+    client_disconnected_at: float | None = None
+    """When the client closed the stream before it ended (unix seconds)."""
+    http_error: dict[str, Any] | None = None
+    """The HTTP error the request got instead of a response (``{status, code, message}``)."""
     hidden: bool = False
     """Deleted through the API or expired through ``/__emu/expire``: still in the log, not retrievable."""
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -287,14 +300,17 @@ class StoredResponse:
             "status": "completed"
             if done
             else ("in_progress" if self.status == "in_progress" else "incomplete"),
-            "content": [
-                {
-                    "type": "output_text",
-                    "text": self.output_text,
-                    "annotations": self.annotations if done else [],
-                    "logprobs": [],
-                }
-            ],
+            "content": [self.content_part(done=done)],
+        }
+
+    def content_part(self, *, done: bool) -> dict[str, Any]:
+        if self.refusal:
+            return {"type": "refusal", "refusal": self.output_text}
+        return {
+            "type": "output_text",
+            "text": self.output_text,
+            "annotations": self.annotations if done else [],
+            "logprobs": [],
         }
 
     def to_api(self) -> dict[str, Any]:
@@ -305,7 +321,7 @@ class StoredResponse:
             "completed_at": self.completed_at,
             "status": self.status,
             "error": self.error,
-            "incomplete_details": None,
+            "incomplete_details": {"reason": self.incomplete_reason} if self.incomplete_reason else None,
             "model": self.model,
             "instructions": self.instructions,
             "output": self.output_items(),
@@ -314,7 +330,7 @@ class StoredResponse:
             "parallel_tool_calls": True,
             "previous_response_id": self.previous_response_id,
             "conversation": {"id": self.conversation_id} if self.conversation_id else None,
-            "background": False,
+            "background": self.background,
             "store": self.store,
             "text": {"format": {"type": "text"}},
             "truncation": "disabled",
@@ -343,6 +359,8 @@ class StoredResponse:
             "completed_at": self.completed_at,
             "deltas": [[at, chars] for at, chars in self.deltas],
             "api": self.api,
+            "client_disconnected_at": self.client_disconnected_at,
+            "error": self.http_error,
         }
 
 
@@ -397,6 +415,19 @@ class EmulatorState:
         self.responses: dict[str, StoredResponse] = {}
         self.response_log: deque[StoredResponse] = deque(maxlen=RESPONSE_LOG_SIZE)
         self.faults = FaultQueue()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def run_in_background(self, generation: Coroutine[Any, Any, None], response_id: str) -> None:
+        """Own the generation of a ``background: true`` response: kept until done, stopped with
+        every other response on reset or shutdown (``stop_all_responses``), awaited by ``drain``."""
+        task = asyncio.create_task(generation, name=f"background-response:{response_id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background generations (call after ``stop_all_responses``)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     def reset(self) -> None:
         self.stop_all_responses()
@@ -410,11 +441,16 @@ class EmulatorState:
     # Files
 
     def add_file(
-        self, filename: str, purpose: str, data: bytes, expires_after_seconds: float | None
+        self,
+        filename: str,
+        purpose: str,
+        data: bytes,
+        expires_after_seconds: float | None,
+        content_type: str = "application/octet-stream",
     ) -> StoredFile:
         created_at = now()
         expires_at = created_at + expires_after_seconds if expires_after_seconds is not None else None
-        stored = StoredFile(new_id(), filename, purpose, data, created_at, expires_at)
+        stored = StoredFile(new_id(), filename, purpose, data, created_at, expires_at, content_type)
         self.files[stored.id] = stored
         return stored
 
@@ -477,12 +513,19 @@ class EmulatorState:
         attributes: Mapping[str, AttributeValue] | None = None,
         strategy: ChunkingStrategy | None = None,
     ) -> VectorStoreFile:
-        """Start indexing a file into a store; the outcome shows after ``config.indexing_delay``."""
-        effective = strategy or store.strategy
+        """Start indexing a file into a store; the outcome shows after ``config.indexing_delay``.
+        Without a chunking strategy of its own the file gets the default one (800/400), not the
+        store's: Yandex documents that default per request and no inheritance."""
+        effective = strategy or ChunkingStrategy()
         attrs = dict(attributes or {})
         document: Document | None = None
         error: UnreadableFileError | None = None
         try:
+            if stored.content_type.lower() not in SEARCH_INDEX_MIME_TYPES:
+                raise UnreadableFileError(
+                    "unsupported_file",
+                    f"Files of type {stored.content_type!r} cannot be added to a search index.",
+                )
             text = extract_text(stored.filename, stored.data)
             document = Document.build(
                 file_id=stored.id, filename=stored.filename, text=text, attributes=attrs, strategy=effective
@@ -501,6 +544,7 @@ class EmulatorState:
             usage_bytes=len(document.text.encode()) if document else 0,
             document=document,
             error=error,
+            content_type=stored.content_type,
         )
         store.files[stored.id] = attached
         store.touch()
@@ -588,7 +632,13 @@ class EmulatorState:
                 "status": store.status,
                 "file_counts": file_counts(store.files.values()),
                 "files": [
-                    {"id": attached.file_id, "filename": attached.filename, "status": attached.status}
+                    {
+                        "id": attached.file_id,
+                        "filename": attached.filename,
+                        "status": attached.status,
+                        "mime_type": attached.content_type,
+                        "chunking_strategy": attached.strategy.to_api(),
+                    }
                     for attached in store.files.values()
                 ],
             }

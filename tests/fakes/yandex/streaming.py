@@ -15,6 +15,12 @@ Event order, as OpenAI's Responses API streams it (``sequence_number`` counts fr
     response.completed
 
 ``emu:fail_mid`` replaces everything after about half of the deltas with one ``error`` event.
+``emu:incomplete`` ends after about half of the deltas with ``response.output_text.done``,
+``response.content_part.done``, ``response.output_item.done`` (status ``incomplete``) and
+``response.incomplete``. ``emu:filtered`` and ``emu:failed`` send no message item: ``response.created``,
+``response.in_progress``, [file search], then ``response.incomplete`` or ``response.failed``.
+``emu:refusal`` streams the text as ``response.refusal.delta`` events in a ``refusal`` content part,
+closed by ``response.refusal.done``.
 """
 
 from __future__ import annotations
@@ -50,12 +56,12 @@ async def paced(
     for index, piece in enumerate(pieces):
         if index:
             due += pause_ms / 1000 if pause_ms is not None else len(piece) / max(chars_per_second, 1e-3)
-        if await _stopped_before(due, stop):
+        if await stopped_before(due, stop):
             return
         yield piece
 
 
-async def _stopped_before(due: float, stop: asyncio.Event) -> bool:
+async def stopped_before(due: float, stop: asyncio.Event) -> bool:
     """Wait until wall-clock time ``due``; True if ``stop`` got set first."""
     delay = due - time.time()
     if stop.is_set():
@@ -139,22 +145,23 @@ class ResponseEvents:
 
     def message_start(self) -> list[dict[str, Any]]:
         item = {**self._response.message_item(), "status": "in_progress", "content": []}
+        if self._response.refusal:
+            part: dict[str, Any] = {"type": "refusal", "refusal": ""}
+        else:
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
         return [
             self._event("response.output_item.added", output_index=self._message_index, item=item),
-            self._event(
-                "response.content_part.added",
-                **self._text_location(),
-                part={"type": "output_text", "text": "", "annotations": [], "logprobs": []},
-            ),
+            self._event("response.content_part.added", **self._text_location(), part=part),
         ]
 
     def delta(self, piece: str) -> dict[str, Any]:
+        if self._response.refusal:
+            return self._event("response.refusal.delta", **self._text_location(), delta=piece)
         return self._event("response.output_text.delta", **self._text_location(), delta=piece, logprobs=[])
 
     def message_end(self) -> list[dict[str, Any]]:
         """Annotations, then the done events and ``response.completed`` (call after completing)."""
         response = self._response
-        message = response.message_item()
         events = [
             self._event(
                 "response.output_text.annotation.added",
@@ -163,16 +170,34 @@ class ResponseEvents:
                 annotation=annotation,
             )
             for index, annotation in enumerate(response.annotations)
+            if not response.refusal
         ]
-        events += [
-            self._event(
+        return [*events, *self._message_done(), self._event("response.completed", response=response.to_api())]
+
+    def message_cut(self) -> list[dict[str, Any]]:
+        """The message closed as it stands, then ``response.incomplete`` (call after finishing)."""
+        return [*self._message_done(), self.incomplete()]
+
+    def _message_done(self) -> list[dict[str, Any]]:
+        response = self._response
+        message = response.message_item()
+        if response.refusal:
+            done = self._event("response.refusal.done", **self._text_location(), refusal=response.output_text)
+        else:
+            done = self._event(
                 "response.output_text.done", **self._text_location(), text=response.output_text, logprobs=[]
-            ),
+            )
+        return [
+            done,
             self._event("response.content_part.done", **self._text_location(), part=message["content"][0]),
             self._event("response.output_item.done", output_index=self._message_index, item=message),
-            self._event("response.completed", response=response.to_api()),
         ]
-        return events
+
+    def incomplete(self) -> dict[str, Any]:
+        return self._event("response.incomplete", response=self._response.to_api())
+
+    def failed(self) -> dict[str, Any]:
+        return self._event("response.failed", response=self._response.to_api())
 
     def error(self, message: str) -> dict[str, Any]:
         return self._event("error", code="server_error", message=message, param=None)
