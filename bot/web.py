@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 from openai import AsyncOpenAI
@@ -14,13 +15,21 @@ from bot.storage.redis_typing import awaited
 log = logging.getLogger(__name__)
 
 
-def add_operational_routes(app: web.Application, metrics: Metrics, redis: Redis, openai: AsyncOpenAI) -> None:
+def add_operational_routes(
+    app: web.Application,
+    metrics: Metrics,
+    redis: Redis,
+    openai: AsyncOpenAI,
+    receiving_problem: Callable[[], str | None] = lambda: None,
+) -> None:
     async def metrics_handler(_: web.Request) -> web.Response:
         body = metrics.exposition()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def health_handler(_: web.Request) -> web.Response:
         problems: dict[str, str] = {}
+        if (telegram := receiving_problem()) is not None:
+            problems["telegram"] = telegram
         try:
             await awaited(redis.ping())
         except Exception as error:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -30,11 +31,20 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class WebhookIntake:
-    def __init__(self, bot: Bot, dispatcher: Dispatcher, updates: RedisUpdateLog, secret: str) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        dispatcher: Dispatcher,
+        updates: RedisUpdateLog,
+        secret: str,
+        *,
+        on_delivery: Callable[[], None] = lambda: None,
+    ) -> None:
         self._bot = bot
         self._dispatcher = dispatcher
         self._updates = updates
         self._secret = secret
+        self._on_delivery = on_delivery
         self.accepting = True
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -48,6 +58,7 @@ class WebhookIntake:
             update = Update.model_validate(payload, context={"bot": self._bot})
         except ValueError:
             return web.Response(status=400, text="bad update")
+        self._on_delivery()
         try:
             delivery = await self._updates.begin(update.update_id)
         except Exception as error:

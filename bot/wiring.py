@@ -1,4 +1,5 @@
-"""The one place that builds clients (Bot, Redis, AsyncOpenAI) and services, and closes them."""
+"""The one place that builds clients (Bot, Redis, Yandex credentials, AsyncOpenAI) and services, and
+closes them."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
 from bot.core.usage import UsageBudget, UsageLimits
+from bot.errors import StartupError
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
@@ -53,11 +55,13 @@ from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
 from bot.telegram.notices import BackgroundNotices
+from bot.telegram.receiving import ReceiptMiddleware, UpdateReceipt
 from bot.telegram.services import BotServices
 from bot.yandex.answers import ResponsesAnswerModel, WebSearchOptions
-from bot.yandex.catalog import model_display_name
-from bot.yandex.client import build_openai_client, model_uri
+from bot.yandex.client import build_credentials, build_openai_client
+from bot.yandex.credentials import YandexCredentials
 from bot.yandex.documents import VectorStoreIndex
+from bot.yandex.models import model_display_name, model_uri
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +73,15 @@ REDIS_MAX_CONNECTIONS = 64
 NOTICE_DRAIN_SECONDS = 5.0  # on shutdown, notices still waiting for their chat's budget get this long
 
 
-class StartupError(Exception):
-    """The bot cannot start; the message is safe to print (no secrets)."""
-
-
 @dataclass
 class Runtime:
     settings: Settings
     bot: Bot
     redis: aioredis.Redis
     heartbeat_redis: aioredis.Redis
+    credentials: YandexCredentials
     openai: AsyncOpenAI
+    receipt: UpdateReceipt
     lanes: LaneRunner
     services: BotServices
     dispatcher: Dispatcher
@@ -88,7 +90,9 @@ class Runtime:
     _stop_listener: asyncio.Task[None] | None = None
 
     def start_background(self) -> None:
-        """Lane keeper and sweeper, and the listener for Stop requests from other replicas."""
+        """Lane keeper and sweeper, the listener for Stop requests from other replicas, and the renewal
+        of Yandex IAM tokens."""
+        self.credentials.start()
         self.lanes.start()
         if self._stop_listener is None:
             self._stop_listener = asyncio.create_task(
@@ -103,6 +107,7 @@ class Runtime:
             self._stop_listener.cancel()
             await asyncio.gather(self._stop_listener, return_exceptions=True)
         await self.openai.close()
+        await self.credentials.aclose()
         await self.redis.aclose()
         await self.heartbeat_redis.aclose()
         await self.bot.session.close()
@@ -110,7 +115,9 @@ class Runtime:
 
 def build_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.telegram_api_url) if settings.telegram_api_url else PRODUCTION
-    session = AiohttpSession(api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS)
+    session = AiohttpSession(
+        api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS, proxy=settings.telegram_proxy_url
+    )
     return Bot(settings.bot_token.get_secret_value(), session=session, default=DefaultBotProperties())
 
 
@@ -128,6 +135,19 @@ def settings_policy(settings: Settings) -> SettingsPolicy:
         web_search=WebSearchPolicy(settings.web_search),
         instructions=settings.assistant_instructions,
     )
+
+
+def build_yandex(settings: Settings) -> tuple[YandexCredentials, AsyncOpenAI]:
+    """The Yandex credentials (one component for every Yandex client: the openai client here, any
+    other through `bot.yandex.client.yandex_http_options`) and the OpenAI-compatible client using them.
+    Close the client, then `credentials.aclose()`."""
+    credentials = build_credentials(settings)
+    return credentials, build_openai_client(settings, credentials)
+
+
+def telegram_server(settings: Settings) -> str:
+    """The Bot API server's address for messages (never with the token)."""
+    return settings.telegram_api_url or "https://api.telegram.org"
 
 
 def redacted_url(url: str) -> str:
@@ -158,12 +178,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ) from None
 
     bot = build_bot(settings)
-    openai = build_openai_client(
-        api_key=settings.yc_credential,
-        folder_id=settings.yc_folder_id,
-        base_url=settings.yc_base_url,
-        timeout=settings.yc_timeout_seconds,
-    )
+    receipt = UpdateReceipt(stale_after=settings.updates_stale_seconds)
+    bot.session.middleware(ReceiptMiddleware(receipt))
+    credentials, openai = build_yandex(settings)
     ns = Namespace(bot_id=settings.bot_id)
     metrics = Metrics()
     conversations = RedisConversationStore(
@@ -316,7 +333,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         bot=bot,
         redis=redis,
         heartbeat_redis=heartbeat_redis,
+        credentials=credentials,
         openai=openai,
+        receipt=receipt,
         lanes=lanes,
         services=services,
         dispatcher=build_dispatcher(services),

@@ -3,7 +3,8 @@ reports none (Yandex may send `null` or zeros), from the bot's estimate, and the
 shown as approximate.
 
 A budget of 0 means unlimited. Admins are exempt. Days are UTC days: budgets reset at 00:00 UTC.
-An answer already running is never cut short; the check happens before an answer starts.
+An answer already running is never cut short; the check happens before an answer starts. Tokens are
+counted even without a budget, so /usage always shows what was used today.
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ class UsageBudget:
     async def record(
         self, user_id: int | None, chat_id: int, tokens: int, *, approximate: bool = False
     ) -> None:
-        """Count an answer's tokens; `approximate` when they were estimated (no usage reported)."""
-        if tokens > 0 and self.enabled:
+        """Count an answer's tokens (also without a budget, for /usage); `approximate` when they were
+        estimated (no usage reported)."""
+        if tokens > 0:
             await self._ledger.add(user_id, chat_id, utc_day(self._clock()), tokens, approximate=approximate)
 
     async def remaining(self, user_id: int | None, chat_id: int, *, exempt: bool) -> Remaining:

@@ -69,12 +69,25 @@ class NoticeSentKey:
 
 @dataclass(frozen=True, slots=True)
 class HeartbeatKey:
-    """String (unix time) with TTL, refreshed by a serving bot process. Owner: storage.heartbeat."""
+    """String (JSON: unix time and whether updates arrive) with TTL, refreshed by a serving bot process.
+    Owner: storage.heartbeat."""
 
     ns: Namespace
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorProbeKey:
+    """String with a 60 s TTL, written, read back and deleted by `python -m bot.doctor`. Owner:
+    storage.heartbeat."""
+
+    ns: Namespace
+    nonce: str
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:doctor:{self.nonce}"
 
 
 @dataclass(frozen=True, slots=True)

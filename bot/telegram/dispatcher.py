@@ -16,7 +16,7 @@ from bot.telegram.services import BotServices
 
 COMMANDS: dict[str, list[tuple[str, str]]] = {
     "en": [
-        ("ask", "Ask a question (in groups)"),
+        ("ask", "Ask a question"),
         ("new", "Start a fresh conversation"),
         ("history", "Get this conversation as a file"),
         ("docs", "Documents I know in this chat"),
@@ -27,7 +27,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("help", "What the bot can do"),
     ],
     "ru": [
-        ("ask", "Задать вопрос (в группах)"),
+        ("ask", "Задать вопрос"),
         ("new", "Начать новый разговор"),
         ("history", "Получить разговор файлом"),
         ("docs", "Документы этого чата"),

@@ -1,21 +1,77 @@
-"""Builds the OpenAI-compatible client for Yandex AI Studio. Called only from bot.wiring."""
+"""Builds the clients that talk to Yandex: the credentials and the OpenAI-compatible client for AI Studio.
+Called only from bot.wiring (and the doctor, which checks a deployment with the same pieces)."""
 
 from __future__ import annotations
 
-from openai import AsyncOpenAI
+from typing import Any
+
+import httpx2
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+
+from bot.settings import Settings
+from bot.yandex.authorized_key import load_authorized_key
+from bot.yandex.credentials import (
+    MetadataSource,
+    ServiceAccountKeySource,
+    YandexAuth,
+    YandexCredentials,
+)
+
+# The openai client insists on an api_key; the real header comes from YandexAuth on every request.
+_PLACEHOLDER_KEY = "set-per-request"
 
 
-def model_uri(folder_id: str, model: str) -> str:
-    """Yandex wants the model as a full URI with the folder: gpt://<folder>/<model>."""
-    if model.startswith("gpt://"):
-        return model
-    return f"gpt://{folder_id}/{model}"
+def yandex_headers(settings: Settings) -> dict[str, str]:
+    """Headers every request to Yandex carries: request logging is off unless YC_DATA_LOGGING=true
+    (en/ai-studio/operations/disable-logging.md)."""
+    return {} if settings.yc_data_logging else {"x-data-logging-enabled": "false"}
 
 
-def build_openai_client(*, api_key: str, folder_id: str, base_url: str, timeout: float) -> AsyncOpenAI:
+def build_credentials(settings: Settings) -> YandexCredentials:
+    """The credentials YC_AUTH chose (settings resolved `auto` to one of them)."""
+    if settings.yc_auth == "api_key":
+        assert settings.yc_api_key is not None
+        return YandexCredentials.api_key(settings.yc_api_key.get_secret_value())
+    if settings.yc_auth == "iam_token":
+        assert settings.yc_iam_token is not None
+        return YandexCredentials.iam_token(settings.yc_iam_token.get_secret_value())
+    if settings.yc_auth == "sa_key":
+        assert settings.yc_sa_key_file is not None
+        http = httpx2.AsyncClient(proxy=settings.proxy_for(settings.yc_iam_url))
+        source = ServiceAccountKeySource(
+            load_authorized_key(settings.yc_sa_key_file), settings.yc_iam_url, http
+        )
+        return YandexCredentials.issued_by(source)
+    # The metadata service is link-local: never through a proxy.
+    return YandexCredentials.issued_by(
+        MetadataSource(settings.yc_metadata_url, httpx2.AsyncClient(trust_env=False))
+    )
+
+
+def yandex_http_options(settings: Settings, credentials: YandexCredentials, url: str) -> dict[str, Any]:
+    """Keyword arguments for an `httpx2.AsyncClient` that talks to a Yandex API at `url` the way every
+    Yandex client of the bot does: the shared credentials (a fresh Authorization header per request),
+    the privacy header, the proxy. E.g. SpeechKit: `httpx2.AsyncClient(**yandex_http_options(...))`."""
+    return {
+        "auth": YandexAuth(credentials),
+        "headers": yandex_headers(settings),
+        "proxy": settings.proxy_for(url),
+    }
+
+
+def build_openai_client(settings: Settings, credentials: YandexCredentials) -> AsyncOpenAI:
     # Retries are ours (core.answering): the client must not retry behind our back, or a stream
     # could be restarted after the user already saw text.
-    return AsyncOpenAI(api_key=api_key, project=folder_id, base_url=base_url, max_retries=0, timeout=timeout)
+    options = yandex_http_options(settings, credentials, settings.yc_base_url)
+    return AsyncOpenAI(
+        api_key=_PLACEHOLDER_KEY,
+        project=settings.yc_folder_id,
+        base_url=settings.yc_base_url,
+        max_retries=0,
+        timeout=settings.yc_timeout_seconds,
+        default_headers=options.pop("headers"),
+        http_client=DefaultAsyncHttpxClient(**options),  # openai's defaults (timeouts, pool, redirects)
+    )
 
 
 def warm_up(client: AsyncOpenAI) -> None:

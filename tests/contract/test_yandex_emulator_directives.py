@@ -33,6 +33,7 @@ INTROSPECTION_FIELDS = {
     "deltas",
     "api",
     "client_disconnected_at",
+    "headers",
     "error",
 }
 
@@ -446,7 +447,7 @@ async def test_a_prompt_over_the_context_size_fails_and_is_recorded(
     assert "exceeded prompt length" in refused.value.message
     record = yandex_emulator.responses()[-1]
     assert record["status"] == "failed" and record["input_text"] == "b" * 800
-    assert record["error"]["status"] == 400 and "exceeded prompt length" in record["error"]["message"]
+    assert record["error"]["http_status"] == 400 and "exceeded prompt length" in record["error"]["message"]
     assert yandex_emulator.responses()[0]["error"] is None
 
     instructions = "x" * 1300

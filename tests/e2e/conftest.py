@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 import redis.asyncio as aioredis
 
 from tests.e2e.harness import Stack
 from tests.fakes.telegram.server import TelegramFake
-from tests.fakes.yandex.server import YandexEmulator
+from tests.fakes.yandex.fixtures import strict_config
+from tests.fakes.yandex.server import YandexEmulator, running_yandex_emulator
+
+
+@pytest.fixture
+async def yandex_emulator() -> AsyncIterator[YandexEmulator]:
+    """End to end, the emulator checks the bot's credentials as a real folder does: only the test API
+    key, only the test folder (`--api-key` and `--folder`)."""
+    async with running_yandex_emulator(strict_config()) as emulator:
+        yield emulator
 
 
 @pytest.fixture

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot.app import BotApp
 from bot.settings import Settings, load_settings
 from tests.fakes.telegram.server import TelegramFake
 from tests.fakes.yandex.server import YandexEmulator
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class CliRun:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
 
 
 @dataclass
@@ -35,6 +52,44 @@ class Stack:
         }
         values.update(overrides)
         return load_settings(**values)
+
+    def env(self, **overrides: str | None) -> dict[str, str]:
+        """The environment of `python -m bot` (or the doctor) against these fakes; `None` removes a value."""
+        values: dict[str, str | None] = {
+            "BOT_TOKEN": self.telegram.token,
+            "TELEGRAM_API_URL": self.telegram.base_url,
+            "REDIS_URL": self.redis_url,
+            "YC_FOLDER_ID": self.folder_id,
+            "YC_API_KEY": self.api_key,
+            "YC_BASE_URL": self.yandex.base_url,
+            "METRICS_PORT": "0",
+            "LOG_FORMAT": "text",
+        }
+        values.update({name.upper(): value for name, value in overrides.items()})
+        return {name: value for name, value in values.items() if value is not None}
+
+    async def run_cli(self, module: str, env: dict[str, str], timeout: float = 60.0) -> CliRun:
+        """Run `python -m <module>` to completion in a scratch directory (no stray .env), the fakes
+        serving meanwhile from this event loop."""
+        base = {name: value for name in ("PATH", "LANG", "SYSTEMROOT") if (value := os.environ.get(name))}
+        with tempfile.TemporaryDirectory(prefix="bot-cli-") as workdir:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                module,
+                cwd=workdir,
+                env={**base, **env, "PYTHONPATH": str(REPO_ROOT)},
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+                raise
+        assert process.returncode is not None
+        return CliRun(process.returncode, stdout.decode(), stderr.decode())
 
     @contextlib.asynccontextmanager
     async def bot(self, **overrides: Any) -> AsyncIterator[BotApp]:

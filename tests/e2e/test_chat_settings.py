@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.core.authors import with_author_note
+from bot.errors import StartupError
 from tests.e2e.harness import Stack, final_texts
 
 BOT = "@test_assistant_bot"
@@ -386,3 +388,23 @@ async def test_settings_are_per_topic_in_forums_and_move_with_a_migrated_group(
         moved = await ask(stack, new_id, ann, f"{BOT} after the move")
     assert moved["rich_markdown"] is not None, "the settings moved to the supergroup"
     assert await redis_client.keys(f"*:settings:{basic['id']}:t*") == []
+
+
+async def test_every_model_a_chat_may_choose_must_be_offered_at_start(stack: Stack) -> None:
+    with pytest.raises(StartupError) as refused:
+        async with stack.bot(yc_models=f"{PRO},yandexgpt-ultra/latest"):
+            pass
+    assert str(refused.value).startswith(
+        f"YC_MODELS gpt://{stack.folder_id}/yandexgpt-ultra/latest is not offered by Yandex AI Studio"
+    )
+
+
+@pytest.mark.slow
+async def test_the_doctor_checks_every_allowed_model(stack: Stack) -> None:
+    doctor = await stack.run_cli("bot.doctor", stack.env(yc_models=f"{PRO},yandexgpt-ultra/latest"))
+    assert doctor.code == 1
+    rows = [line for line in doctor.stdout.splitlines() if "  FAIL  " in line]
+    assert len(rows) == 1 and rows[0].startswith("model ") and "YC_MODELS" in rows[0], doctor.output
+    fine = await stack.run_cli("bot.doctor", stack.env(yc_models=f"{PRO},{LITE}"))
+    model_row = next(line for line in fine.stdout.splitlines() if line.startswith("model "))
+    assert "YandexGPT Pro 5" in model_row and "YandexGPT Lite 5" in model_row, fine.output

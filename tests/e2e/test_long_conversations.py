@@ -167,7 +167,8 @@ async def test_a_refused_prompt_length_rolls_over_and_retries_without_the_user_n
     refused = [r for r in stack.yandex.responses(limit=1000) if r["error"] is not None]
     assert refused, "Yandex refused a prompt's length at least once"
     assert all(
-        r["error"]["status"] == 400 and "exceeded prompt length" in r["error"]["message"] for r in refused
+        r["error"]["http_status"] == 400 and "exceeded prompt length" in r["error"]["message"]
+        for r in refused
     )
     assert len(refused) <= 2, "the limit learned from a refusal makes later rollovers come ahead of need"
 

@@ -103,7 +103,7 @@ def replica_env(
         "WEBHOOK_SECRET": secret,
         "WEBHOOK_HOST": "127.0.0.1",
         "WEBHOOK_PORT": str(port),
-        "METRICS_PORT": "0",
+        "METRICS_PORT": str(port),  # /healthz and /metrics on the webhook's listener
         "LOG_FORMAT": "text",
         "LOG_LEVEL": "INFO",
     }

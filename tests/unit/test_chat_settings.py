@@ -29,7 +29,7 @@ from bot.core.ports import ConversationState
 from bot.settings import SettingsError, load_settings
 from bot.telegram.formatting import classic_chunks, web_links, with_sources
 from bot.telegram.settings_panel import FormatAction, ModelAction, WebSearchAction, model_token, parse_action
-from bot.yandex.catalog import model_display_name
+from bot.yandex.models import model_display_name
 from tests.unit.fakes import InMemoryConversationStore, RecordingView, ScriptedModel, ScriptedStream
 
 PRO = ModelOption("yandexgpt/latest", "YandexGPT Pro 5")
@@ -281,6 +281,11 @@ def test_operator_settings_for_chats() -> None:
     ("overrides", "named"),
     [
         ({"yc_models": "yandexgpt-lite/latest"}, "YC_MODEL must be one of YC_MODELS"),
+        ({"yc_models": "yandexgpt/latest,yandex gpt"}, "YC_MODELS"),
+        (
+            {"yc_models": "yandexgpt/latest,gpt://b1gother/yandexgpt-lite"},
+            "YC_MODELS names folder 'b1gother'",
+        ),
         ({"web_search": "sometimes"}, "WEB_SEARCH"),
         ({"web_search_domains": "a.ru,b.ru,c.ru,d.ru,e.ru,f.ru"}, "WEB_SEARCH_DOMAINS"),
         ({"web_search_domains": "https://habr.ru/"}, "WEB_SEARCH_DOMAINS"),

@@ -45,7 +45,8 @@ def test_env_file_is_read(tmp_path: Path) -> None:
     settings = load_settings()
     assert settings.bot_id == 9
     assert settings.reply_format == "rich"
-    assert settings.yc_credential == "t"
+    assert settings.yc_auth == "iam_token"
+    assert settings.yc_iam_token is not None and settings.yc_iam_token.get_secret_value() == "t"
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ({"BOT_TOKEN": None}, "BOT_TOKEN"),
         ({"BOT_TOKEN": "nonsense"}, "BOT_TOKEN"),
         ({"YC_FOLDER_ID": None}, "YC_FOLDER_ID"),
-        ({"YC_API_KEY": None}, "YC_API_KEY or YC_IAM_TOKEN"),
+        ({"YC_API_KEY": None}, "YC_API_KEY, YC_SA_KEY_FILE or YC_IAM_TOKEN must be set"),
         ({"REPLY_FORMAT": "html"}, "REPLY_FORMAT"),
         ({"PRIVATE_STREAMING": "carrier-pigeon"}, "PRIVATE_STREAMING"),
         ({"ALLOWED_USER_IDS": "12,abc"}, "ALLOWED_USER_IDS"),

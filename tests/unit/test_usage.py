@@ -66,12 +66,15 @@ async def test_chat_budget_counts_everyone_and_admins_are_exempt() -> None:
     assert (remaining.user_used, remaining.chat_used, remaining.chat_limit) == (30, 60, 50)
 
 
-async def test_no_limits_means_nothing_is_counted() -> None:
+async def test_without_limits_tokens_are_counted_but_never_exhausted() -> None:
+    # /usage shows what was used today even when no budget is set (issue 14).
     ledger = DictLedger()
     budget = UsageBudget(ledger, UsageLimits(), Clock(MIDNIGHT))
     await budget.record(1, 1, 10_000)
-    assert ledger.totals == {}
     assert await budget.exhausted(1, 1, exempt=False) is None
+    remaining = await budget.remaining(1, 1, exempt=False)
+    assert (remaining.user_used, remaining.chat_used) == (10_000, 10_000)
+    assert (remaining.user_limit, remaining.chat_limit) == (0, 0)
 
 
 async def test_estimated_tokens_count_and_mark_the_day_approximate() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
 from bot.core.models import Question
@@ -52,14 +52,25 @@ async def unknown_command(message: Message, services: BotServices) -> None:
     await _reply(message, services, texts.text(language(message.from_user), "unknown_command"))
 
 
-async def ask(message: Message, services: BotServices) -> None:
+async def ask(message: Message, services: BotServices, text: str | None = None) -> None:
     question = Question(
         key=conversation_key(message),
-        text=message.text or "",
+        text=message.text or "" if text is None else text,
         language=language(message.from_user),
     )
     asker = message.from_user.id if message.from_user else None
     await services.answers.ask(question, destination(message, reply=False), asker, message.message_id)
+
+
+async def ask_command(message: Message, command: CommandObject, services: BotServices) -> None:
+    """/ask in a private chat (it is in the command menu): the words after it, or the replied message."""
+    text = (command.args or "").strip()
+    if not text and message.reply_to_message is not None:
+        text = (message.reply_to_message.text or message.reply_to_message.caption or "").strip()
+    if not text:
+        await _reply(message, services, texts.text(language(message.from_user), "ask_usage"))
+        return
+    await ask(message, services, text)
 
 
 async def unsupported(message: Message, services: BotServices) -> None:
@@ -73,6 +84,7 @@ def setup() -> Router:
     router.message.register(help_command, Command("help"))
     router.message.register(new_conversation, Command("new"))
     router.message.register(history, Command("history"))
+    router.message.register(ask_command, Command("ask"))
     router.message.register(unknown_command, F.text.startswith("/"))
     router.message.register(ask, F.text)
     router.message.register(unsupported)

@@ -1,4 +1,10 @@
-"""``python -m tests.fakes.yandex --host 127.0.0.1 --port N``: run the emulator until SIGINT/SIGTERM."""
+"""``python -m tests.fakes.yandex --host 127.0.0.1 --port N``: run the emulator until SIGINT/SIGTERM.
+
+Credentials like a real folder's: ``--api-key KEY`` (repeatable) and ``--folder ID`` make every other key
+a 401 and every other folder a 400; ``--sa-key-file F`` serves ``POST /iam/v1/tokens`` on a port of its
+own (``--iam-port``), exchanging JWTs signed by that authorized key for IAM tokens that live
+``--iam-token-ttl`` seconds; ``--metadata`` also serves a VM's metadata token endpoint there.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import asyncio
 import signal
 
 from .config import EmulatorConfig
+from .iam import load_service_account_key
 from .server import running_yandex_emulator
 
 
@@ -38,6 +45,22 @@ def parse_args() -> argparse.Namespace:
         default=defaults.usage,
         help="what `usage` holds in responses",
     )
+    parser.add_argument(
+        "--api-key", action="append", default=None, metavar="KEY", help="an accepted API key (repeatable)"
+    )
+    parser.add_argument("--folder", default=None, metavar="ID", help="the service account's folder")
+    parser.add_argument(
+        "--sa-key-file",
+        action="append",
+        default=None,
+        metavar="F",
+        help="an authorized key (the JSON `yc iam key create` writes) whose JWTs IAM accepts (repeatable)",
+    )
+    parser.add_argument(
+        "--iam-token-ttl", type=float, default=defaults.iam_token_ttl, metavar="S", help="IAM token lifetime"
+    )
+    parser.add_argument("--iam-port", type=int, default=None, metavar="N", help="the IAM port (0 = free)")
+    parser.add_argument("--metadata", action="store_true", help="serve the metadata token endpoint")
     return parser.parse_args()
 
 
@@ -49,13 +72,24 @@ async def serve(args: argparse.Namespace) -> None:
         models=args.models or None,
         context_tokens=args.context_tokens,
         usage=args.usage,
+        api_keys=frozenset(args.api_key) if args.api_key else None,
+        folder_id=args.folder,
+        service_account_keys=tuple(load_service_account_key(path) for path in args.sa_key_file or ()),
+        iam_token_ttl=args.iam_token_ttl,
+        serve_metadata=args.metadata,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with running_yandex_emulator(config, host=args.host, port=args.port) as emulator:
+    async with running_yandex_emulator(
+        config, host=args.host, port=args.port, iam_port=args.iam_port
+    ) as emulator:
         print(f"Yandex AI Studio emulator listening on {emulator.base_url}", flush=True)
+        if emulator.iam_url:
+            print(f"IAM token exchange on {emulator.iam_url}", flush=True)
+        if config.serve_metadata and emulator.metadata_url:
+            print(f"Metadata service on {emulator.metadata_url}", flush=True)
         await stop.wait()
 
 

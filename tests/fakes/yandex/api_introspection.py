@@ -2,6 +2,9 @@
 
 * ``GET /__emu/responses?limit=N`` — the last N responses and chat completions (default 50), newest
   last, each with its timing and per-delta ``[at, total_chars]`` pairs;
+* ``GET /__emu/requests?limit=N`` — the last N ``/v1`` requests (default 200), newest last: method, path,
+  status and non-secret headers;
+* ``GET /__emu/iam_tokens`` — every IAM token issued (service account, issue and expiry times, how);
 * ``GET /__emu/vector_stores`` — every store with its file counts and files;
 * ``POST /__emu/reset`` — forget every object and pending fault;
 * ``POST /__emu/faults`` ``{"count": K, "status": S, "paths": ["/v1/responses", …], "delay": D}`` —
@@ -25,6 +28,17 @@ routes = web.RouteTableDef()
 async def recent_responses(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 50, low=0, high=1_000_000)
     return json_response(state_of(request).response_records(limit))
+
+
+@routes.get("/__emu/requests")
+async def recent_requests(request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", 200, low=0, high=1_000_000)
+    return json_response(state_of(request).request_records(limit))
+
+
+@routes.get("/__emu/iam_tokens")
+async def iam_tokens(request: web.Request) -> web.Response:
+    return json_response([token.to_record() for token in state_of(request).iam.exchanges])
 
 
 @routes.get("/__emu/vector_stores")

@@ -88,8 +88,9 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 
 def _reject(state: EmulatorState, response: StoredResponse, error: ApiError) -> NoReturn:
     """The request fails before generating: logged (with its error) for introspection, then raised."""
-    response.finish("failed", error={"code": error.code, "message": error.message})
-    response.http_error = {"status": error.status, "code": error.code, "message": error.message}
+    response.finish(
+        "failed", error={"code": error.code, "message": error.message, "http_status": error.status}
+    )
     state.log_rejected_response(response)
     raise error
 

@@ -6,8 +6,10 @@ value (say ``first_delta_delay = 0.0``) while the server runs and the next reque
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from .iam import ServiceAccountKey
 
 DAY_SECONDS = 24 * 3600
 
@@ -19,7 +21,19 @@ class EmulatorConfig:
     """Knobs of the emulator; the defaults imitate the real service at a test-friendly pace."""
 
     api_keys: frozenset[str] | None = None
-    """Accepted API keys; ``None`` accepts any non-empty key."""
+    """Accepted API keys (``--api-key``; ``Bearer`` or ``Api-Key`` scheme); ``None`` accepts any non-empty
+    key. Live IAM tokens issued by the emulator are accepted as ``Bearer`` either way."""
+    folder_id: str | None = None
+    """The service account's folder (``--folder``): any other folder in a model URI or in the
+    ``OpenAI-Project`` header gets 400; ``None`` accepts any folder. ``GET /v1/models`` lists models in it."""
+    service_account_keys: tuple[ServiceAccountKey, ...] = field(default_factory=tuple)
+    """Authorized keys whose JWTs ``POST /iam/v1/tokens`` exchanges for IAM tokens (``--sa-key-file``)."""
+    iam_token_ttl: float = 12 * 3600.0
+    """Lifetime of issued IAM tokens (``--iam-token-ttl``); Yandex: at most 12 hours."""
+    serve_metadata: bool = False
+    """Also serve the metadata service's token endpoint on the IAM port (``--metadata``)."""
+    metadata_service_account_id: str = "ajemetadataaccount00"
+    """The service account whose tokens the metadata endpoint hands out."""
     first_delta_delay: float = 0.15
     """Seconds from the start of a response to its first text delta."""
     chars_per_second: float = 200.0

@@ -9,14 +9,16 @@ async with running_yandex_emulator(EmulatorConfig(first_delta_delay=0.0)) as emu
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from .api_iam import create_iam_app
 from .app import create_app
 from .config import EmulatorConfig
+from .iam import METADATA_TOKEN_PATH, TOKEN_PATH
 from .state import EmulatorState
 
 SHUTDOWN_TIMEOUT_SECONDS = 2.0
@@ -33,6 +35,28 @@ class YandexEmulator:
     config: EmulatorConfig
     """Read on every request; change it at run time to change the pace or the quota."""
     state: EmulatorState
+    iam_root_url: str | None = None
+    """``http://127.0.0.1:<iam port>`` when the IAM port runs (service-account keys or ``serve_metadata``
+    configured, or an ``iam_port`` given)."""
+
+    @property
+    def iam_url(self) -> str | None:
+        """Where to exchange a service account's JWT: ``<iam root>/iam/v1/tokens`` (``YC_IAM_URL``)."""
+        return f"{self.iam_root_url}{TOKEN_PATH}" if self.iam_root_url else None
+
+    @property
+    def metadata_url(self) -> str | None:
+        """The metadata service's token endpoint on the IAM port (``YC_METADATA_URL``)."""
+        return f"{self.iam_root_url}{METADATA_TOKEN_PATH}" if self.iam_root_url else None
+
+    def requests(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The last ``limit`` ``/v1`` requests, newest last (as ``GET /__emu/requests``): ``{method, path,
+        status, headers, at}``, header names lower-case, ``authorization`` left out."""
+        return self.state.request_records(limit)
+
+    def iam_tokens(self) -> list[dict[str, Any]]:
+        """Every IAM token issued, oldest first (as ``GET /__emu/iam_tokens``)."""
+        return [token.to_record() for token in self.state.iam.exchanges]
 
     def responses(self, limit: int = 50) -> list[dict[str, Any]]:
         """The last ``limit`` response records, newest last (as ``GET /__emu/responses``)."""
@@ -64,18 +88,36 @@ class YandexEmulator:
 
 @asynccontextmanager
 async def running_yandex_emulator(
-    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0, iam_port: int | None = None
 ) -> AsyncIterator[YandexEmulator]:
-    """Serve the emulator on ``host:port`` (``port=0`` picks a free one) for the duration of the block."""
+    """Serve the emulator on ``host:port`` (``port=0`` picks a free one) for the duration of the block.
+    The IAM endpoints get a port of their own (``iam_port``, free by default) when the config has
+    service-account keys or serves metadata, or when ``iam_port`` is given."""
     effective = config or EmulatorConfig()
     state = EmulatorState(effective)
-    runner = web.AppRunner(create_app(state), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    async with AsyncExitStack() as stack:
+        root_url = await stack.enter_async_context(_serving(create_app(state), host, port))
+        iam_root_url = None
+        if iam_port is not None or effective.service_account_keys or effective.serve_metadata:
+            iam_root_url = await stack.enter_async_context(
+                _serving(create_iam_app(state), host, iam_port or 0)
+            )
+        yield YandexEmulator(
+            base_url=f"{root_url}/v1",
+            root_url=root_url,
+            config=effective,
+            state=state,
+            iam_root_url=iam_root_url,
+        )
+
+
+@asynccontextmanager
+async def _serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        await web.TCPSite(runner, host, port).start()
         bound_host, bound_port = runner.addresses[0][:2]
-        root_url = f"http://{bound_host}:{bound_port}"
-        yield YandexEmulator(base_url=f"{root_url}/v1", root_url=root_url, config=effective, state=state)
+        yield f"http://{bound_host}:{bound_port}"
     finally:
         await runner.cleanup()

@@ -11,6 +11,7 @@ Lookups that fail raise ``ApiError`` (404) so route handlers stay short.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections import deque
 from collections.abc import Coroutine, Iterable, Mapping
@@ -20,11 +21,23 @@ from typing import Any
 from .config import DAY_SECONDS, EmulatorConfig
 from .documents import SEARCH_INDEX_MIME_TYPES, UnreadableFileError, extract_text
 from .errors import ApiError, not_found
+from .iam import IamService
 from .items import new_id
 from .search import AttributeValue, Bm25Index, ChunkingStrategy, Document, matches_filter
 
 RESPONSE_LOG_SIZE = 1000
 """How many responses ``/__emu/responses`` remembers (also those not stored or already deleted)."""
+REQUEST_LOG_SIZE = 5000
+"""How many ``/v1`` requests ``/__emu/requests`` remembers."""
+
+request_headers: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("request_headers")
+"""The non-secret headers of the ``/v1`` request being handled (set at the app's boundary), so that a
+response record can carry them without every handler passing them along."""
+
+
+def recordable_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A request's headers as introspection shows them: lower-case names, ``authorization`` left out."""
+    return {name.lower(): value for name, value in headers.items() if name.lower() != "authorization"}
 
 
 def now() -> float:
@@ -260,10 +273,10 @@ class StoredResponse:
     """``incomplete_details.reason`` once the response ended ``incomplete`` on purpose."""
     client_disconnected_at: float | None = None
     """When the client closed the stream before it ended (unix seconds)."""
-    http_error: dict[str, Any] | None = None
-    """The HTTP error the request got instead of a response (``{status, code, message}``)."""
     hidden: bool = False
     """Deleted through the API or expired through ``/__emu/expire``: still in the log, not retrievable."""
+    headers: dict[str, str] = field(default_factory=lambda: dict(request_headers.get({})))
+    """The request's non-secret headers (see ``recordable_headers``)."""
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
     def is_retrievable(self, ttl: float) -> bool:
@@ -360,7 +373,8 @@ class StoredResponse:
             "deltas": [[at, chars] for at, chars in self.deltas],
             "api": self.api,
             "client_disconnected_at": self.client_disconnected_at,
-            "error": self.http_error,
+            "headers": self.headers,
+            "error": self.error,
         }
 
 
@@ -414,8 +428,10 @@ class EmulatorState:
         self.conversations: dict[str, Conversation] = {}
         self.responses: dict[str, StoredResponse] = {}
         self.response_log: deque[StoredResponse] = deque(maxlen=RESPONSE_LOG_SIZE)
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.faults = FaultQueue()
         self._background: set[asyncio.Task[None]] = set()
+        self.iam = IamService()
 
     def run_in_background(self, generation: Coroutine[Any, Any, None], response_id: str) -> None:
         """Own the generation of a ``background: true`` response: kept until done, stopped with
@@ -436,6 +452,7 @@ class EmulatorState:
         self.conversations.clear()
         self.responses.clear()
         self.response_log.clear()
+        self.request_log.clear()
         self.faults.clear()
 
     # Files
@@ -606,6 +623,33 @@ class EmulatorState:
         """A request that failed before generating: visible to introspection only."""
         self.response_log.append(response)
 
+    def log_refused_request(self, api: str, error: ApiError) -> None:
+        """A ``/v1/responses`` or ``/v1/chat/completions`` request refused before its body was read
+        (authentication, folder, validation): logged with its headers and error, nothing else."""
+        refused = StoredResponse(
+            id=new_id(),
+            created_at=now(),
+            model="",
+            instructions=None,
+            input_items=[],
+            input_text="",
+            tools=[],
+            previous_response_id=None,
+            conversation_id=None,
+            store=False,
+            echoed_params={},
+            api=api,
+        )
+        refused.finish(
+            "failed", error={"code": error.code, "message": error.message, "http_status": error.status}
+        )
+        self.response_log.append(refused)
+
+    def log_request(self, method: str, path: str, status: int, headers: dict[str, str]) -> None:
+        self.request_log.append(
+            {"method": method, "path": path, "status": status, "headers": headers, "at": now()}
+        )
+
     def complete_response(self, response: StoredResponse) -> None:
         """Mark a response completed; a conversation it belongs to gains its input and output items."""
         response.finish("completed")
@@ -620,6 +664,10 @@ class EmulatorState:
                 response.stop_requested.set()
 
     # Introspection and expiry
+
+    def request_records(self, limit: int) -> list[dict[str, Any]]:
+        records = list(self.request_log)
+        return records[-limit:] if limit > 0 else []
 
     def response_records(self, limit: int) -> list[dict[str, Any]]:
         records = [response.to_record() for response in self.response_log]
