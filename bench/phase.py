@@ -158,6 +158,8 @@ def _bot_env(fakes: Fakes, redis_url: str, bot: BotUnderTest, counts_path: Path)
         "YC_FOLDER_ID": FOLDER_ID,
         "YC_API_KEY": API_KEY,
         "YC_BASE_URL": fakes.emulator_url,
+        # Rich replies, as when the recorded results were measured (the default became classic later).
+        "REPLY_FORMAT": "rich",
         "BENCH_REDIS_COUNTS": str(counts_path),
         **bot.env,
     }

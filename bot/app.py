@@ -75,7 +75,10 @@ class BotApp:
             gc.freeze()
             available = await yandex_models(runtime.openai, runtime.credentials, settings.yc_base_url)
             runtime.credentials.start()  # renew IAM tokens from now on
-            require_models(available, [settings.yc_model_uri])
+            # Every model a chat may choose must exist, not only the default one.
+            require_models(
+                available, settings.allowed_model_uris, "YC_MODELS" if settings.yc_models else "YC_MODEL"
+            )
         except BaseException:
             await runtime.close()
             raise

@@ -24,6 +24,7 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 IdSet = Annotated[frozenset[int], NoDecode]
+NameList = Annotated[tuple[str, ...], NoDecode]
 YandexAuth = Literal["auto", "api_key", "sa_key", "iam_token", "metadata"]
 
 IAM_TOKENS_URL = "https://iam.api.cloud.yandex.net/iam/v1/tokens"
@@ -36,6 +37,9 @@ _CREDENTIAL_SETTINGS: dict[YandexAuth, str] = {
     "iam_token": "YC_IAM_TOKEN",
 }
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)?(@[A-Za-z0-9._-]+)?")
+_MODEL_SHAPE = "is not a model name such as yandexgpt/latest or a URI gpt://<folder>/<model>"
+MAX_WEB_SEARCH_DOMAINS = 5  # Yandex: `allowed_domains` holds up to five domains (tools/websearch.md)
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 
 # SpeechKit's recognition languages, case-insensitive (speechkit/stt/models.md).
 STT_LANGUAGES = frozenset(
@@ -108,12 +112,18 @@ class Settings(BaseSettings):
     yc_data_logging: bool = False
     yc_base_url: str = "https://ai.api.cloud.yandex.net/v1"
     yc_model: str = Field(default="yandexgpt/latest", validate_default=True)
+    # Models a chat may choose in /settings (YC_MODEL is the default and must be one of them).
+    yc_models: NameList = ()
     yc_timeout_seconds: float = Field(default=120.0, gt=0)
     provider_breaker_failures: int = Field(default=5, ge=0, le=1000)  # 0 = the breaker never opens
     provider_breaker_cooldown_seconds: float = Field(default=15.0, gt=0, le=3600)
     provider_breaker_max_cooldown_seconds: float = Field(default=120.0, gt=0, le=3600)
     assistant_instructions: str = DEFAULT_INSTRUCTIONS
-    # Context: the model's size (default: what Yandex documents for YC_MODEL), when to roll a
+    # Web search (Yandex's web_search tool): off, allowed (a chat may turn it on), on (on by default)
+    web_search: Literal["off", "allowed", "on"] = "off"
+    web_search_domains: NameList = ()
+    web_search_region: str | None = None
+    # Context: the model's size (default: what Yandex documents for the allowed models), when to roll a
     # conversation over into a new chain, and what the new chain carries.
     model_context_tokens: int | None = Field(default=None, ge=1024, le=2_000_000)
     context_rollover_percent: int = Field(default=75, ge=20, le=95)
@@ -129,8 +139,8 @@ class Settings(BaseSettings):
     yc_operations_url: str = "https://operation.api.cloud.yandex.net/operations"
     vision_model: str | None = None
     max_image_mb: float = Field(default=5.0, gt=0, le=20)
-    # Presentation
-    reply_format: Literal["rich", "classic"] = "rich"
+    # Presentation: the default of chats that have not chosen (see README, "Why classic")
+    reply_format: Literal["rich", "classic"] = "classic"
     private_streaming: Literal["draft", "edit"] = "draft"
     # Access
     allowed_user_ids: IdSet = frozenset()
@@ -175,6 +185,40 @@ class Settings(BaseSettings):
             parts = [p.strip() for p in value.replace(";", ",").split(",")]
             return frozenset(int(p) for p in parts if p)
         return value
+
+    @field_validator("yc_models", "web_search_domains", mode="before")
+    @classmethod
+    def _parse_name_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+        return value
+
+    @field_validator("web_search_domains")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) > MAX_WEB_SEARCH_DOMAINS:
+            raise ValueError(f"at most {MAX_WEB_SEARCH_DOMAINS} domains (Yandex's limit)")
+        for domain in value:
+            if not _DOMAIN.fullmatch(domain.lower()):
+                raise ValueError(f"{domain!r} is not a domain name (no scheme or path, e.g. example.org)")
+        return tuple(domain.lower() for domain in value)
+
+    @field_validator("web_search_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().isdigit():
+            raise ValueError("must be a numeric Yandex region code, e.g. 213 (Moscow)")
+        return value.strip() if value is not None else None
+
+    @property
+    def allowed_models(self) -> tuple[str, ...]:
+        """The models a chat may choose, in the operator's order (just YC_MODEL without YC_MODELS)."""
+        return self.yc_models or (self.yc_model,)
+
+    @property
+    def allowed_model_uris(self) -> tuple[str, ...]:
+        """The allowed models as Yandex wants them: gpt://<folder>/<model>."""
+        return tuple(model_uri(self.yc_folder_id, model) for model in self.allowed_models)
 
     @field_validator("stt_language")
     @classmethod
@@ -279,21 +323,17 @@ class Settings(BaseSettings):
     @field_validator("yc_model")
     @classmethod
     def _model_shape(cls, value: str, info: ValidationInfo) -> str:
+        return _checked_model(value, info.data.get("yc_folder_id"), "YC_MODEL")
+
+    @field_validator("yc_models")
+    @classmethod
+    def _models_shape(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         folder = info.data.get("yc_folder_id")
-        if value.startswith("gpt://"):
-            model_folder, _, name = value.removeprefix("gpt://").partition("/")
-            if not name or not _MODEL_NAME.fullmatch(name):
-                raise ValueError(
-                    "must be a model name such as yandexgpt/latest or a URI gpt://<folder>/<model>"
-                )
-            if folder is not None and model_folder != folder:
-                raise _combined(
-                    f"YC_MODEL names folder {model_folder!r} but YC_FOLDER_ID is {folder!r}: Yandex "
-                    "refuses models outside the service account's folder"
-                )
-        elif not _MODEL_NAME.fullmatch(value):
-            raise ValueError("must be a model name such as yandexgpt/latest or a URI gpt://<folder>/<model>")
-        return value
+        models = tuple(_checked_model(model, folder, "YC_MODELS") for model in value)
+        default = info.data.get("yc_model")
+        if models and default is not None and default not in models:
+            raise _combined("YC_MODEL must be one of YC_MODELS")
+        return models
 
     @field_validator("chunk_overlap_tokens")
     @classmethod
@@ -320,8 +360,11 @@ class Settings(BaseSettings):
 
     @property
     def context_tokens(self) -> int:
-        """MODEL_CONTEXT_TOKENS, or the context Yandex documents for YC_MODEL."""
-        return self.model_context_tokens or documented_context_tokens(self.yc_model)
+        """MODEL_CONTEXT_TOKENS, or the smallest context Yandex documents for the models a chat may
+        use (YC_MODEL, or any of YC_MODELS): one rollover policy then fits whichever a chat chose."""
+        if self.model_context_tokens:
+            return self.model_context_tokens
+        return min(documented_context_tokens(model) for model in self.allowed_models)
 
     @property
     def bot_id(self) -> int:
@@ -363,6 +406,22 @@ def _exempt(host: str, no_proxy: str) -> bool:
         if entry == "*" or (entry and (host == entry.lstrip(".") or host.endswith("." + entry.lstrip(".")))):
             return True
     return False
+
+
+def _checked_model(value: str, folder: str | None, setting: str) -> str:
+    """A model name (`yandexgpt/latest`) or URI (`gpt://<folder>/<model>`) in the configured folder."""
+    if value.startswith("gpt://"):
+        model_folder, _, name = value.removeprefix("gpt://").partition("/")
+        if not name or not _MODEL_NAME.fullmatch(name):
+            raise ValueError(f"{value!r} {_MODEL_SHAPE}")
+        if folder is not None and model_folder != folder:
+            raise _combined(
+                f"{setting} names folder {model_folder!r} but YC_FOLDER_ID is {folder!r}: Yandex "
+                "refuses models outside the service account's folder"
+            )
+    elif not _MODEL_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} {_MODEL_SHAPE}")
+    return value
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -23,6 +23,13 @@ from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerSettings
 from bot.core.authors import with_author_note
 from bot.core.breaker import BreakerPolicy, CircuitBreaker
+from bot.core.chat_settings import (
+    ChatSettingsService,
+    ModelOption,
+    ReplyFormat,
+    SettingsPolicy,
+    WebSearchPolicy,
+)
 from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
@@ -33,6 +40,7 @@ from bot.errors import StartupError
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.storage.access import RedisRefusalLog
+from bot.storage.chat_settings import RedisChatSettingsStore
 from bot.storage.chats import RedisChatKeys
 from bot.storage.chatter import RedisChatter
 from bot.storage.conversations import RedisConversationStore
@@ -53,11 +61,11 @@ from bot.telegram.media import TELEGRAM_DOWNLOAD_LIMIT, MediaPreparer, MediaSett
 from bot.telegram.notices import BackgroundNotices
 from bot.telegram.receiving import ReceiptMiddleware, UpdateReceipt
 from bot.telegram.services import BotServices
-from bot.yandex.answers import ResponsesAnswerModel
+from bot.yandex.answers import ResponsesAnswerModel, WebSearchOptions
 from bot.yandex.client import build_credentials, build_openai_client, yandex_http_options
 from bot.yandex.credentials import YandexCredentials
 from bot.yandex.documents import VectorStoreIndex
-from bot.yandex.models import model_uri
+from bot.yandex.models import model_display_name, model_uri
 from bot.yandex.speech import SpeechKitEndpoints, SpeechKitRecognizer
 from bot.yandex.vision import ImageAwareModel, VisionAnswerModel
 
@@ -121,6 +129,22 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.bot_token.get_secret_value(), session=session, default=DefaultBotProperties())
 
 
+def settings_policy(settings: Settings) -> SettingsPolicy:
+    """What chats may choose in /settings, and the defaults of those that did not."""
+    names = [model_display_name(model) for model in settings.allowed_models]
+    return SettingsPolicy(
+        models=tuple(
+            # Two ids may share a name (yandexgpt and yandexgpt/latest): then the id tells them apart.
+            ModelOption(model, name if names.count(name) == 1 else f"{name} ({model})")
+            for model, name in zip(settings.allowed_models, names, strict=True)
+        ),
+        default_model=settings.yc_model,
+        default_format=ReplyFormat(settings.reply_format),
+        web_search=WebSearchPolicy(settings.web_search),
+        instructions=settings.assistant_instructions,
+    )
+
+
 def build_yandex(settings: Settings) -> tuple[YandexCredentials, AsyncOpenAI]:
     """The Yandex credentials (one component for every Yandex client: the openai client here, any
     other through `bot.yandex.client.yandex_http_options`) and the OpenAI-compatible client using them.
@@ -179,7 +203,10 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
 
     folder, default_model = settings.yc_folder_id, settings.yc_model
     text_model = ResponsesAnswerModel(
-        openai, lambda name: model_uri(folder, name or default_model), metrics=metrics
+        openai,
+        lambda name: model_uri(folder, name or default_model),
+        web_search=WebSearchOptions(domains=settings.web_search_domains, region=settings.web_search_region),
+        metrics=metrics,
     )
     vision_model = (
         VisionAnswerModel(
@@ -212,7 +239,11 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         transcript_turns=settings.transcript_max_turns,
     )
     use_case = AnswerQuestion(
-        model, conversations, AnswerSettings(instructions=instructions), breaker, rollover
+        model,
+        conversations,
+        AnswerSettings(instructions=instructions, model=settings.yc_model),
+        breaker,
+        rollover,
     )
     # Lane lock heartbeats get connections of their own: queued behind a burst, they would come late.
     heartbeat_redis: aioredis.Redis = aioredis.Redis.from_url(
@@ -297,6 +328,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         ),
     )
     chat_keys = RedisChatKeys(redis, ns, knowledge_store)
+    chat_settings = ChatSettingsService(RedisChatSettingsStore(redis, ns), settings_policy(settings))
     chatter = (
         RedisChatter(redis, ns, keep=settings.group_context_messages)
         if settings.group_context_messages
@@ -316,7 +348,6 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         sender,
         active,
         AnswerOptions(
-            reply_format=settings.reply_format,
             private_streaming=settings.private_streaming,
             max_question_chars=settings.max_question_chars,
         ),
@@ -326,6 +357,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         metrics,
         access,
         directory,
+        chat_settings,
         rollover,
         chatter,
         BackgroundNotices(sender, RedisNoticeLog(redis, ns)),
@@ -345,6 +377,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         chat_keys=chat_keys,
         usage=usage,
         stops=directory,
+        chat_settings=chat_settings,
         chatter=chatter,
         group_context=settings.group_context,
         group_documents_from_anyone=settings.group_documents_from_anyone,

@@ -14,6 +14,9 @@ Rules:
 - Whatever the user saw is persisted: a stopped, broken or cut-off answer is remembered in the
   transcript and handed to the model with the next question, since the provider's chain does not
   contain it.
+- A provider chain is made with one model. When the chat's model is not the chain's any more (the
+  chat switched in /settings, or the operator withdrew its model), the conversation rolls over into a
+  new chain for that model, as it does when the chain is too full (`Rollover.MODEL_CHANGED`).
 - Every answer reports what it cost: the usage the provider reported, or an estimate marked
   approximate when it reported none.
 """
@@ -45,7 +48,17 @@ from bot.core.errors import (
     SearchIndexGoneError,
     StreamBrokenError,
 )
-from bot.core.models import CompletedAnswer, Ending, ImageInput, Notice, Outcome, Question, Turn, Usage
+from bot.core.models import (
+    AnswerProfile,
+    CompletedAnswer,
+    Ending,
+    ImageInput,
+    Notice,
+    Outcome,
+    Question,
+    Turn,
+    Usage,
+)
 from bot.core.ports import (
     AnswerModel,
     AnswerRequest,
@@ -72,9 +85,16 @@ class RetryPolicy:
         return step * (0.5 + 0.5 * jitter())
 
 
+DEFAULT_MODEL = "yandexgpt/latest"
+
+
 @dataclass(frozen=True, slots=True)
 class AnswerSettings:
     instructions: str
+    """The operator's instructions: used when the caller gives no AnswerProfile."""
+    model: str = DEFAULT_MODEL
+    """The operator's default model: used without an AnswerProfile, and assumed for chains that do
+    not record their model (made before chats could choose one)."""
     retry: RetryPolicy = RetryPolicy()
 
 
@@ -85,6 +105,7 @@ class Rollover:
     PROMPT_TOO_LONG = "prompt_too_long"
     CONTEXT_LOST = "context_lost"
     BACKGROUND = "background"
+    MODEL_CHANGED = "model_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +132,7 @@ class _Run:
 
     question: Question
     state: ConversationState
+    profile: AnswerProfile
     context: tuple[Turn, ...]
     search: SearchScope | None
     index_id: str | None
@@ -155,10 +177,12 @@ class AnswerQuestion:
         stop: asyncio.Event,
         search: SearchScope | None = None,
         context: Sequence[Turn] = (),
+        profile: AnswerProfile | None = None,
         images: Sequence[ImageInput] = (),
     ) -> AnswerReport:
         """Answer `question` into `view`. `context`: extra turns for the model only (e.g. recent group
         messages that were not addressed to the assistant); they are not added to the transcript.
+        `profile`: the chat's model, instructions and web search (default: the operator's).
         `images`: what the question is about; answered by an image-capable model outside the
         provider's chain, the exchange is carried over into the chain with the next question."""
         await view.start()
@@ -171,6 +195,7 @@ class AnswerQuestion:
         run = _Run(
             question=question,
             state=state,
+            profile=profile or AnswerProfile(self._settings.model, self._settings.instructions),
             context=tuple(context),
             search=search,
             index_id=search.index_id if search else None,
@@ -193,7 +218,14 @@ class AnswerQuestion:
         asking, or once after a refusal of the prompt's length), recover a lost chain or index once,
         retry transient failures while nothing was shown."""
         state = run.state
-        # An image question does not grow the chain (its model keeps no context): no rollover for it.
+        # An image question does not touch the chain (its model keeps no context): no rollover for it.
+        model_changed = (
+            state.context_handle is not None and (state.model or self._settings.model) != run.profile.model
+        )
+        if not run.images and model_changed:
+            log.info("the chat's model changed; rolling over into a new chain")
+            await self._roll_over(run, Rollover.MODEL_CHANGED)
+            state = run.state
         if (
             not run.images
             and (state.context_handle is not None or state.carry_over)
@@ -244,7 +276,7 @@ class AnswerQuestion:
                 raise _Stopped from None
 
     async def _roll_over(self, run: _Run, reason: str) -> None:
-        chain = await self._rollover.new_chain(run.question.key, run.state)
+        chain = await self._rollover.new_chain(run.question.key, run.state, model=run.profile.model)
         run.state = chain.state
         run.rollovers.append(reason)
         if chain.usage is not None:
@@ -308,12 +340,14 @@ class AnswerQuestion:
         new_chain = state.context_handle is None
         return AnswerRequest(
             text=_model_text(run.question),
-            instructions=self._settings.instructions,
+            instructions=run.profile.instructions,
             context_handle=state.context_handle,
             summary=summary_note(state.summary) if new_chain and state.summary else None,
             replay=(*state.carry_over, *run.context),
             search_index=run.index_id,
             images=run.images,
+            model=run.profile.model,
+            web_search=run.profile.web_search,
         )
 
     async def _stopped(self, run: _Run, view: AnswerView, user_turn: Turn) -> AnswerReport:
@@ -362,7 +396,7 @@ class AnswerQuestion:
             await view.fail(Notice.EMPTY_ANSWER)
             await self._store.record(run.question.key, [user_turn], run.state)
             return self._report(run, Outcome.FAILED, usage)
-        await view.complete(text, completed.sources)
+        await view.complete(text, completed.sources, [source.url for source in completed.web_sources])
         assistant_turn = Turn(role="assistant", text=text)
         if completed.context_handle is None:
             # A model without a chain of its own (an image question): the chain never saw this exchange,
@@ -377,6 +411,7 @@ class AnswerQuestion:
             context_handle=completed.context_handle,
             carry_over=(),
             context_tokens=usage.input_tokens + usage.output_tokens,
+            model=run.profile.model,
             chain_started_at=_chain_start(run),
         )
         await self._store.record(run.question.key, [user_turn, assistant_turn], state)

@@ -214,7 +214,7 @@ class ContextRollover:
         state = await self._store.load(key)
         if state.context_handle is None or state.context_handle != expected_handle:
             return None  # reset meanwhile, or already in a new chain
-        chain = await self.new_chain(key, state)
+        chain = await self.new_chain(key, state, model=state.model)  # the chain's model writes its summary
         if not chain.summarized:
             return None
         if await self._store.replace_state(key, expected_handle, chain.state):

@@ -88,6 +88,17 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerProfile:
+    """How one conversation's answers are made: what its chat chose (core.chat_settings), resolved
+    against the operator's defaults."""
+
+    model: str
+    """The model as the operator names it (an entry of YC_MODELS); opaque to the core."""
+    instructions: str
+    web_search: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0

@@ -29,6 +29,8 @@ class AnswerRequest:
     """The one document index of this conversation, if it has documents."""
     model: str | None = None
     """The model to ask (a name such as `yandexgpt/latest`); None: the configured one."""
+    web_search: bool = False
+    """Offer the provider's web search tool (with the operator's domains and region)."""
     images: tuple[ImageInput, ...] = ()
     """Images the question is about: answered by an image-capable model, which keeps no context of
     its own (its answer has no context handle)."""
@@ -88,6 +90,9 @@ class ConversationState:
     """How full the chain is: tokens of its last request plus its answer (reported or estimated)."""
     context_limit: int = 0
     """A smaller context than configured, learned when the provider refused a prompt's length (0: none)."""
+    model: str | None = None
+    """The model the provider's chain was made with (None: no chain, or a chain older than per-chat
+    models, made with the operator's default model)."""
     chain_started_at: float | None = None
     """When the question that started the provider's current chain was asked (unix time): the
     assistant's messages sent before it are not in the model's context."""
@@ -143,8 +148,9 @@ class AnswerView(Protocol):
         """The longest text the user has actually seen so far."""
         ...
 
-    async def complete(self, text: str, sources: Sequence[str]) -> None:
-        """Deliver the final answer whole. Never drops it."""
+    async def complete(self, text: str, sources: Sequence[str], web_sources: Sequence[str] = ()) -> None:
+        """Deliver the final answer whole, naming the documents and web pages (URLs) it cites. Never
+        drops it."""
 
     async def interrupt(self, text: str, notice: Notice) -> None:
         """End the answer with the given partial text and a short note."""

@@ -173,14 +173,17 @@ class Doctor:
         return f"webhook mode; Telegram posts to WEBHOOK_URL, {info.pending_update_count} updates pending"
 
     async def _model(self, available: list[str]) -> str:
-        uri = self.settings.yc_model_uri
+        uris = self.settings.allowed_model_uris
         try:
-            require_models(available, [uri])
+            require_models(available, uris, "YC_MODELS" if self.settings.yc_models else "YC_MODEL")
         except StartupError as error:
             raise CheckFailed(str(error), error.advice) from None
-        known = documented(uri)
-        context = f", {known.title}, context {known.context_tokens:,} tokens" if known else ""
-        return f"{uri}: offered{context}"
+        offered = []
+        for uri in uris:
+            known = documented(uri)
+            context = f", {known.title}, context {known.context_tokens:,} tokens" if known else ""
+            offered.append(f"{uri}: offered{context}")
+        return "; ".join(offered)
 
     async def _answer(self) -> str:
         started = time.monotonic()

@@ -1,7 +1,8 @@
 """Redis implementation of the ConversationStore port.
 
-Key families (see storage.keys): the conversation state hash and the transcript list. Both expire
-after `ttl_seconds` without activity; every write refreshes the TTL. One answer costs two round
+Key families (see storage.keys): the conversation state hash (the provider chain, the model it was
+made with, what to carry into the next request, how full the chain is) and the transcript list. Both
+expire after `ttl_seconds` without activity; every write refreshes the TTL. One answer costs two round
 trips here: one `load` and one pipelined `record`. A rollover done ahead of need replaces the state
 with one script that first checks the conversation still refers to the chain it rolled over.
 """
@@ -64,6 +65,7 @@ def _state_fields(state: ConversationState) -> dict[str, str]:
         "summarized_until": repr(state.summarized_until),
         "context_tokens": str(state.context_tokens),
         "context_limit": str(state.context_limit),
+        "model": state.model or "",
         "chain_started_at": "" if state.chain_started_at is None else repr(state.chain_started_at),
     }
 
@@ -89,6 +91,7 @@ class RedisConversationStore:
             summarized_until=float(raw.get(b"summarized_until", b"0")),
             context_tokens=int(raw.get(b"context_tokens", b"0")),
             context_limit=int(raw.get(b"context_limit", b"0")),
+            model=raw.get(b"model", b"").decode() or None,
             chain_started_at=float(started) if (started := raw.get(b"chain_started_at")) else None,
         )
 

@@ -21,8 +21,9 @@ class Namespace:
 
 @dataclass(frozen=True, slots=True)
 class ConversationStateKey:
-    """Hash: provider context handle, carry-over turns, summary (and up to which turn), how full the
-    context is, a learned context limit and when the chain started. Owner: storage.conversations."""
+    """Hash: provider context handle and the model of its chain, carry-over turns, summary (and up to
+    which turn), how full the context is, a learned context limit and when the chain started. Owner:
+    storage.conversations."""
 
     ns: Namespace
     conversation: ConversationKey
@@ -120,6 +121,19 @@ class ChatterKey:
 
     def __str__(self) -> str:
         return f"{self.ns.prefix}:chatter:{self.conversation.as_path()}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettingsKey:
+    """Hash: what a chat (or forum topic) chose in /settings — model, reply_format, web_search ("1"/"0"),
+    instructions; absent fields follow the operator's defaults. No TTL: kept until the chat's state
+    goes (bot removed from the group), moved with a migrated group. Owner: storage.chat_settings."""
+
+    ns: Namespace
+    scope: ConversationKey
+
+    def __str__(self) -> str:
+        return f"{self.ns.prefix}:settings:{self.scope.as_path()}"
 
 
 def chat_key_pattern(ns: Namespace, chat_id: int) -> str:

@@ -26,6 +26,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.access import AccessPolicy
 from bot.core.answering import AnswerQuestion, AnswerReport, Rollover
+from bot.core.chat_settings import ChatSettings, ReplyFormat
 from bot.core.context import ContextRollover
 from bot.core.documents import KnowledgeBaseService
 from bot.core.lanes import (
@@ -103,7 +104,6 @@ class ActiveAnswers:
 
 @dataclass(frozen=True, slots=True)
 class AnswerOptions:
-    reply_format: str
     private_streaming: str
     max_question_chars: int
 
@@ -156,6 +156,10 @@ class AnswerDirectory(Protocol):
 
 class RecentChatter(Protocol):
     async def take(self, key: ConversationKey) -> list[Turn]: ...
+
+
+class ChatSettingsSource(Protocol):
+    async def current(self, key: ConversationKey) -> ChatSettings: ...
 
 
 @dataclass(slots=True)
@@ -244,6 +248,7 @@ class ChatAnswers:
         metrics: Metrics,
         access: AccessPolicy,
         directory: AnswerDirectory,
+        chat_settings: ChatSettingsSource,
         rollover: ContextRollover,
         chatter: RecentChatter | None = None,
         notices: BackgroundNotices | None = None,
@@ -254,6 +259,7 @@ class ChatAnswers:
         self._notices = notices
         self._media = media
         self._directory = directory
+        self._chat_settings = chat_settings
         self._use_case = use_case
         self._rollover = rollover
         self._lanes = lanes
@@ -424,6 +430,8 @@ class ChatAnswers:
             message = texts.text(question.language, key, limit=exhausted.limit)
             await self._sender.send_chunk(dest, Chunk(message), reply=True)
             return None
+        # Read when the answer runs, not when it was asked: a change made meanwhile applies.
+        settings = await self._chat_settings.current(question.key)
         prepared = await self._prepare(job)
         if isinstance(prepared, MediaFailure):
             self._metrics.answers.labels(outcome=str(Outcome.FAILED)).inc()
@@ -431,7 +439,7 @@ class ChatAnswers:
             return None
         question, images = prepared.question, prepared.images
         options = ViewOptions(
-            reply_format="classic" if self._options.reply_format == "classic" else "rich",
+            reply_format="rich" if settings.reply_format is ReplyFormat.RICH else "classic",
             use_drafts=self._options.private_streaming == "draft",
             language=question.language,
             stop_markup=stop_keyboard(answer_id, question.language),
@@ -445,7 +453,9 @@ class ChatAnswers:
         try:
             await self._directory.started(dest.chat_id, answer_id, asker_id)
             report = await self._finalizing_on_shutdown(
-                self._use_case.execute(question, view, stop, search, context=context, images=images),
+                self._use_case.execute(
+                    question, view, stop, search, context=context, images=images, profile=settings.profile
+                ),
                 view,
                 question,
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
-from bot.telegram.handlers import documents, errors, fallback, groups, media, private, stop, usage
+from bot.telegram.handlers import documents, errors, fallback, groups, media, private, settings, stop, usage
 from bot.telegram.middlewares import (
     AccessMiddleware,
     CallbackGuardMiddleware,
@@ -22,6 +22,8 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("docs", "Documents I know in this chat"),
         ("forget", "Delete all documents of this chat"),
         ("usage", "Tokens used today"),
+        ("settings", "Model, reply format, web search"),
+        ("prompt", "This chat's instructions"),
         ("help", "What the bot can do"),
     ],
     "ru": [
@@ -31,6 +33,8 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("docs", "Документы этого чата"),
         ("forget", "Удалить все документы чата"),
         ("usage", "Расход токенов сегодня"),
+        ("settings", "Модель, формат, поиск в интернете"),
+        ("prompt", "Инструкции этого чата"),
         ("help", "Что умеет бот"),
     ],
 }
@@ -47,6 +51,7 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
         stop.setup(),
         usage.setup(),
         media.setup(),
+        settings.setup(),
         documents.setup(),
         groups.setup(),
         private.setup(),

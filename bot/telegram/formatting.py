@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
 import telegramify_markdown
 from aiogram.types import MessageEntity
@@ -21,11 +22,14 @@ from bot.core.display import short_file_name
 
 CLASSIC_LIMIT = 4096
 RICH_LIMIT = 32_768
+MAX_WEB_SOURCES = 5
 _MIN_FILL = 0.5  # a boundary must leave the chunk at least half full, else cut harder
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"')\]»]|$)")
 # Inline-significant characters only: notes and file names sit inside a line, never at its start.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]~<>|])")
 _FENCE = re.compile(r"^(```|~~~)(.*)$", re.MULTILINE)
+_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 
 
 # What the model writes is shown as Markdown, but it may repeat what users chose (names, file names,
@@ -59,12 +63,43 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def with_sources(markdown: str, sources: Sequence[str], label: str) -> str:
-    """Append a compact footer naming the documents the answer used."""
-    if not sources:
+def with_sources(markdown: str, sources: Sequence[str], label: str, web_sources: Sequence[str] = ()) -> str:
+    """Append a compact footer naming the documents the answer used, then the web pages it cites as
+    links whose text is their domain (see `web_links`). Classic messages turn the links into
+    entities, rich messages render them: the Markdown never shows."""
+    links = web_links(web_sources)
+    if not sources and not links:
         return markdown
-    names = ", ".join(escape_markdown(short_file_name(name)) for name in sources)
-    return f"{markdown.rstrip()}\n\n📎 *{escape_markdown(label)}:* {names}"
+    names = [escape_markdown(short_file_name(name)) for name in sources]
+    names += [f"[{escape_markdown(domain)}]({url})" for domain, url in links]
+    return f"{markdown.rstrip()}\n\n📎 *{escape_markdown(label)}:* {', '.join(names)}"
+
+
+def web_links(addresses: Sequence[str], limit: int = MAX_WEB_SOURCES) -> list[tuple[str, str]]:
+    """(domain, URL) for each cited web address, in order: http(s) only (Yandex may cite a bare host,
+    which gets https://), one per domain (`www.` aside), at most `limit`. The URL is escaped so that it
+    cannot end a Markdown link early."""
+    links: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for address in addresses:
+        url = address.strip()
+        if not _HAS_SCHEME.match(url):
+            url = f"https://{url}"
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            continue
+        if parts.scheme.lower() not in ("http", "https") or not host or not _HOST.fullmatch(host):
+            continue
+        domain = host.removeprefix("www.")
+        if domain in seen:
+            continue
+        seen.add(domain)
+        links.append((domain, quote(url, safe=":/?#@!$&'*+,;=%~")))
+        if len(links) == limit:
+            break
+    return links
 
 
 def markdown_to_entities(markdown: str) -> Chunk:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.access import AccessPolicy
+from bot.core.chat_settings import ChatSettingsService
 from bot.core.documents import KnowledgeBaseService
 from bot.core.models import ConversationKey
 from bot.core.ports import ConversationStore
@@ -49,6 +50,7 @@ class BotServices:
     chat_keys: ChatKeys
     usage: UsageBudget
     stops: StopRequests
+    chat_settings: ChatSettingsService
     chatter: RecentChatterLog | None = None
     group_context: GroupContext = "topic"
     group_documents_from_anyone: bool = False

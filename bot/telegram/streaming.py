@@ -122,10 +122,10 @@ class StreamingAnswerView:
         self._latest = text
         self._changed.set()
 
-    async def complete(self, text: str, sources: Sequence[str]) -> None:
+    async def complete(self, text: str, sources: Sequence[str], web_sources: Sequence[str] = ()) -> None:
         await self._stop_pump()
         label = texts.text(self._options.language, "sources")
-        await self._deliver(with_sources(text, sources, label))
+        await self._deliver(with_sources(text, sources, label, web_sources))
 
     async def interrupt(self, text: str, notice: Notice) -> None:
         await self._stop_pump()

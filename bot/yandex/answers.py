@@ -10,7 +10,9 @@ bot uses are decoded — `response.created` (the id, for logs), `response.output
 `response.refusal.delta` (the text: a refusal is shown as the model's answer), and the endings
 `response.completed` / `response.incomplete` (the final response: output text, `file_citation` and
 `url_citation` annotations, usage, `incomplete_details`) and `response.failed` / `error` (the error).
-Every other event is skipped by its `event:` line without parsing its data. Stop closes the stream:
+Every other event is skipped by its `event:` line without parsing its data. Each request names its
+chat's model and, when the chat searches the web, carries the `web_search` tool
+(`concepts/agents/tools/websearch.md`: `filters.allowed_domains`, `user_location.region`). Stop closes the stream:
 Yandex cancels only background responses (`cancelResponse.md`), so no cancel request is sent.
 """
 
@@ -21,6 +23,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -66,12 +69,31 @@ def about_prompt_length(message: str | None, code: str | None = None, param: str
     return bool(_PROMPT_WORDS.search(text) and _LENGTH_WORDS.search(text))
 
 
+@dataclass(frozen=True, slots=True)
+class WebSearchOptions:
+    """The operator's limits on web search (WEB_SEARCH_DOMAINS, WEB_SEARCH_REGION)."""
+
+    domains: tuple[str, ...] = ()
+    region: str | None = None
+
+    def tool(self) -> dict[str, Any]:
+        """The `web_search` tool as createResponse documents it: `filters` holds `allowed_domains`
+        (up to five), `user_location` a region code; both optional."""
+        tool: dict[str, Any] = {"type": "web_search"}
+        if self.domains:
+            tool["filters"] = {"allowed_domains": list(self.domains)}
+        if self.region:
+            tool["user_location"] = {"region": self.region}
+        return tool
+
+
 class ResponsesAnswerModel:
     def __init__(
         self,
         client: AsyncOpenAI,
         model_uri: Callable[[str | None], str],
         *,
+        web_search: WebSearchOptions = WebSearchOptions(),
         max_search_results: int = 5,
         metrics: Metrics | None = None,
     ) -> None:
@@ -79,6 +101,7 @@ class ResponsesAnswerModel:
         self._client = client
         self._metrics = metrics
         self._model_uri = model_uri
+        self._web_search = web_search
         self._max_search_results = max_search_results
 
     async def start(self, request: AnswerRequest) -> ResponsesAnswerStream:
@@ -90,15 +113,20 @@ class ResponsesAnswerModel:
         }
         if request.context_handle:
             body["previous_response_id"] = request.context_handle
+        tools: list[dict[str, Any]] = []
         if request.search_index:
-            body["tools"] = [
+            tools.append(
                 {
                     "type": "file_search",
                     "vector_store_ids": [request.search_index],
                     "max_num_results": self._max_search_results,
                 }
-            ]
+            )
             body["include"] = ["file_search_call.results"]
+        if request.web_search:
+            tools.append(self._web_search.tool())
+        if tools:
+            body["tools"] = tools
         raw = await self._send(body, had_context=request.context_handle is not None)
         return ResponsesAnswerStream(raw, self._count)
 

@@ -67,3 +67,35 @@ def missing_models(available: Iterable[str], wanted: Iterable[str]) -> list[str]
     """Those of `wanted` that `available` (the ids GET /v1/models returned) does not offer."""
     offered = {canonical(model_id) for model_id in available}
     return [uri for uri in wanted if canonical(uri) not in offered]
+
+
+# Families of the documented models, for branches and fine-tunes the list does not name itself.
+_FAMILIES: dict[str, str] = {
+    "aliceai-llm": "Alice AI LLM",
+    "yandexgpt": "YandexGPT Pro",
+    "yandexgpt-lite": "YandexGPT Lite",
+    "qwen3-235b-a22b-fp8": "Qwen3 235B",
+    "gpt-oss-120b": "gpt-oss-120b",
+    "gpt-oss-20b": "gpt-oss-20b",
+    "gemma-3-27b-it": "Gemma 3 27B",
+}
+_BRANCHES = {"latest": "", "rc": " RC", "deprecated": " (deprecated)"}
+
+
+def model_display_name(model: str) -> str:
+    """What people see for a model name or URI (in /settings): the documented title (`yandexgpt/rc` →
+    "YandexGPT Pro 5.1"; `aliceai-llm/latest` → "Alice AI LLM"); another branch of a documented family
+    gets the family's name and the branch; a fine-tune its suffix (`yandexgpt-lite@abc` → "YandexGPT
+    Lite 5 (abc)"); anything else is shown as its id."""
+    path = _path(model) if model.startswith("gpt://") else model
+    path = path or model
+    name, _, suffix = path.partition("@")
+    known = documented(f"gpt://f/{name}")
+    family, _, branch = name.partition("/")
+    if known is not None:
+        shown = known.title
+    elif family in _FAMILIES and branch in _BRANCHES:
+        shown = _FAMILIES[family] + _BRANCHES[branch]
+    else:
+        return path
+    return f"{shown} ({suffix})" if suffix else shown

@@ -176,7 +176,7 @@ async def test_forum_topics_get_answers_in_their_topic_with_separate_context(sta
 
 
 async def test_stop_button_is_for_the_asker_or_an_admin(stack: Stack) -> None:
-    async with stack.bot():
+    async with stack.bot(reply_format="rich"):
         chat_id, ann, bob = await group(stack)
         await stack.telegram.send_user_message(chat_id, ann, f"{BOT} long one emu:slow=60 emu:long=2000")
 

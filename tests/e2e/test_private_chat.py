@@ -41,7 +41,7 @@ def completed(stack: Stack, question: str) -> bool:
 
 async def test_answer_streams_into_drafts_and_ends_as_the_models_exact_text(stack: Stack) -> None:
     stack.yandex.config.chars_per_second = 400
-    async with stack.bot():
+    async with stack.bot(reply_format="rich"):
         user, chat_id = await private_chat(stack)
         sent_at = time.time()
         await stack.telegram.send_user_message(chat_id, user, "Tell me about the sea emu:long=600")
@@ -129,7 +129,7 @@ async def test_a_9000_character_answer_is_delivered_whole(stack: Stack, reply_fo
 
 async def test_a_429_during_streaming_does_not_lose_the_final_text(stack: Stack) -> None:
     stack.yandex.config.chars_per_second = 300
-    async with stack.bot():
+    async with stack.bot(reply_format="rich"):
         user, chat_id = await private_chat(stack)
         stack.telegram.fail_next(
             "sendRichMessageDraft",
@@ -193,7 +193,7 @@ async def test_stop_button_ends_streaming_within_a_second_and_keeps_what_was_sho
     """Stop closes the stream (Yandex cancels only background responses: no cancel is sent, nothing
     is refused), the user sees the stopped answer and no error notice, and nothing is logged as an error."""
     caplog.set_level(logging.INFO)
-    async with stack.bot():
+    async with stack.bot(reply_format="rich"):
         user, chat_id = await private_chat(stack)
         await stack.telegram.send_user_message(chat_id, user, "long story emu:slow=40 emu:long=3000")
         await stack.telegram.wait_for(lambda: len(stack.telegram.drafts(chat_id)) >= 2)
@@ -252,7 +252,7 @@ async def test_drafts_refused_by_an_older_server_fall_back_to_edits(stack: Stack
 
 async def test_rich_messages_refused_fall_back_to_classic(stack: Stack) -> None:
     stack.telegram.config.rich_supported = False
-    async with stack.bot():
+    async with stack.bot(reply_format="rich"):
         user, chat_id = await private_chat(stack)
         await stack.telegram.send_user_message(chat_id, user, "**bold** question emu:echo")
         texts = await wait_final(stack, chat_id)
@@ -337,7 +337,7 @@ async def test_edit_mode_streams_into_one_message_with_a_stop_button(stack: Stac
 
 async def test_an_idle_draft_is_kept_alive(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bot.telegram.streaming.DRAFT_KEEPALIVE_S", 0.4)
-    async with stack.bot():
+    async with stack.bot(reply_format="rich"):
         user, chat_id = await private_chat(stack)
         # Words arrive 1.5 s apart: longer than the keep-alive interval.
         await stack.telegram.send_user_message(chat_id, user, "slowly emu:slow=1500 emu:long=40")

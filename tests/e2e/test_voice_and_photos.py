@@ -9,6 +9,7 @@ from tests.e2e.harness import Stack, final_texts
 
 BOT = "@test_assistant_bot"
 FAST_STT = {"stt_poll_seconds": 0.05}
+RICH = {"reply_format": "rich"}  # the user's view as Markdown: the heard part is a "> 🎤 …" quote
 VISION = {"vision_model": "gemma-3-27b-it/latest", **FAST_STT}
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 64  # 16 KiB of "photo"
 PNG = b"\x89PNG\r\n\x1a\n" + b"png pixels " * 100
@@ -45,7 +46,7 @@ async def settled(stack: Stack, chat_id: int, count: int) -> list[str]:
 
 
 async def test_a_voice_note_is_transcribed_shown_and_answered(stack: Stack) -> None:
-    async with stack.bot(**FAST_STT):
+    async with stack.bot(**FAST_STT, **RICH):
         user, chat_id = await private_chat(stack)
         spoken = "What is the tallest mountain in Europe?"
         await stack.telegram.send_user_message(chat_id, user, voice={"content": spoken, "duration": 3})
@@ -73,7 +74,7 @@ async def test_a_voice_note_is_transcribed_shown_and_answered(stack: Stack) -> N
 
 
 async def test_a_45_second_voice_note_takes_the_asynchronous_recognition(stack: Stack) -> None:
-    async with stack.bot(**FAST_STT):
+    async with stack.bot(**FAST_STT, **RICH):
         user, chat_id = await private_chat(stack)
         # emu:seconds=45 makes the emulator refuse it synchronously, as SpeechKit refuses audio over 30 s.
         spoken = "emu:seconds=45 Please summarise the plan. First we build. Then we test."
@@ -137,7 +138,7 @@ async def test_mp3_audio_files_use_asynchronous_recognition(stack: Stack) -> Non
 
 async def test_speech_recognition_faults_are_retried_then_explained(stack: Stack) -> None:
     # The breaker (five failures in a row by default) would otherwise refuse the third recording.
-    async with stack.bot(provider_breaker_failures=10, **FAST_STT):
+    async with stack.bot(provider_breaker_failures=10, **FAST_STT, **RICH):
         user, chat_id = await private_chat(stack)
         stack.yandex.inject_faults(1, 503, ["/speech/v1/stt:recognize"])
         await stack.telegram.send_user_message(chat_id, user, voice={"content": "first try", "duration": 1})
@@ -321,7 +322,7 @@ async def test_stop_ends_an_image_answer_and_what_was_shown_is_remembered(stack:
         assert draft["can_stop"]
         await stack.telegram.press_stop(chat_id, draft["draft_id"])
         [stopped] = await wait_final(stack, chat_id)
-        assert stopped.endswith("_Stopped._")
+        assert stopped.endswith("Stopped.")
         await stack.telegram.wait_for(
             lambda: stack.yandex.responses()[-1]["status"] == "incomplete", timeout=10
         )

@@ -125,8 +125,8 @@ class RecordingView:
     def shown_text(self) -> str:
         return self.frames[-1] if self.frames else ""
 
-    async def complete(self, text: str, sources: Sequence[str]) -> None:
-        self.events.append(("complete", text + "|" + ",".join(sources)))
+    async def complete(self, text: str, sources: Sequence[str], web_sources: Sequence[str] = ()) -> None:
+        self.events.append(("complete", text + "|" + ",".join([*sources, *web_sources])))
 
     async def interrupt(self, text: str, notice: Notice) -> None:
         self.events.append((f"interrupt:{notice}", text))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.core.answering import AnswerQuestion, AnswerSettings, RetryPolicy
+from bot.core.answering import DEFAULT_MODEL, AnswerQuestion, AnswerSettings, RetryPolicy
 from bot.core.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.errors import ContextLostError, ProviderError, StreamBrokenError
@@ -70,6 +70,7 @@ async def test_completed_answer_is_streamed_shown_and_remembered() -> None:
     assert view.frames == ["Hel", "Hello"]
     assert view.events == [("complete", "Hello|a.md")]
     assert store.states[KEY].context_handle == "resp-1" and store.states[KEY].carry_over == ()
+    assert store.states[KEY].model == DEFAULT_MODEL, "the chain's model is recorded"
     # A new chain starts with this question.
     started = store.states[KEY].chain_started_at
     assert started is not None and asked_at <= started <= time.time()

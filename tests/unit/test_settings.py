@@ -18,7 +18,9 @@ VALID = {"BOT_TOKEN": "123:abc", "YC_FOLDER_ID": "folder", "YC_API_KEY": "super-
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
-        if name.startswith(("BOT_", "YC_", "REDIS_", "ALLOWED_", "ADMIN_", "REPLY_", "PRIVATE_", "LOG_")):
+        if name.startswith(
+            ("BOT_", "YC_", "REDIS_", "ALLOWED_", "ADMIN_", "REPLY_", "PRIVATE_", "LOG_", "WEB_")
+        ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -31,7 +33,7 @@ def test_valid_settings_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.bot_id == 123
     assert settings.allowed_user_ids == frozenset({1, 2, 3})
     assert settings.admin_user_ids == frozenset()
-    assert settings.reply_format == "rich"
+    assert settings.reply_format == "classic"  # rich messages are not shown by every client
     assert settings.private_streaming == "draft"
     assert settings.yc_base_url == "https://ai.api.cloud.yandex.net/v1"
     assert settings.yc_model == "yandexgpt/latest"
@@ -39,10 +41,10 @@ def test_valid_settings_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_env_file_is_read(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("BOT_TOKEN=9:x\nYC_FOLDER_ID=f\nYC_IAM_TOKEN=t\nREPLY_FORMAT=classic\n")
+    (tmp_path / ".env").write_text("BOT_TOKEN=9:x\nYC_FOLDER_ID=f\nYC_IAM_TOKEN=t\nREPLY_FORMAT=rich\n")
     settings = load_settings()
     assert settings.bot_id == 9
-    assert settings.reply_format == "classic"
+    assert settings.reply_format == "rich"
     assert settings.yc_auth == "iam_token"
     assert settings.yc_iam_token is not None and settings.yc_iam_token.get_secret_value() == "t"
 

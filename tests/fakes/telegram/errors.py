@@ -38,6 +38,8 @@ GROUP_UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
 FILE_TOO_BIG = "Bad Request: file is too big"
 INVALID_FILE_ID = "Bad Request: invalid file_id"
 WRONG_FILE_IDENTIFIER = "Bad Request: wrong file identifier/HTTP URL specified"
+# The Bot API documents "0-200 characters" for a callback answer's text; the server's wording is unknown.
+CALLBACK_ANSWER_TOO_LONG = "Bad Request: MESSAGE_TOO_LONG"
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 WRONG_CHAT_ACTION = "Bad Request: wrong parameter action in request"
 BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"

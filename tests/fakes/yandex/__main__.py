@@ -26,6 +26,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chars-per-second", type=float, default=defaults.chars_per_second, metavar="C")
     parser.add_argument("--indexing-delay", type=float, default=defaults.indexing_delay, metavar="S")
     parser.add_argument(
+        "--models",
+        type=lambda value: tuple(name.strip() for name in value.split(",") if name.strip()),
+        default=None,
+        metavar="A,B,C",
+        help="serve only these model names (each answer names its model)",
+    )
+    parser.add_argument(
         "--context-tokens",
         type=int,
         default=defaults.context_tokens,
@@ -75,6 +82,7 @@ async def serve(args: argparse.Namespace) -> None:
         first_delta_delay=args.first_delta_delay,
         chars_per_second=args.chars_per_second,
         indexing_delay=args.indexing_delay,
+        models=args.models or None,
         context_tokens=args.context_tokens,
         usage=args.usage,
         api_keys=frozenset(args.api_key) if args.api_key else None,

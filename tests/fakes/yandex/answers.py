@@ -10,6 +10,7 @@ user text only and can be combined:
 ``emu:fail=STATUS`` the HTTP request fails with STATUS before streaming
 ``emu:fail_mid``    the stream sends an ``error`` event midway
 ``emu:echo``        the answer starts with the question itself (directives removed)
+``emu:web=N``       with the ``web_search`` tool: N pages found and cited (see ``websearch``)
 ``emu:incomplete``  about half the text, then ``response.incomplete`` (reason ``max_output_tokens``)
 ``emu:filtered``    no text: ``response.incomplete`` (reason ``content_filter``)
 ``emu:failed``      no text: ``response.failed``
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from .search import Quote
 
 _DIRECTIVE = re.compile(
-    r"emu:(?:(history|fail_mid|echo|incomplete|filtered|failed|refusal)\b|(long|slow|fail)=(\d+))"
+    r"emu:(?:(history|fail_mid|echo|incomplete|filtered|failed|refusal)\b|(long|slow|fail|web)=(\d+))"
 )
 _DIRECTIVE_WITH_LEADING_SPACE = re.compile(r"[ \t]*" + _DIRECTIVE.pattern)
 _QUOTED_WORDS = 8
@@ -56,6 +57,7 @@ class Directives:
     fail_status: int | None = None
     fail_mid: bool = False
     echo: bool = False
+    web_pages: int | None = None
     incomplete: bool = False
     filtered: bool = False
     failed: bool = False
@@ -78,6 +80,7 @@ def parse_directives(text: str) -> Directives:
         fail_status=fail_status if fail_status is not None and 400 <= fail_status <= 599 else None,
         fail_mid="fail_mid" in flags,
         echo="echo" in flags,
+        web_pages=min(values["web"], 20) if "web" in values else None,
         incomplete="incomplete" in flags,
         filtered="filtered" in flags,
         failed="failed" in flags,
@@ -97,12 +100,19 @@ def compose_answer(
     history_count: int,
     searched_documents: bool,
     quotes: Sequence[Quote],
+    web_pages: int | None = None,
+    model_name: str | None = None,
 ) -> str:
-    """The full answer text; paragraphs are separated by blank lines."""
+    """The full answer text; paragraphs are separated by blank lines. `web_pages`: how many pages a
+    web search found (None: no web search); `model_name`: said when the emulator serves several."""
     rng = random.Random(_seed(question, history_count, quotes))
     paragraphs = [question if directives.echo and question else _intro(question)]
     if searched_documents:
         paragraphs.append(_documents_paragraph(quotes))
+    if web_pages is not None:
+        paragraphs.append(_web_paragraph(web_pages))
+    if model_name:
+        paragraphs.append(f"Model: {model_name}.")
     if not directives.echo and directives.long_chars is None:
         paragraphs.append(" ".join(rng.sample(_CLOSING_SENTENCES, 2)))
     if directives.history:
@@ -138,6 +148,12 @@ def _documents_paragraph(quotes: Sequence[Quote]) -> str:
     if not quotes:
         return "I found nothing about this in the documents."
     return " ".join(f'The document {quote.filename} says: "{quote.sentence}"' for quote in quotes)
+
+
+def _web_paragraph(pages: int) -> str:
+    if not pages:
+        return "I found nothing about this on the web."
+    return f"I searched the web and found {pages} page{'s' if pages != 1 else ''} about this."
 
 
 def _filler(rng: random.Random, budget: int) -> str:

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from .answers import compose_answer, estimate_tokens, parse_directives, strip_directives
 from .errors import ApiError, bad_request, injected_failure
-from .generation import AnswerPlan, Outcome, checked_model, generate, record_usage
+from .generation import AnswerPlan, Outcome, checked_model, generate, model_name, record_usage
 from .items import count_user_messages, item_text, latest_user_text, new_id, normalize_input
 from .state import EmulatorState, StoredResponse, now
 from .vision import TOKENS_PER_IMAGE, Image, checked_images, describe
@@ -41,7 +41,7 @@ STOPPED_MESSAGE = "The emulator stopped generating this answer (shutdown or rese
 async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     body = await read_json(request)
-    model = checked_model(body.get("model"), request.headers.get("OpenAI-Project"))
+    model = checked_model(body.get("model"), request.headers.get("OpenAI-Project"), state.config.models)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise bad_request("Missing required parameter: 'messages'.", param="messages")
@@ -70,7 +70,7 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
         state.log_rejected_response(completion)
         raise
     completion.images = [image.record() for image in images]
-    plan = _plan(items, images)
+    plan = _plan(items, images, model_name(model) if state.config.models is not None else None)
     if plan.directives.fail_status is not None:
         error = injected_failure(plan.directives.fail_status, "emu:fail")
         completion.finish("failed", error={"code": error.code, "message": error.message})
@@ -84,7 +84,7 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     return await _reply_when_done(state, completion, plan)
 
 
-def _plan(items: list[dict[str, Any]], images: list[Image]) -> AnswerPlan:
+def _plan(items: list[dict[str, Any]], images: list[Image], named_model: str | None) -> AnswerPlan:
     latest = latest_user_text(items)
     directives = parse_directives(latest)
     text = compose_answer(
@@ -93,6 +93,7 @@ def _plan(items: list[dict[str, Any]], images: list[Image]) -> AnswerPlan:
         history_count=count_user_messages(items),
         searched_documents=False,
         quotes=[],
+        model_name=named_model,
     )
     if images:
         text = f"{describe(images)}\n\n{text}"

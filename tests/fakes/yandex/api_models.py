@@ -1,6 +1,6 @@
-"""``GET /v1/models``: the text models Yandex documents for the common instance, as URIs in the
-caller's folder (``en/ai-studio/concepts/generation/models.md``): the configured folder, else the
-``OpenAI-Project`` header's."""
+"""``GET /v1/models``: the served model URIs in the caller's folder (the configured folder, else the
+``OpenAI-Project`` header's): ``--models`` when given, else the text models Yandex documents for the
+common instance (``en/ai-studio/concepts/generation/models.md``)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,13 @@ DEFAULT_FOLDER = "default-folder"
 async def list_models(request: web.Request) -> web.Response:
     folder = state_of(request).config.folder_id or request.headers.get("OpenAI-Project") or DEFAULT_FOLDER
     created = int(now())
+    names = state_of(request).config.models or MODEL_NAMES
     return json_response(
         {
             "object": "list",
             "data": [
                 {"id": f"gpt://{folder}/{name}", "object": "model", "created": created, "owned_by": "yandex"}
-                for name in MODEL_NAMES
+                for name in names
             ],
         }
     )

@@ -43,7 +43,9 @@ _INCOMPLETE_REASONS = {Outcome.CUT_BY_LENGTH: "max_output_tokens", Outcome.FILTE
 @routes.post("/v1/responses")
 async def create_response(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
-    params = parse_response_request(await read_json(request), request.headers.get("OpenAI-Project"))
+    params = parse_response_request(
+        await read_json(request), request.headers.get("OpenAI-Project"), state.config.models
+    )
     plan = plan_answer(state, params)
     response = StoredResponse(
         id=new_id(),
@@ -98,6 +100,7 @@ async def _generate_in_background(state: EmulatorState, response: StoredResponse
         return None
 
     response.search_call = plan.search_call
+    response.web_call = plan.web_call
     outcome = await generate(response, plan, state.config, discard)
     _settle(state, response, plan, outcome)
 
@@ -107,6 +110,7 @@ async def _reply_when_done(state: EmulatorState, response: StoredResponse, plan:
         return None
 
     response.search_call = plan.search_call
+    response.web_call = plan.web_call
     outcome = await generate(response, plan, state.config, discard)
     _settle(state, response, plan, outcome)
     if outcome is Outcome.FAILED_MIDWAY:
@@ -132,8 +136,10 @@ async def _stream(
 
     try:
         await send(*events.opening())
-        response.search_call = plan.search_call  # after the opening snapshots, whose output is empty
-        await send(*events.file_search())
+        # After the opening snapshots, whose output is empty.
+        response.search_call = plan.search_call
+        response.web_call = plan.web_call
+        await send(*events.file_search(), *events.web_search())
         if not (plan.directives.failed or plan.directives.filtered):
             await send(*events.message_start())
         outcome = await generate(response, plan, state.config, lambda piece: send(events.delta(piece)))

@@ -50,6 +50,9 @@ class EmulatorConfig:
     """Value of the ``openai-poll-after-ms`` hint on vector-store reads; the openai polling helpers obey it."""
     max_file_bytes: int = 128 * 1024 * 1024
     """Largest accepted upload (Yandex: 128 MB)."""
+    models: tuple[str, ...] | None = None
+    """Model names served (``--models a,b,c``): listed by ``GET /v1/models``, the only ones a request may
+    name, each answer saying which one wrote it. ``None``: a fixed list is shown and any name accepted."""
     context_tokens: int = 32768
     """The model's context: a request whose instructions, chain, input and search results exceed this
     many tokens (the emulator's estimate) fails with 400 "exceeded prompt length" (Yandex's text

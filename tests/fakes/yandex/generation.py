@@ -1,9 +1,9 @@
 """One response from request to text: validation, context, file search, answer, and paced deltas.
 
-``parse_response_request`` checks a ``POST /v1/responses`` body the way Yandex does (model URI and
-folder, one vector store per ``file_search``). ``plan_answer`` resolves the model's context (a
-``previous_response_id`` chain or a conversation, plus the request's own items), runs the search and
-composes the deterministic answer. ``generate`` then releases that text delta by delta on schedule,
+``parse_response_request`` checks a ``POST /v1/responses`` body the way Yandex does (model URI, folder
+and served model, one vector store per ``file_search``, the ``web_search`` tool's documented fields).
+``plan_answer`` resolves the model's context (a ``previous_response_id`` chain or a conversation, plus
+the request's own items), runs the searches and composes the deterministic answer. ``generate`` then releases that text delta by delta on schedule,
 for the SSE writer or for a plain JSON reply alike.
 """
 
@@ -23,6 +23,7 @@ from .items import count_user_messages, item_text, latest_user_text, new_id, nor
 from .search import Quote, quote_best_sentences
 from .state import EmulatorState, StoredResponse, VectorStore
 from .streaming import paced, split_into_deltas, stopped_before
+from .websearch import WebSearchTool, parse_web_search_tool, search_web
 
 _MODEL_URI = re.compile(r"^gpt://(?P<folder>[^/]+)/(?P<name>.+)$")
 DEFAULT_MAX_NUM_RESULTS = 10
@@ -46,6 +47,7 @@ class ResponseRequest:
     conversation_id: str | None
     tools: list[dict[str, Any]]
     file_search: dict[str, Any] | None
+    web_search: WebSearchTool | None
     stream: bool
     store: bool
     background: bool
@@ -56,10 +58,13 @@ class ResponseRequest:
         return str(self.file_search["vector_store_ids"][0]) if self.file_search else None
 
 
-def parse_response_request(body: dict[str, Any], project: str | None) -> ResponseRequest:
+def parse_response_request(
+    body: dict[str, Any], project: str | None, served: tuple[str, ...] | None = None
+) -> ResponseRequest:
     """A validated ``POST /v1/responses`` body; ``ApiError`` 400 for what Yandex would reject.
-    Without an ``OpenAI-Project`` header any folder is accepted (service-account keys imply one)."""
-    model = checked_model(body.get("model"), project)
+    Without an ``OpenAI-Project`` header any folder is accepted (service-account keys imply one);
+    with ``served`` model names, only those."""
+    model = checked_model(body.get("model"), project, served)
     if "input" not in body:
         raise bad_request("Missing required parameter: 'input'.", param="input")
     conversation = body.get("conversation")
@@ -89,6 +94,7 @@ def parse_response_request(body: dict[str, Any], project: str | None) -> Respons
         conversation_id=conversation_id,
         tools=tools,
         file_search=_file_search_tool(tools),
+        web_search=parse_web_search_tool(tools),
         stream=stream,
         store=body.get("store") is not False,
         background=background,
@@ -96,9 +102,11 @@ def parse_response_request(body: dict[str, Any], project: str | None) -> Respons
     )
 
 
-def checked_model(model: Any, project: str | None) -> str:
+def checked_model(model: Any, project: str | None, served: tuple[str, ...] | None = None) -> str:
     """The request's ``model`` when it is a ``gpt://<folder>/<name>`` URI in the request's folder
-    (any folder without an ``OpenAI-Project`` header); ``ApiError`` 400 otherwise."""
+    (any folder without an ``OpenAI-Project`` header) naming a served model (any, when ``served`` is
+    None); ``ApiError`` 400 otherwise, as Yandex answers an incorrect model URI (INVALID_ARGUMENT,
+    ``troubleshooting/error-codes.md``)."""
     match = _MODEL_URI.match(model) if isinstance(model, str) else None
     if not isinstance(model, str) or match is None:
         raise bad_request(
@@ -112,7 +120,19 @@ def checked_model(model: Any, project: str | None) -> str:
             param="model",
             code="invalid_argument",
         )
+    if served is not None and match["name"] not in served:
+        raise bad_request(
+            f"Invalid model_uri {model!r}: model {match['name']!r} is not available.",
+            param="model",
+            code="invalid_argument",
+        )
     return model
+
+
+def model_name(model: str) -> str:
+    """``gpt://<folder>/<name>`` → ``<name>``."""
+    match = _MODEL_URI.match(model)
+    return match["name"] if match else model
 
 
 def _file_search_tool(tools: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -138,6 +158,7 @@ class AnswerPlan:
     search_call: dict[str, Any] | None
     annotations: list[dict[str, Any]]
     input_tokens: int
+    web_call: dict[str, Any] | None = None
 
 
 def plan_answer(state: EmulatorState, request: ResponseRequest) -> AnswerPlan:
@@ -162,12 +183,17 @@ def plan_answer(state: EmulatorState, request: ResponseRequest) -> AnswerPlan:
             {"type": "file_citation", "file_id": file_id, "filename": filename, "index": 0}
             for file_id, filename in cited
         ]
+    web = search_web(question, request.web_search, directives.web_pages) if request.web_search else None
+    if web is not None:
+        annotations += web.citations
     text = compose_answer(
         question,
         directives,
         history_count=count_user_messages([*context, *request.input_items]),
         searched_documents=store is not None,
         quotes=quotes,
+        web_pages=len(web.urls) if web is not None else None,
+        model_name=model_name(request.model) if state.config.models is not None else None,
     )
     prompt = "\n".join(
         [
@@ -176,7 +202,9 @@ def plan_answer(state: EmulatorState, request: ResponseRequest) -> AnswerPlan:
             quotes_text,
         ]
     )
-    return AnswerPlan(text, directives, search_call, annotations, estimate_tokens(prompt))
+    return AnswerPlan(
+        text, directives, search_call, annotations, estimate_tokens(prompt), web.call if web else None
+    )
 
 
 def _context_items(state: EmulatorState, request: ResponseRequest) -> list[dict[str, Any]]:

@@ -255,6 +255,8 @@ class StoredResponse:
     output_text: str = ""
     message_id: str = field(default_factory=new_id)
     search_call: dict[str, Any] | None = None
+    web_call: dict[str, Any] | None = None
+    """The ``web_search_call`` item, when the request had the ``web_search`` tool (after ``search_call``)."""
     annotations: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
@@ -299,6 +301,8 @@ class StoredResponse:
         items: list[dict[str, Any]] = []
         if self.search_call is not None:
             items.append(self.search_call)
+        if self.web_call is not None:
+            items.append(self.web_call)
         if self.status == "completed" or self.output_text:
             items.append(self.message_item())
         return items
@@ -357,12 +361,15 @@ class StoredResponse:
         """The introspection record (``GET /__emu/responses``)."""
         return {
             "id": self.id,
+            "model": self.model,
+            "instructions": self.instructions,
             "conversation_id": self.conversation_id,
             "previous_response_id": self.previous_response_id,
             "input_text": self.input_text,
             "output_text": self.output_text,
             "status": self.status,
             "tools": self.tools,
+            "citations": self.annotations if self.status == "completed" else [],
             "started_at": self.created_at,
             "first_delta_at": self.first_delta_at,
             "completed_at": self.completed_at,

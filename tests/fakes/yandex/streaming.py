@@ -6,6 +6,9 @@ Event order, as OpenAI's Responses API streams it (``sequence_number`` counts fr
     [file_search: response.output_item.added (file_search_call), response.file_search_call.in_progress,
      response.file_search_call.searching, response.file_search_call.completed,
      response.output_item.done (file_search_call with results)]
+    [web_search: response.output_item.added (web_search_call), response.web_search_call.in_progress,
+     response.web_search_call.searching, response.web_search_call.completed,
+     response.output_item.done (web_search_call with its sources)]
     response.output_item.added (message), response.content_part.added,
     response.output_text.delta × n, [response.output_text.annotation.added × citations],
     response.output_text.done, response.content_part.done, response.output_item.done,
@@ -86,8 +89,12 @@ class ResponseEvents:
         self._sequence = 0
 
     @property
-    def _message_index(self) -> int:
+    def _web_index(self) -> int:
         return 1 if self._response.search_call is not None else 0
+
+    @property
+    def _message_index(self) -> int:
+        return self._web_index + (1 if self._response.web_call is not None else 0)
 
     def _event(self, event_type: str, **fields: Any) -> dict[str, Any]:
         event = {"type": event_type, **fields, "sequence_number": self._sequence}
@@ -119,6 +126,21 @@ class ResponseEvents:
             self._event("response.file_search_call.searching", **location),
             self._event("response.file_search_call.completed", **location),
             self._event("response.output_item.done", output_index=0, item=call),
+        ]
+
+    def web_search(self) -> list[dict[str, Any]]:
+        call = self._response.web_call
+        if call is None:
+            return []
+        index = self._web_index
+        location = {"output_index": index, "item_id": call["id"]}
+        searching = {**call, "status": "in_progress", "action": {**call["action"], "sources": []}}
+        return [
+            self._event("response.output_item.added", output_index=index, item=searching),
+            self._event("response.web_search_call.in_progress", **location),
+            self._event("response.web_search_call.searching", **location),
+            self._event("response.web_search_call.completed", **location),
+            self._event("response.output_item.done", output_index=index, item=call),
         ]
 
     def message_start(self) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from tests.fakes.telegram.models import (
 )
 from tests.fakes.telegram.params import Params, UploadedFile
 from tests.fakes.telegram.rich import RichContent, parse_rich_message
+from tests.fakes.telegram.text import utf16_len
 
 from .common import (
     Handler,
@@ -38,6 +39,7 @@ from .common import (
 if TYPE_CHECKING:
     from tests.fakes.telegram.core import FakeBotApi
 
+MAX_CALLBACK_ANSWER_LENGTH = 200  # answerCallbackQuery: "Text of the notification ... 0-200 characters"
 CHAT_ACTIONS = frozenset(
     {
         "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
@@ -197,8 +199,11 @@ async def answer_callback_query(api: FakeBotApi, params: Params) -> bool:
     too_old = query is None or time.time() - query.created_at > api.config.callback_answer_timeout_s
     if query is None or too_old or query.answer is not None:
         raise bad_request(errors.QUERY_TOO_OLD)
+    text = params.string("text")
+    if text is not None and utf16_len(text) > MAX_CALLBACK_ANSWER_LENGTH:
+        raise bad_request(errors.CALLBACK_ANSWER_TOO_LONG)
     query.answer = {
-        "text": params.string("text"),
+        "text": text,
         "show_alert": params.boolean("show_alert"),
         "url": params.string("url"),
         "cache_time": params.integer("cache_time"),
