@@ -396,25 +396,27 @@ class AnswerQuestion:
             await view.fail(Notice.EMPTY_ANSWER)
             await self._store.record(run.question.key, [user_turn], run.state)
             return self._report(run, Outcome.FAILED, usage)
-        await view.complete(text, completed.sources, [source.url for source in completed.web_sources])
         assistant_turn = Turn(role="assistant", text=text)
         if completed.context_handle is None:
             # A model without a chain of its own (an image question): the chain never saw this exchange,
             # so it goes with the next question, like a stopped answer.
             carried = self._rollover.carried((*run.state.carry_over, user_turn, assistant_turn), run.state)
-            await self._store.record(
-                run.question.key, [user_turn, assistant_turn], replace(run.state, carry_over=carried)
+            state = replace(run.state, carry_over=carried)
+        else:
+            state = replace(
+                run.state,
+                context_handle=completed.context_handle,
+                carry_over=(),
+                context_tokens=usage.input_tokens + usage.output_tokens,
+                model=run.profile.model,
+                chain_started_at=_chain_start(run),
             )
-            return self._report(run, Outcome.COMPLETED, usage, shown_chars=len(text))
-        state = replace(
-            run.state,
-            context_handle=completed.context_handle,
-            carry_over=(),
-            context_tokens=usage.input_tokens + usage.output_tokens,
-            model=run.profile.model,
-            chain_started_at=_chain_start(run),
-        )
+        # Recorded before it is shown: once the user sees the answer, /history and the next question
+        # (also one asked in a group that has just become a supergroup) find it in the conversation.
         await self._store.record(run.question.key, [user_turn, assistant_turn], state)
+        await view.complete(text, completed.sources, [source.url for source in completed.web_sources])
+        if completed.context_handle is None:
+            return self._report(run, Outcome.COMPLETED, usage, shown_chars=len(text))
         # Due when one more exchange like this one would pass the threshold.
         growth = message_tokens(run.question.text) + usage.output_tokens
         due = state.context_handle is not None and (
