@@ -8,14 +8,17 @@ added to the lock files for them."""
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 import zlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
+import pytest
 from openai import AsyncOpenAI
 
+from bot.yandex.documents import VectorStoreIndex
 from tests.e2e.harness import Stack, final_texts
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -236,8 +239,10 @@ async def test_the_index_expires_after_its_last_activity_and_later_documents_joi
     client = AsyncOpenAI(base_url=stack.yandex.base_url, api_key=stack.api_key, project=stack.folder_id)
     try:
         remote = await client.vector_stores.retrieve(store["id"])
+        uploads = [f.filename async for f in client.files.list(purpose="assistants")]
     finally:
         await client.close()
+    assert sorted(uploads) == ["one.md", "three.md", "two.md"], "uploaded with purpose=assistants"
     assert remote.expires_after is not None
     assert (remote.expires_after.anchor, remote.expires_after.days) == ("last_active_at", 9)
     assert remote.expires_at is not None and remote.last_active_at is not None
@@ -271,3 +276,63 @@ async def test_docs_lists_each_documents_status_date_and_size(stack: Stack) -> N
     shown = re.fullmatch(r"1\. notes\.md — ready, (?P<added>\d{4}-\d{2}-\d{2}), 1\.8 KB", line)
     assert shown is not None, f"number, name, status, date and size: {line!r}"
     assert shown["added"] in dates, line
+
+
+def on_disk(content: BinaryIO) -> bool:
+    """Whether a file object is backed by a file of the operating system (not bytes in memory)."""
+    try:
+        content.fileno()
+    except (OSError, io.UnsupportedOperation):
+        return False
+    return True
+
+
+async def test_downloads_stay_in_memory_while_small_and_go_to_disk_when_large(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the upload is handed: bytes in memory for a small file, a file on disk for one over 1 MB;
+    either way read whole, and closed after the upload."""
+    handed: list[tuple[str, bool, BinaryIO]] = []
+    real_upload = VectorStoreIndex.upload
+
+    async def recording_upload(
+        self: VectorStoreIndex, file_name: str, content: BinaryIO, mime_type: str
+    ) -> str:
+        handed.append((file_name, on_disk(content), content))
+        return await real_upload(self, file_name, content, mime_type)
+
+    monkeypatch.setattr(VectorStoreIndex, "upload", recording_upload)
+    large = b"# Ledger\n\n" + b"The ledger lists every crossing of the Kestrel ferry. " * 30_000  # 1.6 MB
+    async with stack.bot():
+        user, chat_id = await private_chat(stack)
+        for name, content in (("small.md", b"# Small\n\nA short note."), ("large.md", large)):
+            await stack.telegram.send_user_message(
+                chat_id, user, document={"file_name": name, "mime_type": "text/markdown", "content": content}
+            )
+            await wait_text(stack, chat_id, f"✅ Ready: {name}")
+    assert [(name, disk) for name, disk, _ in handed] == [("small.md", False), ("large.md", True)]
+    assert all(content.closed for _, _, content in handed), "closed after the upload"
+    client = AsyncOpenAI(base_url=stack.yandex.base_url, api_key=stack.api_key, project=stack.folder_id)
+    try:
+        sizes = {f.filename: f.bytes async for f in client.files.list(purpose="assistants")}
+    finally:
+        await client.close()
+    assert sizes["large.md"] == len(large), "the large file was uploaded whole"
+
+
+async def test_a_refused_index_quota_tells_the_user_and_logs_an_error_for_the_operator(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack.yandex.config.vector_store_quota = 0
+    caplog.set_level(logging.ERROR)
+    async with stack.bot():
+        user, chat_id = await private_chat(stack)
+        await stack.telegram.send_user_message(
+            chat_id,
+            user,
+            document={"file_name": "a.md", "mime_type": "text/markdown", "content": b"# A\n\nFacts."},
+        )
+        failure = await wait_text(stack, chat_id, "❌")
+    assert "limit of indexes is reached" in failure
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and "quota" in r.getMessage()]
+    assert errors, [r.getMessage() for r in caplog.records]
