@@ -245,3 +245,24 @@ async def test_a_group_admin_can_delete_another_members_document(stack: Stack) -
         pressed = await stack.telegram.press_button(chat_id, listing["message_id"], data, user=ann)
         assert "Deleted plan.md" in await callback_answer(stack, pressed)
         await stack.telegram.wait_for(lambda: store_files(stack) == [])
+
+
+async def test_the_transcript_moves_with_a_group_that_becomes_a_supergroup(stack: Stack) -> None:
+    async with stack.bot(reply_format="classic"):
+        ann = await stack.telegram.create_user("Ann", username="ann", language_code="en")
+        chat_id = (await stack.telegram.create_group("Team", supergroup=False, members=[ann]))["id"]
+        asked = await stack.telegram.send_user_message(chat_id, ann, f"{BOT} where are the oars kept?")
+        await answer_to(stack, chat_id, asked)
+        new_id = await stack.telegram.migrate_group(chat_id)
+        await stack.telegram.send_user_message(new_id, ann, f"/history{BOT}")
+
+        def sent_history() -> dict[str, Any] | None:
+            documents = [m["document"] for m in stack.telegram.bot_messages(new_id) if m["document"]]
+            return documents[-1] if documents else None
+
+        await stack.telegram.wait_for(lambda: sent_history() is not None)
+        document = sent_history()
+        assert document is not None
+        transcript = stack.telegram.controller.state.files[document["file_id"]].read().decode()
+    assert "where are the oars kept?" in transcript, "the transcript moved to the supergroup"
+    assert "## Ann — " in transcript and "## Assistant — " in transcript
