@@ -254,15 +254,18 @@ async def test_the_transcript_moves_with_a_group_that_becomes_a_supergroup(stack
         asked = await stack.telegram.send_user_message(chat_id, ann, f"{BOT} where are the oars kept?")
         await answer_to(stack, chat_id, asked)
         new_id = await stack.telegram.migrate_group(chat_id)
-        await stack.telegram.send_user_message(new_id, ann, f"/history{BOT}")
+        command = await stack.telegram.send_user_message(new_id, ann, f"/history{BOT}")
 
-        def sent_history() -> dict[str, Any] | None:
-            documents = [m["document"] for m in stack.telegram.bot_messages(new_id) if m["document"]]
-            return documents[-1] if documents else None
+        def replies() -> list[dict[str, Any]]:
+            return [
+                m
+                for m in stack.telegram.bot_messages(new_id)
+                if m["reply_to_message_id"] == command["message_id"]
+            ]
 
-        await stack.telegram.wait_for(lambda: sent_history() is not None)
-        document = sent_history()
-        assert document is not None
-        transcript = stack.telegram.controller.state.files[document["file_id"]].read().decode()
+        await stack.telegram.wait_for(lambda: bool(replies()))
+        [reply] = replies()
+        assert reply["document"] is not None, f"/history found no transcript: {reply['text']!r}"
+        transcript = stack.telegram.controller.state.files[reply["document"]["file_id"]].read().decode()
     assert "where are the oars kept?" in transcript, "the transcript moved to the supergroup"
     assert "## Ann — " in transcript and "## Assistant — " in transcript
