@@ -4,6 +4,7 @@ someone else's answer, /new, delete another member's document)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -266,3 +267,18 @@ async def test_the_transcript_moves_with_a_group_that_becomes_a_supergroup(stack
         transcript = stack.telegram.controller.state.files[reply["document"]["file_id"]].read().decode()
     assert "where are the oars kept?" in transcript, "the transcript moved to the supergroup"
     assert "## Ann — " in transcript and "## Assistant — " in transcript
+
+
+async def test_frames_of_a_group_answer_come_at_most_every_three_seconds(stack: Stack) -> None:
+    async with stack.bot(reply_format="classic"):
+        chat_id, ann, _ = await team(stack)
+        asked = await stack.telegram.send_user_message(
+            chat_id, ann, f"{BOT} tell me slowly emu:slow=150 emu:long=700"
+        )
+        await answer_to(stack, chat_id, asked, timeout=40)
+        reply = reply_to(stack, chat_id, asked["message_id"])
+    assert reply is not None
+    frames = [version["at"] for version in reply["versions"][:-1]]  # the last one is the final text
+    assert len(frames) >= 3, "the answer grew in several frames"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(frames)]
+    assert min(gaps) >= 2.8, f"frames closer than 3 s (allowing for HTTP jitter): {gaps}"
