@@ -114,3 +114,28 @@ async def test_a_rollover_in_a_group_summarizes_with_labels_and_carries_replay_t
     for number in range(1, asked + 1):
         assert f"Question {number}: what about part {number}?" in transcript
     assert len([line for line in transcript.splitlines() if line.startswith("## ")]) == 2 * asked
+
+
+def answered_in(stack: Stack, chat_id: int, count: int) -> bool:
+    completed = [r for r in stack.yandex.responses() if r["status"] == "completed"]
+    return len(completed) == count and len(stack.telegram.bot_messages(chat_id)) == count
+
+
+async def test_history_keeps_the_last_transcript_max_turns_turns(stack: Stack) -> None:
+    async with stack.bot(reply_format="classic", transcript_max_turns=10):
+        user = await stack.telegram.create_user("Alice", language_code="en")
+        chat_id = (await stack.telegram.create_private_chat(user))["id"]
+        for number in range(1, 7):
+            await stack.telegram.send_user_message(chat_id, user, f"Question {number}: and part {number}?")
+            await stack.telegram.wait_for(partial(answered_in, stack, chat_id, number))
+        await stack.telegram.send_user_message(chat_id, user, "/history")
+        await stack.telegram.wait_for(
+            lambda: stack.telegram.bot_messages(chat_id)[-1]["document"] is not None
+        )
+        document = stack.telegram.bot_messages(chat_id)[-1]["document"]
+        transcript = stack.telegram.controller.state.files[document["file_id"]].read().decode()
+    headers = [line for line in transcript.splitlines() if line.startswith("## ")]
+    assert len(headers) == 10, transcript
+    assert "Question 1:" not in transcript, "the oldest exchange went"
+    for number in range(2, 7):
+        assert f"Question {number}: and part {number}?" in transcript
