@@ -237,7 +237,9 @@ async def test_an_injected_429_penalises_the_chat_like_an_earned_one(
     ]
 
 
-async def test_an_injected_global_429_penalises_the_whole_bot(telegram_fake: TelegramFake, tg_bot: Bot) -> None:
+async def test_an_injected_global_429_penalises_the_whole_bot(
+    telegram_fake: TelegramFake, tg_bot: Bot
+) -> None:
     chat_id, other_id = await private_chat_id(telegram_fake), await private_chat_id(telegram_fake)
     telegram_fake.fail_next(
         "sendMessageDraft",
@@ -282,7 +284,9 @@ async def test_a_5xx_may_come_after_the_message_was_shown(telegram_fake: Telegra
 
 
 @asynccontextmanager
-async def webhook_endpoint(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
+async def webhook_endpoint(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/hook", handler)
     runner = web.AppRunner(app, shutdown_timeout=0.5)

@@ -22,7 +22,6 @@ from aiohttp import web
 
 from .core import FakeBotApi
 from .errors import BotApiError, ControlError
-from .ratelimit import PenaltyScope
 from .media import audio_content, photo_content, quote_of, voice_content
 from .models import (
     ADMINISTRATOR,
@@ -43,6 +42,7 @@ from .models import (
     anonymous_admin_user,
     chat_member_api,
 )
+from .ratelimit import PenaltyScope
 from .state import FakeState
 from .text import Entity, check_entity_bounds, detect_entities, utf16_len, validate_entities
 

@@ -150,7 +150,13 @@ class RateLimiter:
         if current is None or current.until < until:
             self._penalties[key] = _Penalty(until=until, kind=kind)
         self.injected.append(
-            {"method": method, "chat_id": chat_id, "kind": kind, "retry_after": retry_after, "at": time.time()}
+            {
+                "method": method,
+                "chat_id": chat_id,
+                "kind": kind,
+                "retry_after": retry_after,
+                "at": time.time(),
+            }
         )
 
     def _check_global(self, method: str, chat_id: int, now: float) -> None:
