@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 
 from bot.core.output_limits import (
@@ -79,7 +80,7 @@ def test_the_global_limit_spaces_calls_so_no_rolling_second_holds_more_than_the_
     starts.sort()
     busiest = max(sum(1 for s in starts[i:] if s - first < 1.0) for i, first in enumerate(starts))
     assert busiest == 27  # 30/s less the 10 % margin, never a burst on top
-    assert all(b - a >= 1 / 27 - 1e-9 for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b - a >= 1 / 27 - 1e-9 for a, b in itertools.pairwise(starts))
 
 
 def test_frames_that_cannot_go_soon_are_refused_and_told_when_to_ask_again() -> None:
@@ -194,9 +195,10 @@ async def test_requests_made_together_are_decided_together_by_priority_then_leas
 async def test_a_cancelled_request_does_not_stop_the_others() -> None:
     store = RecordingStore()
     scheduler = OutputScheduler(store)
-    cancelled = asyncio.ensure_future(scheduler.request(1, Kind.MESSAGE, is_group=False, priority=FINAL))
-    kept = asyncio.ensure_future(scheduler.request(2, Kind.MESSAGE, is_group=False, priority=FINAL))
-    await asyncio.sleep(0)
-    cancelled.cancel()
-    assert (await kept).granted
+    async with asyncio.TaskGroup() as tasks:
+        cancelled = tasks.create_task(scheduler.request(1, Kind.MESSAGE, is_group=False, priority=FINAL))
+        kept = tasks.create_task(scheduler.request(2, Kind.MESSAGE, is_group=False, priority=FINAL))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+    assert kept.result().granted and cancelled.cancelled()
     await scheduler.close()

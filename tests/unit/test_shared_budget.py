@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from typing import Any
@@ -50,13 +51,15 @@ async def test_two_replicas_never_exceed_one_chats_rate_together(redis_client: a
 
 async def test_the_global_slots_are_shared_by_replicas_and_drafts(redis_client: aioredis.Redis) -> None:
     a, b = pair(redis_client, OutputLimits(global_per_s=10.0, margin=0.0))
-    waits = []
+    waits: list[float] = []
     for store, kind in ((a, Kind.MESSAGE), (b, Kind.DRAFT), (a, Kind.DRAFT), (b, Kind.MESSAGE)):
         (grant,) = await store.decide([request(len(waits) + 1, kind)])
         assert grant.granted
         waits.append(grant.wait_s)
     # One slot every 0.1 s whoever asks and whatever the kind: a rolling second never holds more than 10.
-    assert waits[0] < 0.01 and all(0.08 < later - earlier < 0.11 for earlier, later in zip(waits, waits[1:]))
+    assert waits[0] < 0.01 and all(
+        0.08 < later - earlier < 0.11 for earlier, later in itertools.pairwise(waits)
+    )
 
 
 async def test_the_group_window_and_final_reserve_hold_across_replicas(redis_client: aioredis.Redis) -> None:
