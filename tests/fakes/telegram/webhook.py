@@ -1,6 +1,7 @@
 """Webhook delivery: POST each pending update as JSON to the bot's URL, like Telegram does.
 
-Per chat, updates go out one at a time in order (a lane task per chat); lanes of different chats run in
+Per chat, updates go out one at a time in order (a lane task per chat; with `webhook_concurrent` every update
+has a task of its own, so one chat's updates may overlap); lanes of different chats run in
 parallel, at most `max_connections` requests at once. A non-2xx answer or a connection error is retried with
 a doubling backoff (config `webhook_retry_min_delay_s` … `webhook_retry_max_delay_s`) until it succeeds or
 the webhook is removed; the last failure shows in getWebhookInfo. As Telegram allows, a 2xx answer may carry
