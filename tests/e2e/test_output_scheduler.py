@@ -39,7 +39,10 @@ async def test_twenty_private_chats_and_three_groups_answering_at_once_cost_no_4
         question = "emu:long=500 emu:slow=15 tell me about rivers"
         await asyncio.gather(
             *(stack.telegram.send_user_message(chat_id, user, question) for chat_id, user in privates),
-            *(stack.telegram.send_user_message(chat_id, user, f"{BOT} {question}") for chat_id, user in groups),
+            *(
+                stack.telegram.send_user_message(chat_id, user, f"{BOT} {question}")
+                for chat_id, user in groups
+            ),
         )
         chat_ids = [chat_id for chat_id, _ in privates + groups]
         await stack.telegram.wait_for(lambda: finished_responses(stack) >= 23, timeout=90)
