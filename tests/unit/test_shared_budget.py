@@ -132,7 +132,6 @@ async def test_every_key_is_namespaced_and_expires(redis_client: aioredis.Redis)
         f"{NS.prefix}:tg-rate:dlearn:1",
         f"{NS.prefix}:tg-rate:dpause:1",
         f"{NS.prefix}:tg-rate:draft:1",
-        f"{NS.prefix}:tg-rate:global:last429",
         f"{NS.prefix}:tg-rate:global:tat",
         f"{NS.prefix}:tg-rate:window:-100",
     ]
