@@ -170,11 +170,8 @@ end
 if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', ms) end
 redis.call('HSET', KEYS[2], 'tokens', '0', 'ts', string.format('%.0f', now))
 redis.call('PEXPIRE', KEYS[2], 600000)
-if ARGV[2] == '1' then
-  lower(KEYS[3], ARGV[4])
-  return 1
-end
--- Sends or edits refused in two chats at once: the bot-wide limit (see output_limits).
+if ARGV[2] == '1' then lower(KEYS[3], ARGV[4]) end
+-- 429s in two chats at once: taken for the bot-wide limit (see output_limits).
 local previous = redis.call('GET', KEYS[4])
 if previous and previous ~= ARGV[7] then
   if redis.call('PTTL', KEYS[5]) < ms then redis.call('SET', KEYS[5], '1', 'PX', ms) end

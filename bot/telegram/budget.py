@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from bot.core.output_limits import (
@@ -41,8 +42,10 @@ class _Waiting:
 
 
 class OutputScheduler:
-    def __init__(self, store: OutputStore) -> None:
+    def __init__(self, store: OutputStore, limits: OutputLimits | None = None) -> None:
         self._store = store
+        self._late_drop_s = (limits or OutputLimits()).late_drop_s
+        self.late_frames = 0  # frames not sent because this process came back too late (diagnostics)
         self._pending: list[_Waiting] = []
         self._flusher: asyncio.Task[None] | None = None
         self._served: dict[int, int] = {}  # chat → when it was last granted a turn (a counter)
@@ -52,7 +55,7 @@ class OutputScheduler:
     @classmethod
     def local(cls, limits: OutputLimits | None = None) -> OutputScheduler:
         """A scheduler whose budgets live in this process only (one replica, tests)."""
-        return cls(LocalOutputStore(limits))
+        return cls(LocalOutputStore(limits), limits)
 
     async def request(self, chat_id: int, kind: Kind, *, is_group: bool, priority: Priority) -> Grant:
         """Ask once: granted (the call may go after `wait_s`) or refused (ask again after `wait_s`)."""
@@ -75,11 +78,21 @@ class OutputScheduler:
                 return
 
     async def try_turn(self, chat_id: int, kind: Kind, *, is_group: bool, priority: Priority) -> bool:
-        """One request; when granted, wait until the turn comes. False: refused, nothing to wait for."""
+        """One request; when granted, wait until the turn comes. False: refused, or this process came
+        back too late for its turn (see `missed`)."""
         grant = await self.request(chat_id, kind, is_group=is_group, priority=priority)
         if grant.granted and grant.wait_s > 0:
             await asyncio.sleep(grant.wait_s)
-        return grant.granted
+        return grant.granted and not self.missed(grant)
+
+    def missed(self, grant: Grant) -> bool:
+        """A frame's turn has passed: the call would leave so late after its slot that it could bunch
+        up with later calls on the way to Telegram (an overloaded event loop). Drop the frame."""
+        late = grant.late_by(time.monotonic())
+        if late <= self._late_drop_s:
+            return False
+        self.late_frames += 1
+        return True
 
     async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
         """Telegram said `retry after N`: pause what it was about, and learn (see output_limits)."""
@@ -116,7 +129,9 @@ class OutputScheduler:
                     if not waiting.future.done():
                         waiting.future.set_exception(error)
                 continue
-            for waiting, grant in zip(live, grants, strict=True):
+            decided_at = time.monotonic()
+            for waiting, decided in zip(live, grants, strict=True):
+                grant = Grant(decided.granted, decided.wait_s, decided_at)
                 if grant.granted:
                     self._grants += 1
                     served[waiting.request.chat_id] = self._grants
