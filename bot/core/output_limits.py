@@ -115,8 +115,8 @@ class OutputStore(Protocol):
         """Grant or refuse each request, in the given order (callers sort by priority)."""
         ...
 
-    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
-        """Telegram answered 429 with `retry_after`: pause, learn."""
+    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
+        """Telegram answered 429 with `retry_after`: pause, learn. → seconds the whole bot is paused."""
         ...
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
@@ -222,7 +222,8 @@ class LocalOutputState:
             self._forget_idle(now)
         return grants
 
-    def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
+    def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
+        """→ seconds the whole bot is paused (0: only the chat)."""
         now = self._clock()
         lim = self._limits
         chat = self._chat(chat_id, now)
@@ -245,6 +246,7 @@ class LocalOutputState:
             factor = learnt(self._factor, self._factor_at, now, lim)
             self._factor, self._factor_at = max(lim.min_factor, factor * lim.global_backoff), now
         self._last_429 = (chat_id, until)
+        return max(0.0, self._paused_until - now)
 
     def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         chat = self._chats.pop(old_chat_id, None)
@@ -296,8 +298,8 @@ class LocalOutputStore:
     async def decide(self, requests: Sequence[TurnRequest]) -> list[Grant]:
         return self.state.decide(requests)
 
-    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
-        self.state.penalise(chat_id, kind, retry_after)
+    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
+        return self.state.penalise(chat_id, kind, retry_after)
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         self.state.move_chat(old_chat_id, new_chat_id)
