@@ -21,7 +21,7 @@ are taken for the bot-wide limit (Telegram does not say which limit it was) and 
 and lower the global rate by a quarter; both factors climb back by half in `recovery_s`.
 
 A granted turn is only safe if the call leaves when its slot comes: a frame whose caller comes back
-more than `late_drop_s` after its slot (an overloaded event loop) is not sent, since late calls bunch
+more than `late_drop_s` (50 ms) after its slot (an overloaded event loop) is not sent, since late calls bunch
 up on the way to Telegram; it asks again (final texts always go).
 
 `LocalOutputStore` keeps this state in the process: the single-process store and the fallback of the
@@ -69,7 +69,7 @@ class OutputLimits:
     first_frame_horizon_s: float = 0.3
     frame_horizon_s: float = 0.1
     group_final_reserve: int = 3
-    late_drop_s: float = 0.1
+    late_drop_s: float = 0.05
     pause_margin_s: float = 0.05
     idle_forget_s: float = 600.0
 
