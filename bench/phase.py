@@ -122,7 +122,9 @@ async def run_phase(
         before_fakes = [fake.usage().cpu_seconds for fake in fakes.children]
         before_redis = await _redis_snapshot(child, counts_path) if bot.counts_redis else None
         started = time.time()
-        asked, result.outcome = await _ask_and_wait(questions, fakes, child, scenario.timeout_s, "questions")
+        asked, result.outcome = await _ask_and_wait(
+            questions, fakes, child, scenario.timeout_s, "questions", arrivals=scenario.arrivals_s
+        )
         finished = time.time()
         after_cpu = child.usage()
         after_fakes = [fake.usage().cpu_seconds for fake in fakes.children]
@@ -191,7 +193,7 @@ def _difference(before: dict[str, int], after: dict[str, int]) -> dict[str, int]
 async def _populate(fakes: Fakes, scenario: Scenario, username: str) -> tuple[Question, list[Question]]:
     """Users and chats of the scenario, plus a warm-up chat of the same kind; their questions."""
     telegram = fakes.telegram
-    if scenario.kind == "private":
+    if scenario.kind in ("private", "sustained"):
         await telegram.create_user(WARM_UP_USER, "Warm")
         await telegram.create_private_chat(WARM_UP_USER)
         warm_up = Question("w0000", WARM_UP_USER, WARM_UP_USER, _text("w0000", WARM_UP_CHARS), False)
@@ -265,10 +267,17 @@ def _read_counts(path: Path) -> dict[str, Any] | None:
 
 
 async def _ask_and_wait(
-    questions: Sequence[Question], fakes: Fakes, child: Child, timeout: float, what: str
+    questions: Sequence[Question],
+    fakes: Fakes,
+    child: Child,
+    timeout: float,
+    what: str,
+    *,
+    arrivals: Sequence[float] = (),
 ) -> tuple[list[Question], Outcome]:
-    """Send the questions at about the same time; wait until every answer is whole in Telegram.
-    Returns the questions with their message ids and send times, and how the wait ended."""
+    """Send the questions at about the same time (or each at its moment of `arrivals`, seconds from
+    now); wait until every answer is whole in Telegram. Returns the questions with their message ids
+    and send times, and how the wait ended (the timeout counts from the last question)."""
 
     async def ask(question: Question) -> Question:
         message = await fakes.telegram.send_message(question.chat_id, question.user_id, question.text)
@@ -282,7 +291,20 @@ async def _ask_and_wait(
             time.time(),
         )
 
-    asked = list(await bounded_gather(questions, ask, concurrency=64))
+    if arrivals:
+        start = time.monotonic()
+
+        async def ask_on_time(question: Question, offset: float) -> Question:
+            await asyncio.sleep(max(0.0, start + offset - time.monotonic()))
+            return await ask(question)
+
+        asked = list(
+            await asyncio.gather(
+                *(ask_on_time(q, offset) for q, offset in zip(questions, arrivals, strict=True))
+            )
+        )
+    else:
+        asked = list(await bounded_gather(questions, ask, concurrency=64))
     deadline = time.monotonic() + timeout
     outputs = await _wait_for_model(fakes, asked, deadline, child)
     outcome: Outcome = (
