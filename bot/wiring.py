@@ -90,6 +90,8 @@ class Runtime:
     heartbeat_redis: aioredis.Redis
     credentials: YandexCredentials
     openai: AsyncOpenAI
+    answers_openai: AsyncOpenAI
+    """The client that streams answers (see `bot.yandex.client.build_openai_client`)."""
     receipt: UpdateReceipt
     lanes: LaneRunner
     services: BotServices
@@ -117,6 +119,7 @@ class Runtime:
             self._stop_listener.cancel()
             await asyncio.gather(self._stop_listener, return_exceptions=True)
         await self.openai.close()
+        await self.answers_openai.close()
         await self.speech_http.aclose()
         await self.credentials.aclose()
         await self.redis.aclose()
@@ -196,6 +199,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
     receipt = UpdateReceipt(stale_after=settings.updates_stale_seconds)
     bot.session.middleware(ReceiptMiddleware(receipt))
     credentials, openai = build_yandex(settings)
+    answers_openai = build_openai_client(settings, credentials, answer_streams=True)
     ns = Namespace(bot_id=settings.bot_id)
     metrics = Metrics()
     conversations = RedisConversationStore(
@@ -210,7 +214,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
 
     folder, default_model = settings.yc_folder_id, settings.yc_model
     text_model = ResponsesAnswerModel(
-        openai,
+        answers_openai,
         lambda name: model_uri(folder, name or default_model),
         web_search=WebSearchOptions(domains=settings.web_search_domains, region=settings.web_search_region),
         metrics=metrics,
@@ -398,6 +402,7 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
         heartbeat_redis=heartbeat_redis,
         credentials=credentials,
         openai=openai,
+        answers_openai=answers_openai,
         receipt=receipt,
         lanes=lanes,
         services=services,
