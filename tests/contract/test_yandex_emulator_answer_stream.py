@@ -25,7 +25,6 @@ from bot.core.ports import AnswerRequest, CompletionRequest
 from bot.yandex.answers import ResponsesAnswerModel, ResponsesAnswerStream
 from tests.fakes.yandex.server import YandexEmulator
 
-
 BACKENDS = ("httpx", "aiohttp")
 
 
