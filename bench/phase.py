@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -162,9 +163,17 @@ def _bot_env(fakes: Fakes, redis_url: str, bot: BotUnderTest, counts_path: Path)
         "YC_BASE_URL": fakes.emulator_url,
         # Rich replies, as when the recorded results were measured (the default became classic later).
         "REPLY_FORMAT": "rich",
+        # The metrics endpoint stays on, on a free port: the default 8080 may be taken on this machine.
+        "METRICS_PORT": str(_free_port()),
         "BENCH_REDIS_COUNTS": str(counts_path),
         **bot.env,
     }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def _flush(redis_url: str) -> None:
