@@ -2,8 +2,8 @@
 
 Starts the Telegram fake and the Yandex emulator in their own processes, then for every scenario runs
 each bot under test (this bot, then the baselines) as a child process against them, one at a time,
-and writes `<out>/<scenario>.json` and `<out>/README.md`. The full run takes about 15 minutes on two
-cores (hard budget: `--budget`, default 1200 s; phases that would not fit are skipped and said so);
+and writes `<out>/<scenario>.json` and `<out>/README.md`. The full run takes about 20 minutes on two
+cores (hard budget: `--budget`, default 1500 s; phases that would not fit are skipped and said so);
 `--quick` is a smoke run of a minute or less, written to `bench/results/quick/` by default.
 """
 
@@ -43,7 +43,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database the run may flush")
     parser.add_argument("--only", nargs="*", metavar="SCENARIO", help="run only these scenarios")
     parser.add_argument("--bots", nargs="*", metavar="BOT", help="run only these bots (ours, naive, edit100)")
-    parser.add_argument("--budget", type=float, default=1200.0, metavar="S", help="wall-clock budget")
+    parser.add_argument("--budget", type=float, default=1500.0, metavar="S", help="wall-clock budget")
     parser.add_argument(
         "--gc-freeze",
         action="store_true",
