@@ -288,7 +288,8 @@ async def build_runtime(settings: Settings) -> Runtime:
             sweep_seconds=min(2.0, settings.lane_lock_seconds / 3),
         ),
     )
-    scheduler = OutputScheduler(RedisOutputStore(redis, ns, output_limits(settings)))
+    limits = output_limits(settings)
+    scheduler = OutputScheduler(RedisOutputStore(redis, ns, limits), limits)
     sender = TelegramSender(bot, scheduler, Capabilities(), metrics)
     active = ActiveAnswers()
     knowledge_store = RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400)

@@ -17,8 +17,12 @@ text goes later instead. Frames leave one message token and `group_final_reserve
 final texts.
 
 It learns: a 429 on drafts halves that chat's draft rate; 429s in two chats within one `retry_after`
-are taken for the bot-wide limit (Telegram does not say which limit it was) and lower the global rate
-by a quarter; both factors climb back by half in `recovery_s`.
+are taken for the bot-wide limit (Telegram does not say which limit it was) and pause the whole bot
+and lower the global rate by a quarter; both factors climb back by half in `recovery_s`.
+
+A granted turn is only safe if the call leaves when its slot comes: a frame whose caller comes back
+more than `late_drop_s` (50 ms) after its slot (an overloaded event loop) is not sent, since late calls bunch
+up on the way to Telegram; it asks again (final texts always go).
 
 `LocalOutputStore` keeps this state in the process: the single-process store and the fallback of the
 shared Redis store (bot.storage.telegram_budget), which implements the same rule in Lua.
@@ -65,6 +69,7 @@ class OutputLimits:
     first_frame_horizon_s: float = 0.3
     frame_horizon_s: float = 0.1
     group_final_reserve: int = 3
+    late_drop_s: float = 0.05
     pause_margin_s: float = 0.05
     idle_forget_s: float = 600.0
 
@@ -95,6 +100,12 @@ class Grant:
     granted: bool
     wait_s: float
     """Granted: seconds until the booked turn comes (the call goes then). Refused: when to ask again."""
+    decided_at: float = 0.0
+    """time.monotonic() when the decision reached this process (the scheduler sets it)."""
+
+    def late_by(self, now: float) -> float:
+        """How long after its slot a call made at `now` would leave."""
+        return now - (self.decided_at + self.wait_s)
 
 
 class OutputStore(Protocol):
@@ -104,8 +115,8 @@ class OutputStore(Protocol):
         """Grant or refuse each request, in the given order (callers sort by priority)."""
         ...
 
-    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
-        """Telegram answered 429 with `retry_after`: pause, learn."""
+    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
+        """Telegram answered 429 with `retry_after`: pause, learn. → seconds the whole bot is paused."""
         ...
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
@@ -211,7 +222,8 @@ class LocalOutputState:
             self._forget_idle(now)
         return grants
 
-    def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
+    def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
+        """→ seconds the whole bot is paused (0: only the chat)."""
         now = self._clock()
         lim = self._limits
         chat = self._chat(chat_id, now)
@@ -226,11 +238,15 @@ class LocalOutputState:
             chat.messages.tokens, chat.messages.updated = 0.0, now
         previous = self._last_429
         if previous is not None and previous[0] != chat_id and previous[1] > now:
-            # 429s in two chats at once: the bot-wide limit (Telegram penalises the whole bot then).
+            # 429s in two chats at once: taken for the bot-wide limit (Telegram penalises the whole bot
+            # then, and every chat's next call would earn another 429). A stricter per-chat limit hit
+            # by several chats at once is taken for it too: a false alarm costs a pause and a slower
+            # global rate for a while, a missed one a 429 in every chat.
             self._paused_until = max(self._paused_until, until)
             factor = learnt(self._factor, self._factor_at, now, lim)
             self._factor, self._factor_at = max(lim.min_factor, factor * lim.global_backoff), now
         self._last_429 = (chat_id, until)
+        return max(0.0, self._paused_until - now)
 
     def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         chat = self._chats.pop(old_chat_id, None)
@@ -282,8 +298,8 @@ class LocalOutputStore:
     async def decide(self, requests: Sequence[TurnRequest]) -> list[Grant]:
         return self.state.decide(requests)
 
-    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
-        self.state.penalise(chat_id, kind, retry_after)
+    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
+        return self.state.penalise(chat_id, kind, retry_after)
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         self.state.move_chat(old_chat_id, new_chat_id)

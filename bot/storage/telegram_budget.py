@@ -154,7 +154,7 @@ return out
 
 # KEYS: pause (sends+edits or drafts), bucket, draft learn, last429, global pause, global learn.
 # ARGV: [1] pause (ms), [2] draft (0|1), [3] recovery per µs, [4] draft backoff, [5] global backoff,
-#       [6] lowest factor, [7] chat id.
+#       [6] lowest factor, [7] chat id. Returns the whole bot's pause (ms; ≤ 0: none).
 _PENALISE = (
     _LEARNT
     + """
@@ -171,13 +171,14 @@ if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', m
 redis.call('HSET', KEYS[2], 'tokens', '0', 'ts', string.format('%.0f', now))
 redis.call('PEXPIRE', KEYS[2], 600000)
 if ARGV[2] == '1' then lower(KEYS[3], ARGV[4]) end
+-- 429s in two chats at once: taken for the bot-wide limit (see output_limits).
 local previous = redis.call('GET', KEYS[4])
 if previous and previous ~= ARGV[7] then
   if redis.call('PTTL', KEYS[5]) < ms then redis.call('SET', KEYS[5], '1', 'PX', ms) end
   lower(KEYS[6], ARGV[5])
 end
 redis.call('SET', KEYS[4], ARGV[7], 'PX', ms)
-return 1
+return redis.call('PTTL', KEYS[5])
 """
 )
 
@@ -262,8 +263,8 @@ class RedisOutputStore:
             return await self._fallback.decide(requests)
         return [Grant(bool(int(flat[i])), int(flat[i + 1]) / 1_000_000) for i in range(0, len(flat), 2)]
 
-    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
-        await self._fallback.penalise(chat_id, kind, retry_after)
+    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
+        local_pause = await self._fallback.penalise(chat_id, kind, retry_after)
         limits = self._limits
         pause, dpause, chat, draft, _, dlearn = self._keys_of(chat_id)
         is_draft = kind is Kind.DRAFT
@@ -286,9 +287,11 @@ class RedisOutputStore:
         ]
         try:
             async with asyncio.timeout(self._call_timeout_s):
-                await self._penalise(keys=keys, args=args)
+                bot_pause_ms = await self._penalise(keys=keys, args=args)
         except UNAVAILABLE as error:
             self._unavailable(error)
+            return local_pause
+        return max(0.0, int(bot_pause_ms) / 1000)
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         await self._fallback.move_chat(old_chat_id, new_chat_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from bot.core.output_limits import (
@@ -29,6 +30,7 @@ from bot.core.output_limits import (
 
 log = logging.getLogger(__name__)
 
+MAX_LATE_RETRIES = 3  # a final text asks again at most this often for a turn it came back late for
 MAX_BATCH = 64  # requests per store call; the rest wait for the next one, highest priority first
 _FORGET_SERVED_OVER = 50_000  # fairness bookkeeping is reset past this many chats (it is only an order)
 
@@ -41,8 +43,11 @@ class _Waiting:
 
 
 class OutputScheduler:
-    def __init__(self, store: OutputStore) -> None:
+    def __init__(self, store: OutputStore, limits: OutputLimits | None = None) -> None:
         self._store = store
+        self._late_drop_s = (limits or OutputLimits()).late_drop_s
+        self.late_turns = 0  # turns not used because this process came back too late (diagnostics)
+        self._bot_paused_until = 0.0  # a bot-wide 429 this process knows of: booked turns wait too
         self._pending: list[_Waiting] = []
         self._flusher: asyncio.Task[None] | None = None
         self._served: dict[int, int] = {}  # chat → when it was last granted a turn (a counter)
@@ -52,7 +57,7 @@ class OutputScheduler:
     @classmethod
     def local(cls, limits: OutputLimits | None = None) -> OutputScheduler:
         """A scheduler whose budgets live in this process only (one replica, tests)."""
-        return cls(LocalOutputStore(limits))
+        return cls(LocalOutputStore(limits), limits)
 
     async def request(self, chat_id: int, kind: Kind, *, is_group: bool, priority: Priority) -> Grant:
         """Ask once: granted (the call may go after `wait_s`) or refused (ask again after `wait_s`)."""
@@ -66,24 +71,45 @@ class OutputScheduler:
     async def turn(
         self, chat_id: int, kind: Kind, *, is_group: bool, priority: Priority = Priority.FINAL
     ) -> None:
-        """Wait until a turn is granted and has come. For text that must not be dropped."""
+        """Wait until a turn is granted and has come. For text that must not be dropped. A turn
+        missed by coming back late is asked for again a few times (then the text goes anyway)."""
+        late_retries = 0
         while True:
             grant = await self.request(chat_id, kind, is_group=is_group, priority=priority)
             if grant.wait_s > 0:
                 await asyncio.sleep(grant.wait_s)
-            if grant.granted:
-                return
+            if not grant.granted:
+                continue
+            if late_retries < MAX_LATE_RETRIES and self.missed(grant):
+                late_retries += 1
+                continue
+            return
 
     async def try_turn(self, chat_id: int, kind: Kind, *, is_group: bool, priority: Priority) -> bool:
-        """One request; when granted, wait until the turn comes. False: refused, nothing to wait for."""
+        """One request; when granted, wait until the turn comes. False: refused, or this process came
+        back too late for its turn (see `missed`)."""
         grant = await self.request(chat_id, kind, is_group=is_group, priority=priority)
         if grant.granted and grant.wait_s > 0:
             await asyncio.sleep(grant.wait_s)
-        return grant.granted
+        return grant.granted and not self.missed(grant)
+
+    def missed(self, grant: Grant) -> bool:
+        """A granted turn has passed: the call would leave so late after its slot that it could bunch
+        up with later calls on the way to Telegram (an overloaded event loop), or the whole bot has
+        been paused since it was granted (a bot-wide 429). Drop the frame, or ask again."""
+        now = time.monotonic()
+        if now < self._bot_paused_until:
+            return True
+        if grant.late_by(now) <= self._late_drop_s:
+            return False
+        self.late_turns += 1
+        return True
 
     async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
         """Telegram said `retry after N`: pause what it was about, and learn (see output_limits)."""
-        await self._store.penalise(chat_id, kind, retry_after)
+        bot_pause = await self._store.penalise(chat_id, kind, retry_after)
+        if bot_pause > 0:
+            self._bot_paused_until = max(self._bot_paused_until, time.monotonic() + bot_pause)
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         await self._store.move_chat(old_chat_id, new_chat_id)
@@ -116,7 +142,9 @@ class OutputScheduler:
                     if not waiting.future.done():
                         waiting.future.set_exception(error)
                 continue
-            for waiting, grant in zip(live, grants, strict=True):
+            decided_at = time.monotonic()
+            for waiting, decided in zip(live, grants, strict=True):
+                grant = Grant(decided.granted, decided.wait_s, decided_at)
                 if grant.granted:
                     self._grants += 1
                     served[waiting.request.chat_id] = self._grants

@@ -182,6 +182,8 @@ class StreamingAnswerView:
                 await self._sleep_unless_finishing(grant.wait_s)
             if self._finishing.is_set():
                 return
+            if self._sender.scheduler.missed(grant):
+                continue  # came back too late for the turn: ask for another one
             self._changed.clear()
             try:
                 await self._send_frame(self._latest)

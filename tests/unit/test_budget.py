@@ -172,6 +172,18 @@ class RecordingStore(LocalOutputStore):
         return await super().decide(requests)
 
 
+async def test_turns_granted_before_a_bot_wide_429_wait_for_its_end() -> None:
+    scheduler = OutputScheduler.local()
+    booked = await scheduler.request(1, Kind.MESSAGE, is_group=False, priority=FINAL)
+    assert booked.granted and not scheduler.missed(booked)
+    await scheduler.penalise(2, Kind.MESSAGE, 0.2)
+    await scheduler.penalise(3, Kind.MESSAGE, 0.2)  # two chats at once: the whole bot
+    assert scheduler.missed(booked)
+    started = asyncio.get_running_loop().time()
+    await scheduler.turn(1, Kind.MESSAGE, is_group=False)
+    assert asyncio.get_running_loop().time() - started >= 0.2
+
+
 async def test_requests_made_together_are_decided_together_by_priority_then_least_served_chat() -> None:
     store = RecordingStore()
     scheduler = OutputScheduler(store)
@@ -202,3 +214,11 @@ async def test_a_cancelled_request_does_not_stop_the_others() -> None:
         cancelled.cancel()
     assert kept.result().granted and cancelled.cancelled()
     await scheduler.close()
+
+
+async def test_a_frame_whose_caller_comes_back_late_for_its_turn_is_not_sent() -> None:
+    scheduler = OutputScheduler.local(OutputLimits(late_drop_s=0.05))
+    grant = await scheduler.request(1, Kind.DRAFT, is_group=False, priority=FIRST)
+    assert grant.granted and not scheduler.missed(grant)
+    await asyncio.sleep(0.08)  # an event loop busy elsewhere: the slot has passed
+    assert scheduler.missed(grant) and scheduler.late_turns == 1
