@@ -100,6 +100,7 @@ async def run_phase(
     workdir: Path,
     profile: bool = False,
     gc_freeze: bool = False,
+    gc_threshold: int | None = None,
 ) -> PhaseResult:
     result = PhaseResult(scenario, bot)
     await asyncio.gather(fakes.telegram.reset(), fakes.emulator.reset(), _flush(redis_url))
@@ -111,6 +112,9 @@ async def run_phase(
     if profile and bot.counts_redis:
         env["BENCH_PROFILE"] = str(workdir / f"{name}.prof")
         result.notes.append("profiled (cProfile): times are not comparable")
+    if gc_threshold is not None and bot.counts_redis:
+        env["BENCH_GC_THRESHOLD"] = str(gc_threshold)
+        result.notes.append(f"experiment: gc.set_threshold({gc_threshold}, …) after the warm-up")
     if gc_freeze and bot.counts_redis:
         env["BENCH_GC_FREEZE"] = "1"
         result.notes.append("experiment: gc.freeze() after the warm-up")

@@ -50,6 +50,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="experiment: gc.freeze() in this bot after its warm-up (results are labelled)",
     )
     parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        metavar="N",
+        help="experiment: gc.set_threshold(N, …) in this bot after its warm-up (results are labelled)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="run this bot under cProfile (slower; stats in the logs directory)",
@@ -103,6 +109,7 @@ async def run(
                             workdir=workdir,
                             profile=args.profile,
                             gc_freeze=args.gc_freeze,
+                            gc_threshold=args.gc_threshold,
                         )
                     except ChildError as error:
                         reason = _failure(scenario, bot.key, error)
