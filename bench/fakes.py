@@ -20,6 +20,7 @@ JSON = dict[str, Any]
 _TELEGRAM_BANNER = re.compile(r"listening on (http://\S+) \(token (\S+)\)")
 _EMULATOR_BANNER = re.compile(r"listening on (http://\S+)/v1")
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
+EMULATOR_RESPONSE_LOG = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,9 @@ async def start_fakes(session: aiohttp.ClientSession, workdir: Path, stream: Mod
             str(stream.first_delta_delay_s),
             "--chars-per-second",
             str(stream.chars_per_second),
+            # The sustained scenarios ask up to about 1,300 questions in one window.
+            "--response-log-size",
+            str(EMULATOR_RESPONSE_LOG),
         ],
         workdir=workdir,
         env={},

@@ -141,7 +141,13 @@ class WindowProfiler:
             self.profiler.dump_stats(self.path)
 
 
-def install(counter: RoundTrips, profiler: WindowProfiler | None = None, *, freeze_gc: bool = False) -> None:
+def install(
+    counter: RoundTrips,
+    profiler: WindowProfiler | None = None,
+    *,
+    freeze_gc: bool = False,
+    gc_threshold: int | None = None,
+) -> None:
     """Wrap `send_packed_command`; dump the counts (and toggle the profiler) on SIGUSR1 and at exit."""
     original = AbstractConnection.send_packed_command
 
@@ -157,6 +163,9 @@ def install(counter: RoundTrips, profiler: WindowProfiler | None = None, *, free
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if freeze_gc and counter.snapshots == 0:
             gc.freeze()  # experiment (--gc-freeze): everything alive after the warm-up is never scanned again
+        if gc_threshold is not None and counter.snapshots == 0:
+            # experiment (--gc-threshold N): fewer young collections, so fewer in-flight objects promoted
+            gc.set_threshold(gc_threshold, *gc.get_threshold()[1:])
         if profiler is not None:
             profiler.toggle()
         counter.dump()
@@ -173,6 +182,7 @@ def main() -> int:
         RoundTrips(Path(counts) if counts else None),
         WindowProfiler(Path(profile)) if profile else None,
         freeze_gc=os.environ.get("BENCH_GC_FREEZE") == "1",
+        gc_threshold=int(os.environ["BENCH_GC_THRESHOLD"]) if os.environ.get("BENCH_GC_THRESHOLD") else None,
     )
     from bot.__main__ import main as bot_main  # after patching, so every connection is counted
 

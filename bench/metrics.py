@@ -12,6 +12,10 @@ Definitions (all times are unix wall-clock seconds recorded by the fakes, compar
 - **Display lag** of a streaming frame (every frame before the final one) = its time − the time the model
   had produced the characters it shows (from the emulator's per-delta `[at, total_chars]`).
 - **Final delay** = the first message (not draft) showing the whole answer − the model's `completed_at`.
+- **First visible − ideal**: the ideal is a scheduler that shows each answer's first frame in the order
+  of its model's first delta at `IDEAL_CALLS_PER_SECOND`: sorted by first delta,
+  `ideal_k = max(first_delta_k, ideal_{k-1} + 1 / 25 s)` (issue 13). It says what the bot's own queueing
+  adds beyond what one rolling second of Telegram's global limit must cost anyway.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 
 MIN_VISIBLE_CHARS = 3
 """A frame counts as visible text once it shows this many characters of the answer ("You" here)."""
+IDEAL_CALLS_PER_SECOND = 25.0
+"""The ideal scheduler's rate of first frames (the bot's global budget; Telegram allows about 30/s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,10 @@ class AnswerMetrics:
     final_delay_s: float | None
     lags_s: tuple[float, ...]
     streaming_frames: int
+    first_delta_at: float | None = None
+    """The model's first delta (unix seconds), when it produced one."""
+    first_visible_at: float | None = None
+    """The first frame showing text (unix seconds), when one did."""
 
 
 def shown_chars(frame_text: str, output: str) -> int:
@@ -129,7 +139,36 @@ def measure(record: ModelRecord | None, frames: Sequence[Frame], asked_at: float
         ),
         lags_s=tuple(lags),
         streaming_frames=len(lags),
+        first_delta_at=record.first_delta_at,
+        first_visible_at=first_at,
     )
+
+
+def ideal_first_frames(
+    first_deltas: Sequence[float | None], calls_per_second: float = IDEAL_CALLS_PER_SECOND
+) -> list[float | None]:
+    """When the ideal scheduler would show each answer's first frame (None where the model produced no
+    delta): in the order of the first deltas, never before its own and at most `calls_per_second`."""
+    gap = 1.0 / calls_per_second
+    ideal: list[float | None] = [None] * len(first_deltas)
+    previous: float | None = None
+    for index in sorted(
+        (i for i, at in enumerate(first_deltas) if at is not None), key=lambda i: first_deltas[i] or 0.0
+    ):
+        first_delta = first_deltas[index]
+        assert first_delta is not None
+        previous = first_delta if previous is None else max(first_delta, previous + gap)
+        ideal[index] = previous
+    return ideal
+
+
+def behind_ideal(answers: Sequence[AnswerMetrics]) -> list[float | None]:
+    """First visible − ideal per answer (seconds; None: never visible, or the model never answered)."""
+    ideal = ideal_first_frames([answer.first_delta_at for answer in answers])
+    return [
+        None if answer.first_visible_at is None or at is None else answer.first_visible_at - at
+        for answer, at in zip(answers, ideal, strict=True)
+    ]
 
 
 def percentile(values: Sequence[float], q: float) -> float:

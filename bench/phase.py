@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -99,6 +100,7 @@ async def run_phase(
     workdir: Path,
     profile: bool = False,
     gc_freeze: bool = False,
+    gc_threshold: int | None = None,
 ) -> PhaseResult:
     result = PhaseResult(scenario, bot)
     await asyncio.gather(fakes.telegram.reset(), fakes.emulator.reset(), _flush(redis_url))
@@ -110,6 +112,9 @@ async def run_phase(
     if profile and bot.counts_redis:
         env["BENCH_PROFILE"] = str(workdir / f"{name}.prof")
         result.notes.append("profiled (cProfile): times are not comparable")
+    if gc_threshold is not None and bot.counts_redis:
+        env["BENCH_GC_THRESHOLD"] = str(gc_threshold)
+        result.notes.append(f"experiment: gc.set_threshold({gc_threshold}, …) after the warm-up")
     if gc_freeze and bot.counts_redis:
         env["BENCH_GC_FREEZE"] = "1"
         result.notes.append("experiment: gc.freeze() after the warm-up")
@@ -122,7 +127,9 @@ async def run_phase(
         before_fakes = [fake.usage().cpu_seconds for fake in fakes.children]
         before_redis = await _redis_snapshot(child, counts_path) if bot.counts_redis else None
         started = time.time()
-        asked, result.outcome = await _ask_and_wait(questions, fakes, child, scenario.timeout_s, "questions")
+        asked, result.outcome = await _ask_and_wait(
+            questions, fakes, child, scenario.timeout_s, "questions", arrivals=scenario.arrivals_s
+        )
         finished = time.time()
         after_cpu = child.usage()
         after_fakes = [fake.usage().cpu_seconds for fake in fakes.children]
@@ -160,9 +167,17 @@ def _bot_env(fakes: Fakes, redis_url: str, bot: BotUnderTest, counts_path: Path)
         "YC_BASE_URL": fakes.emulator_url,
         # Rich replies, as when the recorded results were measured (the default became classic later).
         "REPLY_FORMAT": "rich",
+        # The metrics endpoint stays on, on a free port: the default 8080 may be taken on this machine.
+        "METRICS_PORT": str(_free_port()),
         "BENCH_REDIS_COUNTS": str(counts_path),
         **bot.env,
     }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def _flush(redis_url: str) -> None:
@@ -191,7 +206,7 @@ def _difference(before: dict[str, int], after: dict[str, int]) -> dict[str, int]
 async def _populate(fakes: Fakes, scenario: Scenario, username: str) -> tuple[Question, list[Question]]:
     """Users and chats of the scenario, plus a warm-up chat of the same kind; their questions."""
     telegram = fakes.telegram
-    if scenario.kind == "private":
+    if scenario.kind in ("private", "sustained"):
         await telegram.create_user(WARM_UP_USER, "Warm")
         await telegram.create_private_chat(WARM_UP_USER)
         warm_up = Question("w0000", WARM_UP_USER, WARM_UP_USER, _text("w0000", WARM_UP_CHARS), False)
@@ -265,10 +280,17 @@ def _read_counts(path: Path) -> dict[str, Any] | None:
 
 
 async def _ask_and_wait(
-    questions: Sequence[Question], fakes: Fakes, child: Child, timeout: float, what: str
+    questions: Sequence[Question],
+    fakes: Fakes,
+    child: Child,
+    timeout: float,
+    what: str,
+    *,
+    arrivals: Sequence[float] = (),
 ) -> tuple[list[Question], Outcome]:
-    """Send the questions at about the same time; wait until every answer is whole in Telegram.
-    Returns the questions with their message ids and send times, and how the wait ended."""
+    """Send the questions at about the same time (or each at its moment of `arrivals`, seconds from
+    now); wait until every answer is whole in Telegram. Returns the questions with their message ids
+    and send times, and how the wait ended (the timeout counts from the last question)."""
 
     async def ask(question: Question) -> Question:
         message = await fakes.telegram.send_message(question.chat_id, question.user_id, question.text)
@@ -282,7 +304,20 @@ async def _ask_and_wait(
             time.time(),
         )
 
-    asked = list(await bounded_gather(questions, ask, concurrency=64))
+    if arrivals:
+        start = time.monotonic()
+
+        async def ask_on_time(question: Question, offset: float) -> Question:
+            await asyncio.sleep(max(0.0, start + offset - time.monotonic()))
+            return await ask(question)
+
+        asked = list(
+            await asyncio.gather(
+                *(ask_on_time(q, offset) for q, offset in zip(questions, arrivals, strict=True))
+            )
+        )
+    else:
+        asked = list(await bounded_gather(questions, ask, concurrency=64))
     deadline = time.monotonic() + timeout
     outputs = await _wait_for_model(fakes, asked, deadline, child)
     outcome: Outcome = (

@@ -2,8 +2,8 @@
 
 Starts the Telegram fake and the Yandex emulator in their own processes, then for every scenario runs
 each bot under test (this bot, then the baselines) as a child process against them, one at a time,
-and writes `<out>/<scenario>.json` and `<out>/README.md`. The full run takes about 6–8 minutes on two
-cores (hard budget: `--budget`, default 570 s; phases that would not fit are skipped and said so);
+and writes `<out>/<scenario>.json` and `<out>/README.md`. The full run takes about 20 minutes on two
+cores (hard budget: `--budget`, default 1500 s; phases that would not fit are skipped and said so);
 `--quick` is a smoke run of a minute or less, written to `bench/results/quick/` by default.
 """
 
@@ -43,11 +43,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database the run may flush")
     parser.add_argument("--only", nargs="*", metavar="SCENARIO", help="run only these scenarios")
     parser.add_argument("--bots", nargs="*", metavar="BOT", help="run only these bots (ours, naive, edit100)")
-    parser.add_argument("--budget", type=float, default=570.0, metavar="S", help="wall-clock budget")
+    parser.add_argument("--budget", type=float, default=1500.0, metavar="S", help="wall-clock budget")
     parser.add_argument(
         "--gc-freeze",
         action="store_true",
         help="experiment: gc.freeze() in this bot after its warm-up (results are labelled)",
+    )
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        metavar="N",
+        help="experiment: gc.set_threshold(N, …) in this bot after its warm-up (results are labelled)",
     )
     parser.add_argument(
         "--profile",
@@ -103,6 +109,7 @@ async def run(
                             workdir=workdir,
                             profile=args.profile,
                             gc_freeze=args.gc_freeze,
+                            gc_threshold=args.gc_threshold,
                         )
                     except ChildError as error:
                         reason = _failure(scenario, bot.key, error)
@@ -128,12 +135,15 @@ def _failure(scenario: Scenario, bot: str, error: ChildError) -> str:
 
 def _progress(scenario: Scenario, summary: Summary, elapsed: float) -> str:
     overhead = summary["overhead_ms"]
+    behind = summary["first_visible_minus_ideal_ms"]
     final = summary["final_delay_ms"]
     return (
         f"{scenario.name:>13} {summary['bot']:<8} delivered {summary['delivered']}/{summary['questions']}"
         f"  overhead p50 {_num(overhead['p50'])} p95 {_num(overhead['p95'])} ms"
+        f"  −ideal p50 {_num(behind['p50'])} p95 {_num(behind['p95'])} ms"
         f"  final p50 {_num(final['p50'])} ms  429s {summary['http_429']}"
-        f"  cpu {summary['cpu_seconds_measured']:.1f}s  rss {summary['peak_rss_mb']:.0f}MB"
+        f"  cpu {summary['cpu_seconds_measured']:.1f}s ({summary['cpu_ms_per_answer']:.1f} ms/answer)"
+        f"  rss {summary['peak_rss_mb']:.0f}MB"
         f"  [{elapsed:.0f}s]"
     )
 

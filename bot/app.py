@@ -69,6 +69,7 @@ class BotApp:
             await _telegram_call(register_commands(runtime.bot), settings, "setMyCommands")
             # Blocking work before the first IAM token, whose renewal needs a free event loop.
             warm_up(runtime.openai)
+            warm_up(runtime.answers_openai)
             # Everything built so far lives as long as the process: keep it out of the garbage
             # collector's full passes, which otherwise stall every chat for hundreds of ms under load.
             gc.collect()

@@ -17,6 +17,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from openai import AsyncOpenAI
+from redis import __version__ as redis_version
+from redis.driver_info import DriverInfo
 from redis.exceptions import RedisError
 
 from bot.core.access import AccessPolicy
@@ -62,6 +64,7 @@ from bot.telegram.media import TELEGRAM_DOWNLOAD_LIMIT, MediaPreparer, MediaSett
 from bot.telegram.notices import BackgroundNotices
 from bot.telegram.receiving import ReceiptMiddleware, UpdateReceipt
 from bot.telegram.services import BotServices
+from bot.telegram.session import KeepResponseModels
 from bot.yandex.answers import ResponsesAnswerModel, WebSearchOptions
 from bot.yandex.client import build_credentials, build_openai_client, yandex_http_options
 from bot.yandex.credentials import YandexCredentials
@@ -88,6 +91,8 @@ class Runtime:
     heartbeat_redis: aioredis.Redis
     credentials: YandexCredentials
     openai: AsyncOpenAI
+    answers_openai: AsyncOpenAI
+    """The client that streams answers (see `bot.yandex.client.build_openai_client`)."""
     receipt: UpdateReceipt
     lanes: LaneRunner
     services: BotServices
@@ -116,6 +121,7 @@ class Runtime:
             self._stop_listener.cancel()
             await asyncio.gather(self._stop_listener, return_exceptions=True)
         await self.openai.close()
+        await self.answers_openai.close()
         await self.speech_http.aclose()
         await self.credentials.aclose()
         await self.redis.aclose()
@@ -128,6 +134,7 @@ def build_bot(settings: Settings) -> Bot:
     session = AiohttpSession(
         api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS, proxy=settings.telegram_proxy_url
     )
+    session.middleware(KeepResponseModels())
     return Bot(settings.bot_token.get_secret_value(), session=session, default=DefaultBotProperties())
 
 
@@ -190,6 +197,9 @@ async def build_runtime(settings: Settings) -> Runtime:
         timeout=None,
         socket_connect_timeout=5,
         health_check_interval=30,
+        # The library's name and version for CLIENT SETINFO, read once: left to redis-py, every new
+        # connection of the pool reads the package metadata from disk again (about 2 ms of CPU each).
+        driver_info=DriverInfo(lib_version=redis_version),
     )
     redis: aioredis.Redis = aioredis.Redis.from_pool(pool)
     try:
@@ -204,6 +214,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     receipt = UpdateReceipt(stale_after=settings.updates_stale_seconds)
     bot.session.middleware(ReceiptMiddleware(receipt))
     credentials, openai = build_yandex(settings)
+    answers_openai = build_openai_client(settings, credentials, answer_streams=True)
     ns = Namespace(bot_id=settings.bot_id)
     metrics = Metrics()
     conversations = RedisConversationStore(
@@ -218,7 +229,7 @@ async def build_runtime(settings: Settings) -> Runtime:
 
     folder, default_model = settings.yc_folder_id, settings.yc_model
     text_model = ResponsesAnswerModel(
-        openai,
+        answers_openai,
         lambda name: model_uri(folder, name or default_model),
         web_search=WebSearchOptions(domains=settings.web_search_domains, region=settings.web_search_region),
         metrics=metrics,
@@ -408,6 +419,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         heartbeat_redis=heartbeat_redis,
         credentials=credentials,
         openai=openai,
+        answers_openai=answers_openai,
         receipt=receipt,
         lanes=lanes,
         services=services,

@@ -5,7 +5,9 @@ Studio"); a new chain opens with the conversation's summary as a `developer` mes
 manage-context guide uses that role) and the recent turns carried over.
 
 The answer stream is read as raw server-sent events: the client only sends the request and checks
-its status (HTTP errors raise as usual), and no pydantic model is built per event. Only the events the
+its status (HTTP errors raise as usual), and no pydantic model is built per event. The body's bytes are
+split into lines here (`server_sent_events`), not by the client's text and line iterators (three more
+layers of generators per event, a fifth of the reading cost in the bench's profile). Only the events the
 bot uses are decoded — `response.created` (the id, for logs), `response.output_text.delta` and
 `response.refusal.delta` (the text: a refusal is shown as the model's answer), and the endings
 `response.completed` / `response.incomplete` (the final response: output text, `file_citation` and
@@ -53,6 +55,8 @@ _DECODED_EVENTS = _TEXT_EVENTS | {
     "response.failed",
     "error",
 }
+# The same names as the bytes of an `event:` line's value, compared before anything is decoded.
+_DECODED_EVENT_BYTES = frozenset(name.encode() for name in _DECODED_EVENTS)
 # Yandex documents a prompt over the context as 400 INVALID_ARGUMENT ("exceeded prompt length",
 # troubleshooting/error-codes.md) and warns that messages may change: recognise the idea, not a wording.
 _PROMPT_WORDS = re.compile(r"prompt|context|input|token|промпт|контекст|запрос|токен")
@@ -190,11 +194,11 @@ class ResponsesAnswerStream:
 
     async def deltas(self) -> AsyncIterator[str]:
         try:
-            async for kind, data in _server_sent_events(self._raw.iter_lines()):
-                if kind is not None and kind not in _DECODED_EVENTS:
+            async for raw_kind, data in server_sent_events(self._raw.http_response.aiter_bytes()):
+                if raw_kind is not None and raw_kind not in _DECODED_EVENT_BYTES:
                     continue
                 event = _decode(data)
-                kind = kind or str(event.get("type", ""))
+                kind = raw_kind.decode() if raw_kind is not None else str(event.get("type", ""))
                 if kind in _TEXT_EVENTS:
                     delta = str(event.get("delta") or "")
                     self._streamed.append(delta)
@@ -238,24 +242,55 @@ class ResponsesAnswerStream:
         await self._raw.close()
 
 
-async def _server_sent_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:
-    """(event type from the `event:` line or None, data) per server-sent event."""
-    kind: str | None = None
-    data: list[str] = []
-    async for line in lines:
-        if not line:
-            if data:
-                yield kind, "\n".join(data)
-            kind, data = None, []
-        elif line.startswith("data:"):
-            data.append(line[6:] if line.startswith("data: ") else line[5:])
-        elif line.startswith("event:"):
-            kind = line[6:].strip()
+async def server_sent_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[bytes | None, bytes]]:
+    """(the `event:` line's value or None, the data) per server-sent event of a body read in chunks.
+
+    As the SSE format defines them: lines end with CRLF, LF or CR (a CR at the end of a chunk waits
+    for the next one, which may start with its LF); a blank line ends an event, one without `data`
+    is ignored; several `data:` lines join with LF; one space after the colon is dropped; comments
+    (`:`) and other fields are ignored. A last event without its blank line still counts.
+    """
+    kind: bytes | None = None
+    data: list[bytes] = []
+    pending = b""
+    async for chunk in chunks:
+        if not chunk:
+            continue
+        lines = (pending + chunk).splitlines(keepends=True)
+        pending = b"" if lines[-1].endswith(b"\n") else lines.pop()
+        for line in lines:
+            line = line.rstrip(b"\r\n")
+            if not line:
+                if data:
+                    yield kind, b"\n".join(data)
+                kind, data = None, []
+            elif line.startswith(b"data"):
+                value = _field_value(line, b"data")
+                if value is not None:
+                    data.append(value)
+            elif line.startswith(b"event"):
+                value = _field_value(line, b"event")
+                if value is not None:
+                    kind = value
+    if pending:
+        line = pending.rstrip(b"\r\n")
+        if line.startswith(b"data") and (value := _field_value(line, b"data")) is not None:
+            data.append(value)
     if data:
-        yield kind, "\n".join(data)
+        yield kind, b"\n".join(data)
 
 
-def _decode(data: str) -> dict[str, Any]:
+def _field_value(line: bytes, name: bytes) -> bytes | None:
+    """The value of field `name` on this line (None when the line is another field, e.g. `database:`)."""
+    rest = line[len(name) :]
+    if not rest:
+        return b""
+    if rest[:1] != b":":
+        return None
+    return rest[2:] if rest[1:2] == b" " else rest[1:]
+
+
+def _decode(data: bytes) -> dict[str, Any]:
     event = json.loads(data)
     if not isinstance(event, dict):
         raise ValueError("an event that is not a JSON object")

@@ -1,11 +1,14 @@
 """The bot's Responses adapter (bot.yandex.answers: raw server-sent events, no per-event models)
-against the emulator, through the real openai client: every ending, every error translation."""
+against the emulator, through the real openai client: every ending, every error translation. Every
+test runs on both of the client's HTTP backends: httpx's own transport (the bot's other Yandex calls,
+and answers behind a proxy) and aiohttp (the bot's answer streams, see bot.yandex.client)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 
 import openai
 import pytest
@@ -22,12 +25,33 @@ from bot.core.ports import AnswerRequest, CompletionRequest
 from bot.yandex.answers import ResponsesAnswerModel, ResponsesAnswerStream
 from tests.fakes.yandex.server import YandexEmulator
 
+BACKENDS = ("httpx", "aiohttp")
 
-@pytest.fixture
-def model(openai_client: openai.AsyncOpenAI, yandex_folder_id: str) -> ResponsesAnswerModel:
-    return ResponsesAnswerModel(
-        openai_client, lambda name: f"gpt://{yandex_folder_id}/{name or 'yandexgpt/latest'}"
+
+def http_client(backend: str) -> openai.DefaultAsyncHttpxClient:
+    return openai.DefaultAioHttpClient() if backend == "aiohttp" else openai.DefaultAsyncHttpxClient()
+
+
+@pytest.fixture(params=BACKENDS)
+async def model(
+    request: pytest.FixtureRequest,
+    yandex_emulator: YandexEmulator,
+    yandex_api_key: str,
+    yandex_folder_id: str,
+) -> AsyncIterator[ResponsesAnswerModel]:
+    client = openai.AsyncOpenAI(
+        base_url=yandex_emulator.base_url,
+        api_key=yandex_api_key,
+        project=yandex_folder_id,
+        max_retries=0,
+        http_client=http_client(request.param),
     )
+    try:
+        yield ResponsesAnswerModel(
+            client, lambda name: f"gpt://{yandex_folder_id}/{name or 'yandexgpt/latest'}"
+        )
+    finally:
+        await client.close()
 
 
 async def read(stream: ResponsesAnswerStream) -> tuple[list[str], CompletedAnswer | None]:
@@ -167,9 +191,14 @@ async def test_a_prompt_over_the_context_is_told_apart_with_or_without_a_chain(
         await model.start(ask("b" * 1000))
 
 
-async def test_unreachable_provider_is_retryable(yandex_folder_id: str) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_unreachable_provider_is_retryable(yandex_folder_id: str, backend: str) -> None:
     client = openai.AsyncOpenAI(
-        base_url="http://127.0.0.1:9/v1", api_key="k", project=yandex_folder_id, max_retries=0
+        base_url="http://127.0.0.1:9/v1",
+        api_key="k",
+        project=yandex_folder_id,
+        max_retries=0,
+        http_client=http_client(backend),
     )
     model = ResponsesAnswerModel(client, lambda name: f"gpt://{yandex_folder_id}/yandexgpt/latest")
     with pytest.raises(ProviderError) as caught:

@@ -74,6 +74,13 @@ def parse_args() -> argparse.Namespace:
         metavar="S",
         help="seconds an asynchronous speech recognition takes",
     )
+    parser.add_argument(
+        "--response-log-size",
+        type=int,
+        default=defaults.response_log_size,
+        metavar="N",
+        help="how many responses GET /__emu/responses remembers",
+    )
     return parser.parse_args()
 
 
@@ -92,6 +99,7 @@ async def serve(args: argparse.Namespace) -> None:
         serve_metadata=args.metadata,
         vision_models=tuple(prefix.strip() for prefix in args.vision_models.split(",") if prefix.strip()),
         stt_async_delay=args.stt_async_delay,
+        response_log_size=args.response_log_size,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

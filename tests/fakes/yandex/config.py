@@ -64,3 +64,5 @@ class EmulatorConfig:
     """Model names (after ``gpt://<folder>/``) starting with one of these accept ``image_url`` parts."""
     stt_async_delay: float = 0.3
     """Seconds an asynchronous speech recognition stays ``done: false``."""
+    response_log_size: int = 1000
+    """How many responses ``GET /__emu/responses`` remembers (the benchmark's sustained load asks more)."""

@@ -26,7 +26,6 @@ from .items import item_text, new_id
 from .search import AttributeValue, Bm25Index, ChunkingStrategy, Document, matches_filter
 from .speech import SpeechState
 
-RESPONSE_LOG_SIZE = 1000
 """How many responses ``/__emu/responses`` remembers (also those not stored or already deleted)."""
 REQUEST_LOG_SIZE = 5000
 """How many ``/v1`` requests ``/__emu/requests`` remembers."""
@@ -436,7 +435,7 @@ class EmulatorState:
         self.vector_stores: dict[str, VectorStore] = {}
         self.conversations: dict[str, Conversation] = {}
         self.responses: dict[str, StoredResponse] = {}
-        self.response_log: deque[StoredResponse] = deque(maxlen=RESPONSE_LOG_SIZE)
+        self.response_log: deque[StoredResponse] = deque(maxlen=config.response_log_size)
         self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.faults = FaultQueue()
         self._background: set[asyncio.Task[None]] = set()
