@@ -12,11 +12,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 import redis.asyncio as aioredis
 
+import bot.app
 from bot.storage.keys import Namespace
 from bot.storage.updates import Delivery, RedisUpdateLog
 from tests.e2e.harness import Stack, final_texts
+from tests.fakes.telegram.fixtures import make_bot
 from tests.support.cuttable import CuttableLink
 from tests.support.net import free_port
 
@@ -137,3 +140,36 @@ async def test_one_chats_deliveries_to_two_replicas_are_answered_in_update_order
         await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat_id)) == 2, timeout=30)
     assert final_texts(stack.telegram, chat_id) == ["first", "second"]
     assert [r["input_text"] for r in stack.yandex.responses()] == ["first emu:echo", "second emu:echo"]
+
+
+async def test_healthz_fails_once_telegram_no_longer_posts_to_webhook_url(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's "every minute" check, run every 0.2 s here so the test does not wait a minute."""
+    monkeypatch.setattr(bot.app, "WEBHOOK_CHECK_INTERVAL_S", 0.2)
+    port = free_port()
+    settings = webhook_settings(port, updates_stale_seconds=1)
+    async with stack.bot(**settings), aiohttp.ClientSession() as http:
+
+        async def health(wanted: int) -> dict[str, Any]:
+            while True:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == wanted:
+                        return dict(await response.json())
+                await asyncio.sleep(0.1)
+
+        await asyncio.sleep(1.5)  # longer than UPDATES_STALE_SECONDS with no delivery at all: still fine
+        assert await asyncio.wait_for(health(200), 5) == {"status": "ok"}
+        other = make_bot(stack.telegram)
+        try:
+            await other.set_webhook("https://elsewhere.example.com/hook")  # another deployment took over
+            body = await asyncio.wait_for(health(503), 10)
+            assert list(body["problems"]) == ["telegram"], body
+            assert body["problems"]["telegram"].startswith("no updates received from Telegram for "), body
+            assert "no longer posts updates to WEBHOOK_URL" in body["problems"]["telegram"], body
+            await other.set_webhook(settings["webhook_url"], secret_token=SECRET)
+            assert await asyncio.wait_for(health(200), 10) == {"status": "ok"}, (
+                "healthy once it posts to us again"
+            )
+        finally:
+            await other.session.close()
