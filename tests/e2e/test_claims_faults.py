@@ -66,7 +66,7 @@ async def test_a_429_on_a_draft_pauses_the_chat_for_retry_after_and_the_answer_a
     stack: Stack,
 ) -> None:
     stack.yandex.config.chars_per_second = 150  # about 5 s of streaming: many drafts
-    async with stack.bot(reply_format="classic"):
+    async with stack.bot(reply_format="classic") as app:
         chat_id, ann = await private_chat(stack)
         stack.telegram.fail_next(
             "sendMessageDraft",
@@ -77,6 +77,8 @@ async def test_a_429_on_a_draft_pauses_the_chat_for_retry_after_and_the_answer_a
         )
         await stack.telegram.send_user_message(chat_id, ann, "tell me about herons emu:long=700")
         await answered_once(stack, chat_id)
+        counted = app.runtime.metrics.registry.get_sample_value("bot_telegram_429_total")
+    assert counted == 1.0, "bot_telegram_429_total counts it"
     calls = chat_calls(stack, chat_id, (*DRAFTING, "sendMessage", "editMessageText"))
     limited = [c for c in calls if c["error_code"] == 429]
     assert len(limited) == 1
@@ -180,13 +182,17 @@ async def test_connection_errors_to_the_provider_are_retried_before_anything_is_
     link = CuttableLink(target.hostname or "127.0.0.1", target.port or 80)
     async with link.running():
         base_url = f"http://127.0.0.1:{link.port}{target.path}"
-        async with stack.bot(reply_format="classic", yc_base_url=base_url):
+        async with stack.bot(reply_format="classic", yc_base_url=base_url) as app:
             chat_id, ann = await private_chat(stack)
             # The next two connections to Yandex are reset before a byte of a response.
             link.refuse_next = 2
             link.reset_open_connections()
             await stack.telegram.send_user_message(chat_id, ann, "are you there? emu:echo")
             await answered_once(stack, chat_id)
+            counted = app.runtime.metrics.registry.get_sample_value(
+                "bot_provider_errors_total", {"kind": "connection"}
+            )
+    assert counted == 2.0, "bot_provider_errors_total{kind=connection} counts both"
     assert link.refused == 2, "both attempts met a connection error"
     assert len(stack.yandex.responses()) == 1, "the third attempt was answered"
 

@@ -120,6 +120,10 @@ async def test_every_key_is_namespaced_documented_and_lives_as_long_as_the_table
         await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, team)) >= 2, timeout=30)
         await asyncio.sleep(1.0)
         seen |= check(await lifetimes(redis_client, prefix))
+    # The doctor's Redis probe is deleted at once.
+    doctor = await stack.run_cli("bot.doctor", stack.env())
+    assert "Redis" in doctor.output, doctor.output
+    assert [key async for key in redis_client.scan_iter(match=f"{prefix}:doctor:*")] == []
     expected = {
         r"conv:-?\d+:t\d+",
         r"transcript:-?\d+:t\d+",
