@@ -199,3 +199,19 @@ async def test_the_container_health_check_passes_on_a_beating_bot_and_fails_with
     unreachable = await stack.run_cli("bot.health", stack.env(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     assert unreachable.code == 1
     assert unreachable.output.strip() == "unhealthy: Redis unreachable (ConnectionError)"
+
+
+async def test_speech_recognition_errors_are_counted_with_stt_kinds(stack: Stack) -> None:
+    async with stack.bot(reply_format="classic", stt_poll_seconds=0.05) as app:
+        user = await stack.telegram.create_user("Ann", language_code="en")
+        chat_id = (await stack.telegram.create_private_chat(user))["id"]
+        stack.yandex.inject_faults(2, 503, ["/speech/v1/stt:recognize"])
+        await stack.telegram.send_user_message(
+            chat_id, user, voice={"content": "heard at last", "duration": 1}
+        )
+        await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat_id)) == 1, timeout=30)
+        counted = app.runtime.metrics.registry.get_sample_value(
+            "bot_provider_errors_total", {"kind": "stt_http_503"}
+        )
+    assert "heard at last" in final_texts(stack.telegram, chat_id)[0], "the third attempt was heard"
+    assert counted == 2.0
