@@ -85,3 +85,20 @@ def test_the_readmes_module_map_names_every_module_and_only_existing_ones() -> N
     # storage/ is described by what it holds, not file by file.
     unnamed = {m for m in modules - named if not (BOT / "storage" / m).exists()}
     assert not unnamed, f"modules the README's map does not mention: {sorted(unnamed)}"
+
+
+def test_handlers_are_thin_they_reach_storage_and_yandex_only_through_the_services() -> None:
+    handlers = sorted((BOT / "telegram" / "handlers").glob("*.py"))
+    assert handlers
+    forbidden = ("redis", "openai", "httpx", "bot.storage", "bot.yandex", "bot.wiring")
+    classifying = {"bot.storage.outage"}  # tells whether an exception means Redis is gone; no access
+    offenders = {
+        f"{path.name}: {module}"
+        for path in handlers
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for module in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""])
+        if any(module == bad or module.startswith(bad + ".") for bad in forbidden)
+        and module not in classifying
+    }
+    assert not offenders
