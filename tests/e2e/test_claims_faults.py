@@ -79,15 +79,16 @@ async def test_a_429_on_a_draft_pauses_the_chat_for_retry_after_and_the_answer_a
         await answered_once(stack, chat_id)
         counted = app.runtime.metrics.registry.get_sample_value("bot_telegram_429_total")
     assert counted == 1.0, "bot_telegram_429_total counts it"
-    calls = chat_calls(stack, chat_id, (*DRAFTING, "sendMessage", "editMessageText"))
+    calls = chat_calls(stack, chat_id, DRAFTING)
     limited = [c for c in calls if c["error_code"] == 429]
     assert len(limited) == 1
     after = [c for c in calls if c["at"] > limited[0]["at"]]
-    assert after, "the answer went on after the 429"
-    # Nothing at all is sent to the chat until Telegram's retry_after has passed ...
+    assert after, "drafting went on after the 429"
+    # No draft goes to the chat until Telegram's retry_after has passed (the chat's drafts are paused;
+    # README, Faults: "a 429 pauses the chat's sends + edits or its drafts") ...
     assert after[0]["at"] - limited[0]["at"] >= 1.95, after[0]
     # ... and then the drafts resume: the pause did not end the streaming.
-    assert any(c["method"] in DRAFTING and c["ok"] for c in after)
+    assert any(c["ok"] for c in after)
     assert stack.telegram.violations() == []
 
 
