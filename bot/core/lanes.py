@@ -40,6 +40,12 @@ def cancelled_for_lock_loss(error: BaseException) -> bool:
     return isinstance(error, asyncio.CancelledError) and LOCK_LOST in error.args
 
 
+class JobDeferred(Exception):
+    """A handler could not finish its job for now (its storage is unreachable): the job must stay
+    queued. The worker gives the lane up without completing the job; the sweeper (here or on another
+    replica) resumes it, with its attempt counted, once the lock can be taken again."""
+
+
 @dataclass(frozen=True, slots=True)
 class NewJob:
     job_id: str  # idempotency key: enqueuing the same id twice keeps one job
@@ -265,6 +271,11 @@ class LaneRunner:
                 log.error("no handler for %s jobs; dropping %s", job.kind, job.job_id)
             else:
                 await handler(job)
+        except JobDeferred:
+            # Not completed: completing it (the next `next` call would, as soon as Redis answers
+            # again) would drop a question nobody has answered.
+            log.warning("%s job %s deferred; its lane is left for the sweeper", job.kind, job.job_id)
+            raise
         except asyncio.CancelledError as error:
             if not cancelled_for_lock_loss(error):
                 # Shutdown cut the job; its handler has finalized what the user saw. Done, not re-run.

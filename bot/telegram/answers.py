@@ -30,6 +30,7 @@ from bot.core.chat_settings import ChatSettings, ReplyFormat
 from bot.core.context import ContextRollover
 from bot.core.documents import KnowledgeBaseService
 from bot.core.lanes import (
+    JobDeferred,
     JobProgress,
     LaneJob,
     LaneRunner,
@@ -362,9 +363,9 @@ class ChatAnswers:
             self._metrics.answers.labels(outcome="error").inc()
             await self._notify_failure(job.dest, language, outage=is_storage_outage(error))
             if is_storage_outage(error):
-                # The job cannot be marked done either: it stays queued and is answered again once
-                # Redis is back (the lane resumes after its lock expires).
-                raise
+                # The job cannot be marked done either: it stays queued, its lane is given up, and
+                # the sweeper answers it again once Redis is back.
+                raise JobDeferred("storage unreachable") from error
 
     async def _schedule_rollover(self, answered: LaneJob, key: ConversationKey, handle: str | None) -> None:
         """Queue the rollover right behind the answer that made it due: before any later question of
