@@ -85,14 +85,14 @@ async def test_group_answer_survives_flood_control_and_honours_retry_after(stack
     async with stack.bot(reply_format="classic"):
         chat_id, ann = await group(stack)
         stack.telegram.fail_next(
-            "sendMessage", 1, error_code=429, description="Too Many Requests: retry after 1", retry_after=1
+            "sendMessage", 1, error_code=429, description="Too Many Requests: retry after 2", retry_after=2
         )
         stack.telegram.fail_next(
             "editMessageText",
             2,
             error_code=429,
-            description="Too Many Requests: retry after 1",
-            retry_after=1,
+            description="Too Many Requests: retry after 2",
+            retry_after=2,
         )
         await stack.telegram.send_user_message(chat_id, ann, f"{BOT} {QUESTION}")
         replies = await settled(stack, chat_id)
@@ -106,10 +106,12 @@ async def test_group_answer_survives_flood_control_and_honours_retry_after(stack
     limited = [c for c in calls if c["error_code"] == 429]
     assert len(limited) == 3
     for hit in limited:
-        # The pause (kept in Redis, shared by replicas) holds the whole chat for retry_after.
+        # The pause (kept in Redis, shared by replicas) holds the whole chat for retry_after: 2 s,
+        # longer than the chat's own pacing (about one call a second), which would hide a missing pause.
+        # Every limited call was followed by another (its retry): the answer was delivered whole.
         after = [c for c in calls if c["at"] > hit["at"]]
-        if after:
-            assert after[0]["at"] - hit["at"] >= 0.95
+        assert after, "a call refused with 429 is retried"
+        assert after[0]["at"] - hit["at"] >= 1.95
     assert stack.telegram.violations() == []  # and the fake's own flood control was never hit
 
 
