@@ -18,6 +18,7 @@ from bot.core.context import (
 from bot.core.errors import PromptTooLongError, ProviderError, StreamBrokenError
 from bot.core.models import CompletedAnswer, ConversationKey, Ending, Notice, Outcome, Question, Turn, Usage
 from bot.core.ports import AnswerRequest, ConversationState
+from tests.support.waiting import wait_until
 from tests.unit.fakes import InMemoryConversationStore, RecordingView, ScriptedModel, ScriptedStream
 
 KEY = ConversationKey(chat_id=7)
@@ -315,8 +316,7 @@ async def test_a_stopped_answer_is_carried_within_the_recent_budget() -> None:
     stop = asyncio.Event()
     view = RecordingView()
     task = asyncio.create_task(use_case.execute(Question(KEY, "q"), view, stop))
-    while view.shown_text != "partial":
-        await asyncio.sleep(0.001)
+    await wait_until(lambda: view.shown_text == "partial", what="the partial text shown")
     stop.set()
     report = await asyncio.wait_for(task, timeout=1)
     assert report.outcome is Outcome.STOPPED and report.usage.approximate
