@@ -28,7 +28,7 @@ from tests.e2e.harness import Stack, final_texts
 from tests.support.balancer import Balancer
 from tests.support.net import free_port
 from tests.support.redis_server import RedisServer
-from tests.support.replicas import ReplicaProcess, replica_env
+from tests.support.replicas import ReplicaProcess, replica_env, running_replicas
 
 SECRET = "replica-secret"
 BOT = "@test_assistant_bot"
@@ -62,13 +62,8 @@ async def replicas(
             )
             for name, port in ports.items()
         }
-        await asyncio.gather(*(process.start() for process in processes.values()))
-        try:
+        async with running_replicas(processes.values()):
             yield balancer, processes
-        finally:
-            for process in processes.values():
-                if process.process is not None and process.process.returncode is None:
-                    await process.terminate()
 
 
 def answered_questions(texts: list[str]) -> list[str]:
