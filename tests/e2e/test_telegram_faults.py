@@ -17,6 +17,7 @@ from aiogram.methods.base import TelegramType
 from aiohttp import ConnectionTimeoutError
 
 from tests.e2e.harness import Stack, final_texts
+from tests.e2e.settling import until_idle
 
 BOT = "@test_assistant_bot"
 QUESTION = "tell me about herons emu:long=1000"
@@ -179,7 +180,7 @@ async def test_a_private_final_send_whose_answer_was_lost_is_not_sent_twice(stac
         app.runtime.bot.session.middleware(timeouts)
         await stack.telegram.send_user_message(chat_id, user, QUESTION)
         await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat_id)) >= 2, timeout=30)
-        await asyncio.sleep(0.5)
+        await until_idle(stack, app)  # the answer's job is over: nothing more will be sent
     expected = squash(answer_text(stack))
     texts = [squash(t) for t in final_texts(stack.telegram, chat_id)]
     assert texts.count(expected) == 1
