@@ -112,10 +112,9 @@ async def test_a_redelivered_job_is_accepted_once_even_after_it_ran(
     a.register("note", recorder)
     assert await a.submit("chat", job(7)) is Submitted.ACCEPTED
     assert await a.submit("chat", job(7)) is Submitted.DUPLICATE
-    await wait_until(lambda: len(recorder.runs) == 1)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: len(recorder.runs) == 1 and a.active_lanes == 0)  # ran, lane let go
     assert await a.submit("chat", job(7)) is Submitted.DUPLICATE
-    await asyncio.sleep(0.1)
+    assert a.active_lanes == 0, "a duplicate takes no lock and starts no worker"
     assert len(recorder.runs) == 1
 
 
@@ -142,7 +141,7 @@ async def test_a_long_job_keeps_its_lock_by_heartbeat(runners: Callable[..., Lan
         runner.start()
     await a.submit("chat", job(1))
     await wait_until(lambda: len(recorder.runs) == 1)
-    await asyncio.sleep(0.5)
+    await wait_until(lambda: a.active_lanes == 0 and b.active_lanes == 0)  # a takeover would still run
     assert recorder.runs == [("chat", 1, 1)], "the other replica never took the lane over"
     assert recorder.peak == 1
 
@@ -297,7 +296,7 @@ async def test_a_worker_that_lost_its_lock_stops_its_job_and_leaves_it_to_the_ne
     await redis_client.set(f"yab:{NS.bot_id}:lane-lock:chat", "replica-b/0", px=5000)
     await wait_until(lambda: bool(cancelled), timeout=5)
     assert cancelled == [(LOCK_LOST,)]
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: a.active_lanes == 0)  # the stopped worker has left, leaving the job queued
     claim = await store.next("chat", "replica-b/0", done=None, order_grace=0)
     assert claim.job is not None and claim.job.job_id == "note:1", "the job is still there to resume"
     assert claim.job.attempt == 2
