@@ -31,6 +31,10 @@ from tests.support.net import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.replicas import ReplicaProcess, replica_env, running_replicas
 
+# Real processes start slowly on a loaded machine (see ReplicaProcess.ready_timeout): more than the
+# suite's default 120 s per test.
+pytestmark = pytest.mark.timeout(300)
+
 SECRET = "replica-secret"
 BOT = "@test_assistant_bot"
 SLOW = "emu:echo emu:slow=60 emu:long=400"  # about 3 s of streaming per answer

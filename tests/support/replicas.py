@@ -31,7 +31,9 @@ class ReplicaProcess:
     exit_codes: list[int] = field(default_factory=list)
     # What runs: the bot; the support code's own tests put a stand-in here.
     command: tuple[str, ...] = ("-m", "bot")
-    ready_timeout: float = 40.0
+    # `python -m bot` spends ~7 s of CPU importing before it logs a line; with two test runs and
+    # four replicas starting at once on a loaded 2-core machine, 40 s was seen not to be enough.
+    ready_timeout: float = 90.0
     _workdirs: list[str] = field(default_factory=list)
 
     @property
