@@ -9,6 +9,13 @@ from tests.e2e.harness import Stack
 from tests.fakes.telegram.server import TelegramFake
 from tests.fakes.yandex.fixtures import strict_config
 from tests.fakes.yandex.server import YandexEmulator, running_yandex_emulator
+from tests.support.environment import clear_settings_environment
+
+
+@pytest.fixture(autouse=True)
+def no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot under test gets exactly the settings a test gives it, whatever the shell has set."""
+    clear_settings_environment(monkeypatch)
 
 
 @pytest.fixture

@@ -236,7 +236,7 @@ async def test_reply_format_rich_by_button_and_classic_for_new_chats(stack: Stac
         await command(stack, other_chat, other, "/format html", "Write /format classic or /format rich.")
     async with stack.bot():
         after_restart = await ask(stack, chat_id, user, "still rich?")
-    assert after_restart["rich_markdown"] is not None
+    assert after_restart["rich_markdown"] == responses(stack)[-1]["output_text"], "still a rich message"
 
 
 async def test_web_search_carries_the_tool_and_links_its_sources_after_the_documents(stack: Stack) -> None:
@@ -386,7 +386,9 @@ async def test_settings_are_per_topic_in_forums_and_move_with_a_migrated_group(
         await command(stack, basic["id"], ann, "/format rich", "rich messages")
         new_id = await stack.telegram.migrate_group(basic["id"])
         moved = await ask(stack, new_id, ann, f"{BOT} after the move")
-    assert moved["rich_markdown"] is not None, "the settings moved to the supergroup"
+    assert moved["rich_markdown"] == responses(stack)[-1]["output_text"], (
+        "the settings moved to the supergroup"
+    )
     assert await redis_client.keys(f"*:settings:{basic['id']}:t*") == []
 
 

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from tests.e2e.harness import Stack
+from tests.e2e.settling import until_idle
 from tests.fakes.yandex.items import item_text
 
 BOT = "@test_assistant_bot"
@@ -341,7 +342,7 @@ async def test_history_turns_cannot_be_forged(stack: Stack) -> None:
 
 async def test_one_members_flood_is_limited_and_others_are_served_fairly(stack: Stack) -> None:
     chat_id, (mallory, ann) = await make_group(stack, "Mallory", "Ann")
-    async with stack.bot(reply_format="classic", max_queued_per_chat=5, max_queued_per_user=2):
+    async with stack.bot(reply_format="classic", max_queued_per_chat=5, max_queued_per_user=2) as app:
         await stack.telegram.send_user_message(chat_id, mallory, f"{BOT} m1 emu:slow=60 emu:long=400")
         for number in range(2, 9):
             await stack.telegram.send_user_message(chat_id, mallory, f"{BOT} m{number}")
@@ -349,7 +350,7 @@ async def test_one_members_flood_is_limited_and_others_are_served_fairly(stack: 
         await stack.telegram.wait_for(
             lambda: sum(r["status"] == "completed" for r in stack.yandex.responses()) >= 4, timeout=30
         )
-        await asyncio.sleep(1.0)  # nothing more is asked of the model
+        await until_idle(stack, app)  # every message taken, no job left: nothing more is asked of the model
         notices = [t for t in texts_of(stack, chat_id) if "still answering" in t]
     asked = [r["input_text"].split("\n", 1)[-1].split(" emu:")[0] for r in stack.yandex.responses()]
     assert asked == ["m1", "a1", "m2", "m3"], asked

@@ -11,6 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from tests.e2e.harness import Stack
+from tests.e2e.settling import until_idle
 from tests.e2e.test_hardening import (
     BOT,
     answered,
@@ -212,13 +213,13 @@ async def test_tg_links_and_mentions_from_the_model_are_plain_text(stack: Stack)
     question = "see [Ann](tg://user?id=700000001) and @ann_admin and [chat](tg://resolve?domain=x) emu:echo"
     for reply_format in ("classic", "rich"):
         user, chat_id = await private_chat(stack, f"User {reply_format}")
-        async with stack.bot(reply_format=reply_format, private_streaming="edit"):
+        async with stack.bot(reply_format=reply_format, private_streaming="edit") as app:
             await stack.telegram.send_user_message(chat_id, user, question)
             await stack.telegram.wait_for(
                 lambda: [r["status"] for r in stack.yandex.responses()[-1:]] == ["completed"]
             )
             answer = await wait_message(stack, chat_id, "see")
-            await asyncio.sleep(1.0)  # the final text has replaced the last frame
+            await until_idle(stack, app)  # the answer's job ends once its final text replaced the last frame
         answer = message_by_id(stack, chat_id, answer["message_id"])
         assert len(answer["versions"]) >= 2 or reply_format == "rich"
         assert "Ann" in (answer["text"] or answer["rich_markdown"]), "the link text stays"

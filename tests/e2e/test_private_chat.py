@@ -31,6 +31,18 @@ async def wait_final(stack: Stack, chat_id: int, count: int = 1, timeout: float 
     return final_texts(stack.telegram, chat_id)
 
 
+def history_document(stack: Stack, chat_id: int) -> str:
+    """The text of the /history document the bot sent last in the chat."""
+    document = stack.telegram.bot_messages(chat_id)[-1]["document"]
+    assert document is not None and document["file_name"] == "conversation.md"
+    return str(stack.telegram.controller.state.files[document["file_id"]].read().decode())
+
+
+def quoted(turn: str) -> str:
+    """A /history turn's text (its block quote under the header), whitespace squashed."""
+    return squash(" ".join(line.removeprefix(">") for line in turn.splitlines()[1:]))
+
+
 def answers(stack: Stack) -> list[dict[str, Any]]:
     return stack.yandex.responses(limit=100)
 
@@ -57,7 +69,9 @@ async def test_answer_streams_into_drafts_and_ends_as_the_models_exact_text(stac
     assert all(response["output_text"].startswith(s) for s in shown)
     assert shown == sorted(shown, key=len)
     assert drafts[0]["at"] - sent_at < 1.5
-    assert [c["method"] for c in stack.telegram.calls("sendChatAction")], "typing indicator first"
+    actions = stack.telegram.chat_actions(chat_id)
+    assert actions and actions[0]["action"] == "typing", "a typing indicator"
+    assert actions[0]["at"] <= drafts[0]["at"], "typing is shown before the first draft"
     assert stack.telegram.violations() == []
 
 
@@ -168,8 +182,11 @@ async def test_provider_errors_before_streaming_are_retried_then_explained(stack
         await stack.telegram.send_user_message(chat_id, user, "bad request emu:fail=400")
         texts = await wait_final(stack, chat_id, count=3)
         assert "could not process" in texts[-1]
+    # The failing question reached the provider once per attempt (3, as the README says),
+    # and every attempt failed with the 503: none was answered behind the notice's back.
     failing = [r for r in answers(stack) if "emu:fail=503" in r["input_text"]]
-    assert len(failing) == 0 or all(r["status"] != "completed" for r in failing)
+    assert len(failing) == 3
+    assert [(r["status"], r["error"]["http_status"]) for r in failing] == [("failed", 503)] * 3
     assert not any("Traceback" in t or "Error" in t for t in final_texts(stack.telegram, chat_id))
 
 
@@ -213,11 +230,16 @@ async def test_stop_button_ends_streaming_within_a_second_and_keeps_what_was_sho
         assert answers(stack)[-1]["client_disconnected_at"] - pressed_at < 1.0, (
             "the stream was closed at once"
         )
-        # The shown part is remembered.
+        # The shown part is remembered, marked as interrupted.
         await stack.telegram.send_user_message(chat_id, user, "/history")
         await stack.telegram.wait_for(
             lambda: stack.telegram.bot_messages(chat_id)[-1]["document"] is not None
         )
+        history = history_document(stack, chat_id)
+        turns = history.split("\n## ")[1:]
+        assert [turn.split(" — ")[0] for turn in turns] == ["You", "Assistant"]
+        assert turns[1].splitlines()[0].endswith("(interrupted)")
+        assert quoted(turns[1]) == squash(shown), "exactly the part the user saw"
     assert len(answers(stack)) == 1 and answers(stack)[0]["error"] is None
     assert len(final_texts(stack.telegram, chat_id)) == 2, "the stopped answer and /history: no notice"
     errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
@@ -280,8 +302,11 @@ async def test_commands_help_history_and_unsupported_content(stack: Stack) -> No
         await stack.telegram.wait_for(
             lambda: stack.telegram.bot_messages(chat_id)[-1]["document"] is not None
         )
-        document = stack.telegram.bot_messages(chat_id)[-1]["document"]
-        assert document["file_name"] == "conversation.md"
+        history = history_document(stack, chat_id)
+        turns = history.split("\n## ")[1:]
+        assert [turn.split(" — ")[0] for turn in turns] == ["Вы", "Ассистент"]
+        assert quoted(turns[0]) == "what is 2+2? emu:echo"
+        assert quoted(turns[1]) == squash(answers(stack)[-1]["output_text"])
 
         await stack.telegram.send_user_message(chat_id, user, sticker=True)
         await stack.telegram.send_user_message(chat_id, user, "/nonsense")
@@ -298,9 +323,15 @@ async def test_commands_help_history_and_unsupported_content(stack: Stack) -> No
 async def test_empty_and_oversized_questions_get_a_clear_answer(stack: Stack) -> None:
     async with stack.bot(max_question_chars=500):
         user, chat_id = await private_chat(stack)
+        # Telegram sends no empty text: a question with no words is /ask on its own.
+        await stack.telegram.send_user_message(chat_id, user, "/ask")
+        await wait_final(stack, chat_id)
         await stack.telegram.send_user_message(chat_id, user, "x" * 600)
-        texts = await wait_final(stack, chat_id)
-    assert texts == ["That message is too long (600 characters, at most 500). Please shorten it."]
+        texts = await wait_final(stack, chat_id, count=2)
+    assert texts == [
+        "Write your question after the command, e.g. /ask What is a vector store? — or reply to a message with /ask.",
+        "That message is too long (600 characters, at most 500). Please shorten it.",
+    ]
     assert answers(stack) == []
 
 

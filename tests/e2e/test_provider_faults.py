@@ -71,6 +71,12 @@ async def test_a_hanging_provider_times_out_and_the_question_is_retried(stack: S
         assert "are you there?" in text
         assert time.monotonic() - started < 3.0, "answered by the retry, not by waiting out the hang"
         assert provider_errors(app, "timeout") == 1
+        # The hold ends 3 s after the first request: the emulator then finds its client gone and
+        # logs the request as dropped (499). Only after that can "it was never handled" be checked.
+        await stack.telegram.wait_for(
+            lambda: any(r["status"] == 499 for r in stack.yandex.requests() if r["path"] == "/v1/responses"),
+            timeout=10,
+        )
     # The abandoned request was dropped by the emulator: only the retry was answered.
     assert [r["status"] for r in stack.yandex.responses()] == ["completed"]
 

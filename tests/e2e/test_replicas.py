@@ -25,10 +25,15 @@ from bot.telegram.answers import AnswerJob
 from bot.telegram.delivery import Destination
 from bot.telegram.jobs import lane_name
 from tests.e2e.harness import Stack, final_texts
+from tests.e2e.settling import until_idle, until_replicas_idle
 from tests.support.balancer import Balancer
 from tests.support.net import free_port
 from tests.support.redis_server import RedisServer
-from tests.support.replicas import ReplicaProcess, replica_env
+from tests.support.replicas import ReplicaProcess, replica_env, running_replicas
+
+# Real processes start slowly on a loaded machine (see ReplicaProcess.ready_timeout): more than the
+# suite's default 120 s per test.
+pytestmark = pytest.mark.timeout(300)
 
 SECRET = "replica-secret"
 BOT = "@test_assistant_bot"
@@ -62,13 +67,8 @@ async def replicas(
             )
             for name, port in ports.items()
         }
-        await asyncio.gather(*(process.start() for process in processes.values()))
-        try:
+        async with running_replicas(processes.values()):
             yield balancer, processes
-        finally:
-            for process in processes.values():
-                if process.process is not None and process.process.returncode is None:
-                    await process.terminate()
 
 
 def answered_questions(texts: list[str]) -> list[str]:
@@ -120,7 +120,7 @@ async def test_two_replicas_answer_every_message_once_in_order_while_one_is_kill
         await processes["a"].start()
         await ask_round(3)
         await stack.telegram.wait_for(lambda: all_answered(3), timeout=90)
-        await asyncio.sleep(2.0)  # nothing more may arrive: no second answer, no leftover
+        await until_replicas_idle(stack)  # nothing more may arrive: no second answer, no leftover
 
     for index, (chat_id, *_) in enumerate(chats):
         texts = answers_in(stack, chat_id)
@@ -151,7 +151,7 @@ async def test_sigterm_mid_answer_finalizes_it_exits_0_and_the_queued_question_i
         assert "lost the lock" not in processes["solo"].log_tail(400)
         await processes["solo"].start()  # the next start finds the queued question and answers it
         await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat_id)) == 2, timeout=30)
-        await asyncio.sleep(1.0)
+        await until_replicas_idle(stack)
     texts = final_texts(stack.telegram, chat_id)
     assert answered_questions(texts) == ["c0 q1", "c0 q2"], texts
     assert stack.telegram.calls("deleteWebhook") == []
@@ -163,12 +163,12 @@ async def test_redis_lost_mid_run_gives_a_clear_notice_and_the_bot_recovers_with
     server = RedisServer(free_port())
     await server.start()
     try:
-        async with stack.bot(redis_url=server.url, reply_format="classic"):
+        async with stack.bot(redis_url=server.url, reply_format="classic") as app:
             user = await stack.telegram.create_user("Ann")
             chat_id = (await stack.telegram.create_private_chat(user))["id"]
             await stack.telegram.send_user_message(chat_id, user, "before emu:echo")
             await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat_id)) == 1)
-            await asyncio.sleep(0.5)  # the answer's bookkeeping after its final text
+            await until_idle(stack, app)  # the answer's bookkeeping after its final text
 
             await server.stop()
             await stack.telegram.send_user_message(chat_id, user, "during emu:echo")
@@ -180,7 +180,7 @@ async def test_redis_lost_mid_run_gives_a_clear_notice_and_the_bot_recovers_with
             await stack.telegram.wait_for(
                 lambda: any(t.startswith("after") for t in final_texts(stack.telegram, chat_id)), timeout=20
             )
-            await asyncio.sleep(0.5)
+            await until_idle(stack, app)
         texts = final_texts(stack.telegram, chat_id)
         assert len(texts) == 3 and texts[2].startswith("after"), texts
         assert not any("Traceback" in text or "Error" in text for text in texts)
@@ -265,9 +265,9 @@ async def test_an_interrupted_answer_is_replaced_once_never_shown_twice(
     if died_sending:
         await store.message_sending("answer:9001")
 
-    async with stack.bot(reply_format="classic", lane_lock_seconds=3):
+    async with stack.bot(reply_format="classic", lane_lock_seconds=3) as app:
         await stack.telegram.wait_for(lambda: len(answers_in(stack, team)) == 1, timeout=20)
-        await asyncio.sleep(1.0)
+        await until_idle(stack, app)
     texts = answers_in(stack, team)
     assert len(texts) == 1, texts
     removed = [m for m in stack.telegram.bot_messages(team) if m["message_id"] == partial.message_id]

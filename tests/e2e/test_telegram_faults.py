@@ -17,6 +17,7 @@ from aiogram.methods.base import TelegramType
 from aiohttp import ConnectionTimeoutError
 
 from tests.e2e.harness import Stack, final_texts
+from tests.e2e.settling import until_idle
 
 BOT = "@test_assistant_bot"
 QUESTION = "tell me about herons emu:long=1000"
@@ -85,14 +86,14 @@ async def test_group_answer_survives_flood_control_and_honours_retry_after(stack
     async with stack.bot(reply_format="classic"):
         chat_id, ann = await group(stack)
         stack.telegram.fail_next(
-            "sendMessage", 1, error_code=429, description="Too Many Requests: retry after 1", retry_after=1
+            "sendMessage", 1, error_code=429, description="Too Many Requests: retry after 2", retry_after=2
         )
         stack.telegram.fail_next(
             "editMessageText",
             2,
             error_code=429,
-            description="Too Many Requests: retry after 1",
-            retry_after=1,
+            description="Too Many Requests: retry after 2",
+            retry_after=2,
         )
         await stack.telegram.send_user_message(chat_id, ann, f"{BOT} {QUESTION}")
         replies = await settled(stack, chat_id)
@@ -106,10 +107,12 @@ async def test_group_answer_survives_flood_control_and_honours_retry_after(stack
     limited = [c for c in calls if c["error_code"] == 429]
     assert len(limited) == 3
     for hit in limited:
-        # The pause (kept in Redis, shared by replicas) holds the whole chat for retry_after.
+        # The pause (kept in Redis, shared by replicas) holds the whole chat for retry_after: 2 s,
+        # longer than the chat's own pacing (about one call a second), which would hide a missing pause.
+        # Every limited call was followed by another (its retry): the answer was delivered whole.
         after = [c for c in calls if c["at"] > hit["at"]]
-        if after:
-            assert after[0]["at"] - hit["at"] >= 0.95
+        assert after, "a call refused with 429 is retried"
+        assert after[0]["at"] - hit["at"] >= 1.95
     assert stack.telegram.violations() == []  # and the fake's own flood control was never hit
 
 
@@ -177,7 +180,7 @@ async def test_a_private_final_send_whose_answer_was_lost_is_not_sent_twice(stac
         app.runtime.bot.session.middleware(timeouts)
         await stack.telegram.send_user_message(chat_id, user, QUESTION)
         await stack.telegram.wait_for(lambda: len(final_texts(stack.telegram, chat_id)) >= 2, timeout=30)
-        await asyncio.sleep(0.5)
+        await until_idle(stack, app)  # the answer's job is over: nothing more will be sent
     expected = squash(answer_text(stack))
     texts = [squash(t) for t in final_texts(stack.telegram, chat_id)]
     assert texts.count(expected) == 1

@@ -11,6 +11,7 @@ from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.errors import ContextLostError, ProviderError, StreamBrokenError
 from bot.core.models import CompletedAnswer, ConversationKey, Notice, Outcome, Question, Turn
 from bot.core.ports import ConversationState
+from tests.support.waiting import wait_until
 from tests.unit.fakes import InMemoryConversationStore, RecordingView, ScriptedModel, ScriptedStream
 
 KEY = ConversationKey(chat_id=42)
@@ -177,8 +178,7 @@ async def test_stop_cancels_the_provider_and_keeps_what_was_shown() -> None:
     view = RecordingView()
     stop = asyncio.Event()
     task = asyncio.create_task(make(model, store).execute(Question(KEY, "q"), view, stop))
-    while view.shown_text != "Shown text":
-        await asyncio.sleep(0.001)
+    await wait_until(lambda: view.shown_text == "Shown text", what="the text shown")
     stop.set()
     report = await asyncio.wait_for(task, timeout=1)
 
@@ -237,8 +237,7 @@ async def test_after_the_cooldown_one_probe_goes_through_and_closes_the_breaker(
     probing = asyncio.create_task(
         make(model, breaker=circuit).execute(Question(KEY, "probe"), RecordingView(), stop_probe)
     )
-    while not model.requests:
-        await asyncio.sleep(0.001)
+    await wait_until(lambda: bool(model.requests), what="the probe's request")
     other = RecordingView()
     await make(model, breaker=circuit).execute(
         Question(ConversationKey(chat_id=7), "meanwhile"), other, asyncio.Event()

@@ -149,5 +149,17 @@ def test_zero_failures_disables_it() -> None:
     assert state(breaker) is BreakerState.CLOSED
 
 
-def test_gauge_levels() -> None:
-    assert [s.level for s in (BreakerState.CLOSED, BreakerState.HALF_OPEN, BreakerState.OPEN)] == [0, 1, 2]
+def test_the_gauge_level_follows_the_breaker_through_a_whole_outage() -> None:
+    """`bot_provider_breaker_state` reads `state.level`: 0 closed, 2 open, 1 while a probe may go
+    (the same levels are checked end to end by test_a_sustained_outage_opens_the_breaker_...)."""
+    breaker, clock = make(failures=2, cooldown=10.0)
+    levels = [breaker.state.level]
+    fail(breaker)
+    levels.append(breaker.state.level)  # one failure: still closed
+    fail(breaker)
+    levels.append(breaker.state.level)  # open
+    clock.now += 10
+    levels.append(breaker.state.level)  # cooldown over: half-open
+    breaker.admit().succeeded()
+    levels.append(breaker.state.level)  # the probe succeeded: closed
+    assert levels == [0, 0, 2, 1, 0]

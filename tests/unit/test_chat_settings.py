@@ -4,7 +4,6 @@ source links, model names, and the operator's settings."""
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from bot.settings import SettingsError, load_settings
 from bot.telegram.formatting import classic_chunks, web_links, with_sources
 from bot.telegram.settings_panel import FormatAction, ModelAction, WebSearchAction, model_token, parse_action
 from bot.yandex.models import model_display_name
+from tests.support.environment import clear_settings_environment
 from tests.unit.fakes import InMemoryConversationStore, RecordingView, ScriptedModel, ScriptedStream
 
 PRO = ModelOption("yandexgpt/latest", "YandexGPT Pro 5")
@@ -255,9 +255,7 @@ VALID = {"bot_token": "1:x", "yc_folder_id": "f", "yc_api_key": "k", "_env_file"
 
 @pytest.fixture(autouse=True)
 def no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("YC_", "WEB_", "REPLY_")):
-            monkeypatch.delenv(name, raising=False)
+    clear_settings_environment(monkeypatch)
     monkeypatch.chdir(tmp_path)
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from bot.core.lanes import LOCK_LOST, LaneJob, LaneRunner, LaneSettings, NewJob, Release, Submitted
+from bot.core.lanes import LOCK_LOST, Claim, LaneJob, LaneRunner, LaneSettings, NewJob, Release, Submitted
 from bot.storage.keys import Namespace
 from bot.storage.lanes import RedisLaneStore
 from bot.storage.redis_typing import awaited
@@ -112,10 +112,9 @@ async def test_a_redelivered_job_is_accepted_once_even_after_it_ran(
     a.register("note", recorder)
     assert await a.submit("chat", job(7)) is Submitted.ACCEPTED
     assert await a.submit("chat", job(7)) is Submitted.DUPLICATE
-    await wait_until(lambda: len(recorder.runs) == 1)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: len(recorder.runs) == 1 and a.active_lanes == 0)  # ran, lane let go
     assert await a.submit("chat", job(7)) is Submitted.DUPLICATE
-    await asyncio.sleep(0.1)
+    assert a.active_lanes == 0, "a duplicate takes no lock and starts no worker"
     assert len(recorder.runs) == 1
 
 
@@ -142,7 +141,7 @@ async def test_a_long_job_keeps_its_lock_by_heartbeat(runners: Callable[..., Lan
         runner.start()
     await a.submit("chat", job(1))
     await wait_until(lambda: len(recorder.runs) == 1)
-    await asyncio.sleep(0.5)
+    await wait_until(lambda: a.active_lanes == 0 and b.active_lanes == 0)  # a takeover would still run
     assert recorder.runs == [("chat", 1, 1)], "the other replica never took the lane over"
     assert recorder.peak == 1
 
@@ -211,19 +210,38 @@ async def test_next_completes_claims_and_releases_only_for_the_lock_holder(store
     assert result is Submitted.ACCEPTED and locked, "the released lock goes to whoever enqueues next"
 
 
-class SlowReleaseStore(RedisLaneStore):
-    """Releases late, like a process that is slow to finish a lane while the next update arrives."""
+class LateWorkerStore(RedisLaneStore):
+    """Holds the worker that has just let its lane go (its last `next` released the lock) until the
+    test says so, and records every `release`: the next update's worker races a finishing one."""
+
+    def __init__(self, redis: aioredis.Redis, ns: Namespace) -> None:
+        super().__init__(redis, ns)
+        self.lane_let_go = asyncio.Event()
+        self.let_the_old_worker_finish = asyncio.Event()
+        self.old_worker_finished = asyncio.Event()
+        self.releases: list[str] = []
+
+    async def next(self, lane: str, owner: str, *, done: str | None, order_grace: float) -> Claim:
+        claim = await super().next(lane, owner, done=done, order_grace=order_grace)
+        if done == "note:1":
+            assert claim.ended is Release.RELEASED, "job 1 was the lane's last job: the lane is let go"
+            self.lane_let_go.set()
+            await self.let_the_old_worker_finish.wait()
+            self.old_worker_finished.set()  # what it does next (its `finally`) runs without waiting
+        return claim
 
     async def release(self, lane: str, owner: str) -> None:
-        await asyncio.sleep(0.3)
+        self.releases.append(owner)
         await super().release(lane, owner)
 
 
 async def test_a_finished_worker_never_releases_the_next_workers_lock(
     redis_client: aioredis.Redis,
 ) -> None:
-    store = SlowReleaseStore(redis_client, NS)
-    runner = LaneRunner(store, owner="replica-a", settings=FAST)
+    store = LateWorkerStore(redis_client, NS)
+    # A lock longer than the test: only a release, never an expiry, could take job 2's lock away.
+    settings = LaneSettings(max_jobs=10, lock_seconds=30.0, order_grace=0.0, sweep_seconds=0.2)
+    runner = LaneRunner(store, owner="replica-a", settings=settings)
     started = asyncio.Event()
     gate = asyncio.Event()
 
@@ -233,15 +251,25 @@ async def test_a_finished_worker_never_releases_the_next_workers_lock(
             await gate.wait()
 
     runner.register("note", handler)
+    lock_key = f"yab:{NS.bot_id}:lane-lock:chat"
     try:
         await runner.submit("chat", job(1))
-        await asyncio.sleep(0.05)  # job 1 done, its lane released; the late release may still be due
-        await runner.submit("chat", job(2))
+        # Job 1 is done and its worker has let the lane go, but that worker has not finished yet.
+        await asyncio.wait_for(store.lane_let_go.wait(), 5)
+        await runner.submit("chat", job(2))  # the next update takes the free lane: a new worker
         await asyncio.wait_for(started.wait(), 5)
-        await asyncio.sleep(0.5)
-        assert await redis_client.get(f"yab:{NS.bot_id}:lane-lock:chat") is not None, "job 2 keeps its lock"
+        job_2_lock = await redis_client.get(lock_key)
+        assert job_2_lock is not None
+        store.let_the_old_worker_finish.set()
+        # Set from the old worker's task, which then runs on into its `finally` in the same step: a
+        # `release` from there is recorded before this test resumes.
+        await asyncio.wait_for(store.old_worker_finished.wait(), 5)
+        assert await redis_client.get(lock_key) == job_2_lock, "job 2 keeps its lock"
+        assert store.releases == [], "the old worker released nothing"
         gate.set()
     finally:
+        store.let_the_old_worker_finish.set()
+        gate.set()
         await runner.close(deadline=2)
 
 
@@ -268,7 +296,7 @@ async def test_a_worker_that_lost_its_lock_stops_its_job_and_leaves_it_to_the_ne
     await redis_client.set(f"yab:{NS.bot_id}:lane-lock:chat", "replica-b/0", px=5000)
     await wait_until(lambda: bool(cancelled), timeout=5)
     assert cancelled == [(LOCK_LOST,)]
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: a.active_lanes == 0)  # the stopped worker has left, leaving the job queued
     claim = await store.next("chat", "replica-b/0", done=None, order_grace=0)
     assert claim.job is not None and claim.job.job_id == "note:1", "the job is still there to resume"
     assert claim.job.attempt == 2

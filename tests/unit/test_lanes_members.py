@@ -18,10 +18,13 @@ def job(number: int, member: str | None) -> NewJob:
 async def drain(store: RedisLaneStore, lane: str) -> list[int]:
     order: list[int] = []
     done: str | None = None
-    while (claim := await store.next(lane, "me", done=done, order_grace=0)).job is not None:
+    for _ in range(1000):  # bounded: a lane that never empties fails instead of looping forever
+        claim = await store.next(lane, "me", done=done, order_grace=0)
+        if claim.job is None:
+            return order
         order.append(claim.job.order)
         done = claim.job.job_id
-    return order
+    raise AssertionError("the lane never emptied")
 
 
 async def test_members_take_turns_within_their_share(redis_client: aioredis.Redis) -> None:

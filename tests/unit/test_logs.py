@@ -5,8 +5,18 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
+
+import pytest
 
 from bot.logs import correlation_id, setup_logging
+from tests.support.logs import logging_restored
+
+
+@pytest.fixture(autouse=True)
+def restored_loggers() -> Iterator[None]:
+    with logging_restored():
+        yield
 
 
 def test_json_lines_carry_the_update_id_and_never_a_secret() -> None:
@@ -28,4 +38,13 @@ def test_json_lines_carry_the_update_id_and_never_a_secret() -> None:
     assert "SECRET-TOKEN" not in stream.getvalue()
     assert "yc-api-key-value" not in stream.getvalue()
     assert "[redacted]" in lines[1]["msg"]
-    logging.getLogger().handlers.clear()
+
+
+def test_the_real_set_up_is_undone_after_a_test() -> None:
+    """What the other logging tests rely on: `setup_logging` leaves no trace once the test is over."""
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers), logging.getLogger("httpx").level)
+    with logging_restored():
+        setup_logging("DEBUG", "json", secrets=["a-secret-value"])
+        assert (root.level, list(root.handlers), logging.getLogger("httpx").level) != before
+    assert (root.level, list(root.handlers), logging.getLogger("httpx").level) == before

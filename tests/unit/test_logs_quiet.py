@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.logs import setup_logging
+from tests.support.logs import logging_restored
 
 NOISY = (
     "httpx",
@@ -22,15 +23,8 @@ NOISY = (
 
 @pytest.fixture
 def restored_loggers() -> Iterator[None]:
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers), {name: logging.getLogger(name).level for name in NOISY})
-    try:
+    with logging_restored():
         yield
-    finally:
-        root.setLevel(saved[0])
-        root.handlers[:] = saved[1]
-        for name, level in saved[2].items():
-            logging.getLogger(name).setLevel(level)
 
 
 @pytest.mark.usefixtures("restored_loggers")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import SettingsError, load_settings
+from tests.support.environment import clear_settings_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = {"BOT_TOKEN": "123:abc", "YC_FOLDER_ID": "folder", "YC_API_KEY": "super-secret-api-key"}
@@ -17,11 +18,7 @@ VALID = {"BOT_TOKEN": "123:abc", "YC_FOLDER_ID": "folder", "YC_API_KEY": "super-
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(
-            ("BOT_", "YC_", "REDIS_", "ALLOWED_", "ADMIN_", "REPLY_", "PRIVATE_", "LOG_", "WEB_")
-        ):
-            monkeypatch.delenv(name, raising=False)
+    clear_settings_environment(monkeypatch)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
 

@@ -3,7 +3,6 @@ Yandex, model names, REDIS_URL, proxies."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +10,14 @@ import pytest
 
 from bot.settings import Settings, SettingsError, load_settings
 from tests.fakes.yandex.iam import write_authorized_key
+from tests.support.environment import clear_settings_environment
 
 BASE: dict[str, Any] = {"bot_token": "123:abc", "yc_folder_id": "b1gfolder", "_env_file": None}
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith(
-            ("BOT_", "YC_", "REDIS_", "WEBHOOK_", "TELEGRAM_", "HTTPS_PROXY", "NO_PROXY")
-        ):
-            monkeypatch.delenv(name, raising=False)
+    clear_settings_environment(monkeypatch)
     monkeypatch.chdir(tmp_path)
 
 

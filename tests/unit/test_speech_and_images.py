@@ -29,6 +29,7 @@ from bot.core.speech import (
     TranscribeSpeech,
     check_recording,
 )
+from tests.support.waiting import wait_until
 from tests.unit.fakes import InMemoryConversationStore, RecordingView, ScriptedModel, ScriptedStream
 
 KEY = ConversationKey(chat_id=1)
@@ -100,8 +101,7 @@ async def test_a_stopped_image_answer_is_remembered_like_any_other() -> None:
     view = RecordingView()
 
     async def press_stop() -> None:
-        while not view.frames:
-            await asyncio.sleep(0)
+        await wait_until(lambda: bool(view.frames), what="a frame shown")
         stop.set()
 
     presser = asyncio.create_task(press_stop())
