@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import openai
 from openai import AsyncOpenAI
 from openai._response import AsyncAPIResponse
@@ -172,7 +173,7 @@ class ResponsesAnswerModel:
             )
             raise translated from error
         except (openai.APIConnectionError, openai.APITimeoutError) as error:
-            self._count("timeout" if isinstance(error, openai.APITimeoutError) else "connection")
+            self._count("timeout" if _timed_out(error) else "connection")
             raise ProviderError(f"provider unreachable: {type(error).__name__}", retryable=True) from error
 
     def _count(self, kind: str) -> None:
@@ -304,6 +305,25 @@ def _object(value: object) -> dict[str, Any]:
 def _ending(response: Mapping[str, Any]) -> Ending:
     reason = _object(response.get("incomplete_details")).get("reason")
     return Ending.DECLINED if reason == "content_filter" else Ending.CUT_BY_LENGTH
+
+
+def _timed_out(error: openai.APIConnectionError) -> bool:
+    """Whether a request failed by waiting too long rather than by a broken connection.
+
+    Answer streams go through openai's aiohttp transport, whose exception map turns every
+    `aiohttp.ClientConnectionError` (a refused or reset connection included) into
+    `httpx.ConnectTimeout`, so openai reports an `APITimeoutError` for both. The cause chain still
+    says which it was: a real timeout has a `TimeoutError` in it, a broken connection has not."""
+    if not isinstance(error, openai.APITimeoutError):
+        return False
+    cause: BaseException | None = error.__cause__
+    saw_aiohttp = False
+    while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return True
+        saw_aiohttp = saw_aiohttp or isinstance(cause, aiohttp.ClientConnectionError)
+        cause = cause.__cause__
+    return not saw_aiohttp
 
 
 def _failure(error: object, count: Callable[[str], None]) -> ProviderError:
