@@ -74,3 +74,18 @@ async def test_a_spent_budget_refuses_the_next_question_but_never_cuts_a_running
         "You've used today's budget of 50 tokens. It renews at 00:00 UTC."
     )
     assert len(stack.yandex.responses()) == 2, "no model call once the budget is spent"
+
+
+async def test_different_chats_are_answered_in_parallel(stack: Stack) -> None:
+    ann = await stack.telegram.create_user("Ann", language_code="en")
+    bob = await stack.telegram.create_user("Bob", language_code="en")
+    anns_chat = int((await stack.telegram.create_private_chat(ann))["id"])
+    bobs_chat = int((await stack.telegram.create_private_chat(bob))["id"])
+    async with stack.bot(reply_format="classic"):
+        await stack.telegram.send_user_message(anns_chat, ann, "a long one emu:slow=50 emu:long=800")
+        await stack.telegram.wait_for(lambda: asked(stack) == ["a long one"])
+        await stack.telegram.send_user_message(bobs_chat, bob, "a short one emu:echo")
+        await stack.telegram.wait_for(lambda: bool(final_texts(stack.telegram, bobs_chat)))
+        anns_answer = stack.yandex.responses()[0]
+        assert anns_answer["status"] == "in_progress", "Bob was answered while Ann's answer was running"
+        await stack.telegram.wait_for(lambda: len(completed(stack)) == 2, timeout=30)
