@@ -75,3 +75,36 @@ async def test_without_a_vision_model_an_image_document_stays_a_document_and_is_
         [text] = await wait_final(stack, chat_id)
     assert "chart.png" in text and "not supported" in text, text
     assert stack.yandex.responses() == [] and stack.yandex.vector_stores() == []
+
+
+async def test_ogg_over_1_mb_and_wav_files_take_the_asynchronous_recognition(stack: Stack) -> None:
+    async with stack.bot(**FAST_STT, reply_format="classic"):
+        user, chat_id = await private_chat(stack)
+        big = "Please read this. " * 62_000  # 1.1 MB of "audio" lasting 25 s: under 30 s, over 1 MB
+        await stack.telegram.send_user_message(chat_id, user, voice={"content": big, "duration": 25})
+        await wait_final(stack, chat_id)
+        wav = {"content": "a wave file", "duration": 3, "file_name": "q.wav", "mime_type": "audio/wav"}
+        await stack.telegram.send_user_message(chat_id, user, audio=wav)
+        await wait_final(stack, chat_id, count=2)
+    requests = stack.yandex.stt_requests()
+    assert [(r["api"], r["format"], r["status"]) for r in requests] == [
+        ("recognizeFileAsync", "OGG_OPUS", 200),
+        ("recognizeFileAsync", "WAV", 200),
+    ]
+    assert requests[0]["size"] == len(big)
+
+
+async def test_a_photo_without_a_size_of_896_px_within_max_image_mb_sends_the_largest_that_fits(
+    stack: Stack,
+) -> None:
+    async with stack.bot(vision_model="gemma-3-27b-it/latest", max_image_mb=1, reply_format="classic"):
+        user, chat_id = await private_chat(stack)
+        photo = await stack.telegram.send_user_message(
+            chat_id, user, photo={"size": 4_000_000, "width": 2000, "height": 1500}, caption="What is it?"
+        )
+        await wait_final(stack, chat_id)
+    fitting = [size for size in photo["photo"] if size["file_size"] <= 1024 * 1024]
+    assert all(max(size["width"], size["height"]) < 896 for size in fitting), "the premise of this test"
+    largest = max(fitting, key=lambda size: size["width"] * size["height"])
+    [vision] = stack.yandex.responses()
+    assert [image["bytes"] for image in vision["images"]] == [largest["file_size"]]
