@@ -10,6 +10,7 @@ from typing import Any
 from tests.e2e.harness import Stack, final_texts
 
 FAST_STT = {"stt_poll_seconds": 0.05}
+JPEG_PHOTO = {"content": b"\xff\xd8\xff\xe0" + bytes(range(256)) * 16, "width": 640, "height": 480}
 PNG = b"\x89PNG\r\n\x1a\n" + b"png pixels " * 100
 
 
@@ -108,3 +109,27 @@ async def test_a_photo_without_a_size_of_896_px_within_max_image_mb_sends_the_la
     largest = max(fitting, key=lambda size: size["width"] * size["height"])
     [vision] = stack.yandex.responses()
     assert [image["bytes"] for image in vision["images"]] == [largest["file_size"]]
+
+
+async def test_a_group_album_is_answered_when_any_of_its_parts_mentions_the_bot(stack: Stack) -> None:
+    bot = "@test_assistant_bot"
+    ann = await stack.telegram.create_user("Ann", language_code="en")
+    group = (await stack.telegram.create_group("Team", supergroup=True, members=[ann]))["id"]
+    async with stack.bot(vision_model="gemma-3-27b-it/latest", reply_format="classic"):
+        await stack.telegram.send_media_group(group, ann, photos=[JPEG_PHOTO, JPEG_PHOTO], caption="holiday")
+        album = stack.telegram.controller.state.new_media_group_id()
+        await stack.telegram.send_user_message(group, ann, photo=JPEG_PHOTO, media_group_id=album)
+        await stack.telegram.send_user_message(
+            group, ann, photo=JPEG_PHOTO, media_group_id=album, caption=f"{bot} which one is sharper?"
+        )
+        await stack.telegram.wait_for(lambda: len(stack.yandex.responses()) == 1, timeout=20)
+        await stack.telegram.wait_for(
+            lambda: (
+                stack.yandex.responses()[0]["status"] == "completed"
+                and all(m["reply_markup"] is None for m in stack.telegram.bot_messages(group))
+            ),
+            timeout=20,
+        )
+    [vision] = stack.yandex.responses()
+    assert len(vision["images"]) == 2, "the addressed album, both of its photos"
+    assert vision["input"][-1]["text"].endswith("which one is sharper?")
