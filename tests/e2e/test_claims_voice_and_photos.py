@@ -133,3 +133,14 @@ async def test_a_group_album_is_answered_when_any_of_its_parts_mentions_the_bot(
     [vision] = stack.yandex.responses()
     assert len(vision["images"]) == 2, "the addressed album, both of its photos"
     assert vision["input"][-1]["text"].endswith("which one is sharper?")
+
+
+async def test_the_chat_shows_typing_while_a_recording_is_recognised(stack: Stack) -> None:
+    async with stack.bot(**FAST_STT, reply_format="classic"):
+        user, chat_id = await private_chat(stack)
+        long_one = {"content": "emu:seconds=45 what is the plan for today", "duration": 45}
+        await stack.telegram.send_user_message(chat_id, user, voice=long_one)
+        await wait_final(stack, chat_id)
+    [request] = stack.yandex.stt_requests()
+    typing = [action["at"] for action in stack.telegram.chat_actions(chat_id) if action["action"] == "typing"]
+    assert typing and min(typing) <= request["at"], "typing was shown before recognition started"
