@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"BOT_TOKEN": "123:abc", "YC_FOLDER_ID": "folder", "YC_API_KEY": "key"}
@@ -123,3 +123,32 @@ def test_every_documented_default_is_the_one_the_bot_uses(defaults: Settings) ->
             )
             checked.add(name)
     assert checked == field_names()
+
+
+@pytest.mark.parametrize(
+    ("setting", "accepted", "refused"),
+    [
+        ("STT_MAX_DURATION_SECONDS", ["30", "14400"], ["29", "14401"]),  # "30–14400 s"
+        ("MAX_IMAGE_MB", ["20"], ["20.5", "0"]),  # "at most 20, Telegram's download limit"
+        ("STT_LANGUAGE", ["auto", "ru-RU", "KK-kz", "EN-us"], ["klingon", "ru"]),  # SpeechKit's codes
+        (
+            "WEB_SEARCH_DOMAINS",
+            ["a.ru,b.ru,c.ru,d.ru,e.ru"],
+            ["a.ru,b.ru,c.ru,d.ru,e.ru,f.ru"],
+        ),  # "at most 5"
+    ],
+)
+def test_documented_bounds_are_enforced(
+    defaults: Settings, setting: str, accepted: list[str], refused: list[str]
+) -> None:
+    for value in accepted:
+        load_settings(
+            **{name.lower(): v for name, v in REQUIRED.items()}, **{setting.lower(): value}, _env_file=None
+        )
+    for value in refused:
+        with pytest.raises(SettingsError, match=setting):
+            load_settings(
+                **{name.lower(): v for name, v in REQUIRED.items()},
+                **{setting.lower(): value},
+                _env_file=None,
+            )
