@@ -177,7 +177,7 @@ class DocumentFetchError(Exception):
 
 class DocumentSource(Protocol):
     async def fetch(self, file_ref: str) -> BinaryIO:
-        """Download a document into a file object (spooled to disk when large)."""
+        """Download a document into a file object (on disk when large)."""
         ...
 
 

@@ -1,7 +1,7 @@
 """The Telegram side of the knowledge base: downloading, album grouping, status messages, listings.
 
-- TelegramDocumentSource downloads a file by its Telegram file id into a spooled temporary file
-  (kept in memory while small, on disk when large), so a document is never held twice in memory.
+- TelegramDocumentSource downloads a file by its Telegram file id into memory when Telegram reports
+  it small, into a temporary file on disk otherwise, so a large document is never held in memory.
 - AlbumCollector turns the separate messages of an album (same media_group_id) into one batch.
 - DocumentFlow validates, shows the status message at once, and queues the ingestion durably in the
   conversation's lane, so a question sent right after the document is answered with it. An ingestion
@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,10 +55,19 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SPOOL_IN_MEMORY_BYTES = 1024 * 1024
+IN_MEMORY_DOWNLOAD_BYTES = 1024 * 1024
 DOCUMENTS_JOB = "documents"
 ALBUM_QUIET_PERIOD_S = 0.8
 FAILURE_NOTICE_TIMEOUT_S = 5.0
+
+
+def _download_buffer(size: int | None) -> BinaryIO:
+    """Memory for a file Telegram reports small, a temporary file on disk for any other; closed by the
+    caller after the upload. Not a SpooledTemporaryFile: the upload asks its file object for a
+    `fileno()` to learn its length, which moves a spool to disk whatever its size."""
+    if size is not None and size <= IN_MEMORY_DOWNLOAD_BYTES:
+        return io.BytesIO()
+    return cast(BinaryIO, tempfile.TemporaryFile())
 
 
 class TelegramDocumentSource:
@@ -70,8 +80,7 @@ class TelegramDocumentSource:
             file = await self._bot.get_file(file_ref)
             if file.file_path is None:
                 raise DocumentFetchError("download")
-            # A binary file object kept in memory while small; closed by the caller after the upload.
-            spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES))  # noqa: SIM115
+            spool = _download_buffer(file.file_size)
             await self._bot.download_file(file.file_path, destination=spool, timeout=int(self._timeout))
         except (TelegramBadRequest, TelegramNetworkError, TelegramServerError) as error:
             log.warning("document download failed: %s", type(error).__name__)
