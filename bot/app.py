@@ -62,8 +62,8 @@ class BotApp:
         """Logged once serving: nothing is logged before every start-up step passed."""
 
     @classmethod
-    async def create(cls, settings: Settings, **kwargs: object) -> BotApp:
-        runtime = await build_runtime(settings, **kwargs)  # type: ignore[arg-type]
+    async def create(cls, settings: Settings) -> BotApp:
+        runtime = await build_runtime(settings)
         try:
             me = await telegram_identity(runtime.bot, telegram_server(settings))  # also warms aiogram's cache
             await _telegram_call(register_commands(runtime.bot), settings, "setMyCommands")

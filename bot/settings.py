@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     # answers resume elsewhere after it); deliveries of one chat wait this long for an earlier one.
     lane_lock_seconds: float = Field(default=15.0, ge=1, le=600)
     update_order_grace_ms: int = Field(default=300, ge=0, le=10_000)
+    # Telegram's output limits as the scheduler models them (defaults: the strictest documented reading;
+    # README "Limits and behaviour"); the scheduler stays TELEGRAM_RATE_MARGIN under every rate.
+    telegram_global_per_second: float = Field(default=30.0, gt=0, le=1000)
+    telegram_chat_per_second: float = Field(default=1.0, gt=0, le=100)
+    telegram_chat_burst: int = Field(default=3, ge=1, le=100)
+    telegram_draft_per_second: float = Field(default=2.0, gt=0, le=100)
+    telegram_draft_burst: int = Field(default=3, ge=1, le=100)
+    telegram_group_per_minute: int = Field(default=20, ge=1, le=1000)
+    telegram_rate_margin: float = Field(default=0.1, ge=0, lt=1)
+    telegram_rate_recovery_seconds: float = Field(default=300.0, gt=0, le=86_400)
     # Storage
     redis_url: str = "redis://localhost:6379/0"
     # Yandex AI Studio: the folder, then one way to authenticate (see `_credentials`)

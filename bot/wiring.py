@@ -33,6 +33,7 @@ from bot.core.chat_settings import (
 from bot.core.context import ContextPolicy, ContextRollover
 from bot.core.documents import DocumentLimits, KnowledgeBaseService
 from bot.core.lanes import LaneRunner, LaneSettings
+from bot.core.output_limits import OutputLimits
 from bot.core.references import with_reference_note
 from bot.core.speech import SpeechLimits, TranscribeSpeech
 from bot.core.usage import UsageBudget, UsageLimits
@@ -50,10 +51,10 @@ from bot.storage.lanes import RedisLaneStore
 from bot.storage.notices import RedisNoticeLog
 from bot.storage.redis_typing import awaited
 from bot.storage.stops import RedisAnswerDirectory
-from bot.storage.telegram_budget import RedisTelegramBudget
+from bot.storage.telegram_budget import RedisOutputStore
 from bot.storage.usage import RedisUsageLedger
 from bot.telegram.answers import ActiveAnswers, AnswerOptions, ChatAnswers
-from bot.telegram.budget import BudgetConfig
+from bot.telegram.budget import OutputScheduler
 from bot.telegram.delivery import Capabilities, TelegramSender
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.documents import AlbumCollector, DocumentFlow, TelegramDocumentSource
@@ -110,6 +111,7 @@ class Runtime:
         await self.services.albums.close()
         await self.lanes.close(self.settings.shutdown_deadline_seconds)
         await self.services.answers.close(NOTICE_DRAIN_SECONDS)
+        await self.services.sender.scheduler.close()
         if self._stop_listener is not None:
             self._stop_listener.cancel()
             await asyncio.gather(self._stop_listener, return_exceptions=True)
@@ -164,7 +166,20 @@ def redacted_url(url: str) -> str:
     return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}"
 
 
-async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = None) -> Runtime:
+def output_limits(settings: Settings) -> OutputLimits:
+    return OutputLimits(
+        global_per_s=settings.telegram_global_per_second,
+        chat_per_s=settings.telegram_chat_per_second,
+        chat_burst=settings.telegram_chat_burst,
+        draft_per_s=settings.telegram_draft_per_second,
+        draft_burst=settings.telegram_draft_burst,
+        group_per_minute=settings.telegram_group_per_minute,
+        margin=settings.telegram_rate_margin,
+        recovery_s=settings.telegram_rate_recovery_seconds,
+    )
+
+
+async def build_runtime(settings: Settings) -> Runtime:
     # Bounded, and waiting without a deadline for a free connection: with lanes and rate budgets in
     # Redis, a 1,000-chat burst otherwise opens thousands of connections at once (each costing
     # several round trips to set up) and starves the event loop for tens of seconds (bench run).
@@ -262,7 +277,9 @@ async def build_runtime(settings: Settings, *, budget: BudgetConfig | None = Non
             sweep_seconds=min(2.0, settings.lane_lock_seconds / 3),
         ),
     )
-    sender = TelegramSender(bot, RedisTelegramBudget(redis, ns, budget), Capabilities(), metrics)
+    limits = output_limits(settings)
+    scheduler = OutputScheduler(RedisOutputStore(redis, ns, limits), limits)
+    sender = TelegramSender(bot, scheduler, Capabilities(), metrics)
     active = ActiveAnswers()
     knowledge_store = RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400)
     knowledge = KnowledgeBaseService(

@@ -226,16 +226,18 @@ class SeenUpdateKey:
 
 # -- Telegram rate budgets shared by replicas. Owner: storage.telegram_budget. ---------------------
 # Every key expires by itself: a bucket once it would be full again, the group window after one
-# window, a pause when it ends. A missing key means "nothing spent", so expiry loses nothing.
+# window, a pause when it ends, a learnt factor once it has climbed back to 1. A missing key means
+# "nothing spent, nothing learnt", so expiry loses nothing.
 
 
 @dataclass(frozen=True, slots=True)
 class TelegramChatRateKey:
-    """One chat's rate state: `chat`/`draft` hash {tokens, ts}; `window` sorted set of send times
-    (µs); `pause` string with PX expiry (Telegram's retry_after). Owner: storage.telegram_budget."""
+    """One chat's rate state: `chat`/`draft` hash {tokens, ts (µs)}; `window` sorted set of send times
+    (µs); `pause`/`dpause` strings with a PX expiry (Telegram's retry_after, for sends+edits / drafts);
+    `dlearn` hash {f, ts}: the learnt draft-rate factor. Owner: storage.telegram_budget."""
 
     ns: Namespace
-    family: str  # "chat" | "draft" | "window" | "pause"
+    family: str  # "chat" | "draft" | "window" | "pause" | "dpause" | "dlearn"
     chat_id: int
 
     def __str__(self) -> str:
@@ -244,12 +246,15 @@ class TelegramChatRateKey:
 
 @dataclass(frozen=True, slots=True)
 class TelegramGlobalRateKey:
-    """Hash {tokens, ts}: the bot-wide sends+edits bucket. Owner: storage.telegram_budget."""
+    """Bot-wide rate state: `tat` string (µs, GCRA: when the next global slot is free); `pause` string
+    with PX expiry; `learn` hash {f, ts}: the learnt global-rate factor; `last429` string (the chat of
+    the latest 429, PX retry_after). Owner: storage.telegram_budget."""
 
     ns: Namespace
+    family: str  # "tat" | "pause" | "learn" | "last429"
 
     def __str__(self) -> str:
-        return f"{self.ns.prefix}:tg-rate:global"
+        return f"{self.ns.prefix}:tg-rate:global:{self.family}"
 
 
 @dataclass(frozen=True, slots=True)

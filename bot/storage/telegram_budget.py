@@ -1,21 +1,19 @@
-"""Telegram rate budgets shared by every replica of the bot through Redis.
+"""Telegram output budgets shared by every replica of the bot through Redis.
 
-Same budgets and semantics as the in-process `TelegramBudget` (bot.telegram.budget): a token bucket
-per chat for sends+edits, a faster one per chat for drafts, a bot-wide bucket, a rolling per-minute
-window for groups, and a pause after a 429. Each decision is ONE Lua script call (one round trip):
-the script reads the clock with Redis `TIME`, so all replicas share one clock, computes the wait,
-and, when asked to and nothing has to wait, consumes the operation atomically.
+The same rule as `bot.core.output_limits.LocalOutputState` (read it first), in Lua: a batch of turn
+requests is decided by ONE script call (one round trip for every request of the batch), which reads the
+clock with Redis `TIME`, so all replicas share one clock. Penalties after a 429 are one call too.
 
-State lives in keys that expire by themselves (see storage.keys, TelegramChatRateKey):
-- buckets: hash {tokens, ts (µs)}, expiring once the bucket would be full again;
-- group window: sorted set of accepted operations scored by time (µs), expiring after one window;
-- pause: a string with a PX expiry of `retry_after` (+50 ms).
+State lives in keys that expire by themselves (see storage.keys, TelegramChatRateKey and
+TelegramGlobalRateKey): buckets as hashes {tokens, ts (µs)}; the group window as a sorted set of send
+times (µs); pauses as strings with a PX expiry; the GCRA time of the next global slot; learnt factors as
+hashes {f, ts}.
 
 When Redis cannot be reached (connection refused, timeout) the decision is made by the in-process
-`TelegramBudget`, so answers and "temporarily unavailable" notices still go out within a budget
-(each replica then spends its own budget, which may exceed Telegram's limit by the number of
-replicas until Redis is back). A warning is logged at most once per minute. Pauses and migrations are
-always recorded locally too, so the fallback knows about them.
+`LocalOutputStore`, so answers and "temporarily unavailable" notices still go out within a budget
+(each replica then spends its own budget, which may exceed Telegram's limit by the number of replicas
+until Redis is back). A warning is logged at most once per minute. Penalties and migrations are always
+recorded locally too, so the fallback knows about them.
 """
 
 from __future__ import annotations
@@ -25,109 +23,166 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.core.output_limits import Grant, Kind, LocalOutputStore, OutputLimits, TurnRequest
 from bot.storage.keys import Namespace, TelegramChatRateKey, TelegramGlobalRateKey
-from bot.telegram.budget import BudgetConfig, Kind, TelegramBudget
 
 log = logging.getLogger(__name__)
 
 # Errors that mean "Redis is not there right now" (redis-py wraps socket errors in its own types).
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 WARNING_INTERVAL_S = 60.0
-PAUSE_MARGIN_S = 0.05  # as the local budget: a little past Telegram's retry_after
 
-# KEYS: pause, bucket (chat messages or drafts), global bucket, group window.
-# ARGV: mode (0 ask, 1 take if nothing has to wait, 2 reserve), draft (0|1), rate, capacity,
-#       bucket reserve, global rate, global capacity, window limit (0: not a group), window span (µs),
-#       window reserve, unique member suffix.
-# Returns {taken (0|1), wait (µs, rounded up)}. Reserving always takes: the operation's turn is
-# booked (buckets may go below zero, the window entry is dated when the turn comes) and `wait` says
-# when it comes, so a waiting sender sleeps once instead of asking again and again.
-_DECIDE = """
+_LEARNT = """
+local function learnt(key, now, recovery)
+  local v = redis.call('HMGET', key, 'f', 'ts')
+  local f, ts = tonumber(v[1]), tonumber(v[2])
+  if f == nil or ts == nil then return 1 end
+  local elapsed = now - ts
+  if elapsed < 0 then elapsed = 0 end
+  f = f + elapsed * recovery
+  if f > 1 then f = 1 end
+  return f
+end
+"""
+
+# KEYS: global tat, global pause, global learn; then per request: pause (sends+edits or drafts),
+#       bucket (chat or draft), group window, draft learn.
+# ARGV: [1] global calls/s (margin applied), [2] recovery per µs, [3] chat rate/s, [4] chat capacity,
+#       [5] draft rate/s, [6] draft capacity, [7] group limit, [8] group span (µs), [9] group reserve,
+#       [10] first-frame horizon (µs), [11] frame horizon (µs), [12] unique member suffix;
+#       then per request: draft (0|1), group (0|1), priority (0 final, 1 first frame, 2 frame).
+# Returns {granted (0|1), wait (µs, rounded up)} per request, flattened.
+_DECIDE = (
+    _LEARNT
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local take = ARGV[1] ~= '0'
-local reserve_turn = ARGV[1] == '2'
-local draft = ARGV[2] == '1'
-
-local function level(key, rate, cap)
-  local v = redis.call('HMGET', key, 'tokens', 'ts')
+local recovery = tonumber(ARGV[2])
+local interval = 1000000 / (tonumber(ARGV[1]) * learnt(KEYS[3], now, recovery))
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tat_changed = false
+local global_wait = 0
+local gpause = redis.call('PTTL', KEYS[2])
+if gpause > 0 then global_wait = gpause * 1000 end
+local span = tonumber(ARGV[8])
+local virtual = tat
+local out = {}
+local n = (#ARGV - 12) / 3
+for i = 1, n do
+  local k = 3 + (i - 1) * 4
+  local a = 12 + (i - 1) * 3
+  local draft = ARGV[a + 1] == '1'
+  local windowed = ARGV[a + 2] == '1' and not draft
+  local priority = tonumber(ARGV[a + 3])
+  local final = priority == 0
+  local wait = global_wait
+  local pause = redis.call('PTTL', KEYS[k + 1])
+  if pause > 0 and pause * 1000 > wait then wait = pause * 1000 end
+  local rate, cap, reserve
+  if draft then
+    rate = tonumber(ARGV[5]) * learnt(KEYS[k + 4], now, recovery)
+    cap = tonumber(ARGV[6])
+    reserve = 0
+  else
+    rate = tonumber(ARGV[3])
+    cap = tonumber(ARGV[4])
+    reserve = 0
+    if not final then reserve = math.min(1, cap - 1) end
+  end
+  local v = redis.call('HMGET', KEYS[k + 2], 'tokens', 'ts')
   local tokens, ts = tonumber(v[1]), tonumber(v[2])
-  if tokens == nil or ts == nil then return cap end
-  local elapsed = (now - ts) / 1000000
-  if elapsed < 0 then elapsed = 0 end
-  tokens = tokens + elapsed * rate
-  if tokens > cap then tokens = cap end
-  return tokens
-end
-
-local function bucket_wait(tokens, rate, reserve)
-  local missing = 1 + reserve - tokens
-  if missing <= 0 then return 0 end
-  return missing / rate * 1000000
-end
-
-local function spend(key, tokens, rate, cap)
-  tokens = tokens - 1
-  redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.0f', now))
-  redis.call('PEXPIRE', key, math.ceil((cap - tokens) / rate * 1000) + 1000)
-end
-
-local wait = 0
-local pause = redis.call('PTTL', KEYS[1])
-if pause > 0 then wait = pause * 1000 end
-
-local rate, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
-local tokens = level(KEYS[2], rate, cap)
-wait = math.max(wait, bucket_wait(tokens, rate, tonumber(ARGV[5])))
-
-local grate, gcap, gtokens = 0, 0, 0
-local limit, span = tonumber(ARGV[8]), tonumber(ARGV[9])
-if not draft then
-  grate, gcap = tonumber(ARGV[6]), tonumber(ARGV[7])
-  gtokens = level(KEYS[3], grate, gcap)
-  wait = math.max(wait, bucket_wait(gtokens, grate, 0))
-  if limit > 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - span)
-    local count = redis.call('ZCARD', KEYS[4])
-    local allowed = limit - tonumber(ARGV[10])
-    if count >= allowed then
-      if allowed <= 0 then
-        wait = math.max(wait, span)
-      else
-        local oldest = redis.call('ZRANGE', KEYS[4], count - allowed, count - allowed, 'WITHSCORES')
-        wait = math.max(wait, tonumber(oldest[2]) + span - now)
+  if tokens == nil or ts == nil then
+    tokens = cap
+  else
+    local elapsed = (now - ts) / 1000000
+    if elapsed < 0 then elapsed = 0 end
+    tokens = math.min(cap, tokens + elapsed * rate)
+  end
+  if tokens < 1 + reserve - 1e-9 then wait = math.max(wait, (1 + reserve - tokens) / rate * 1000000) end
+  if windowed then
+    redis.call('ZREMRANGEBYSCORE', KEYS[k + 3], '-inf', now - span)
+    local count = redis.call('ZCARD', KEYS[k + 3])
+    local allowed = tonumber(ARGV[7])
+    if not final then allowed = allowed - tonumber(ARGV[9]) end
+    if allowed <= 0 then
+      wait = math.max(wait, span)
+    elseif count >= allowed then
+      local oldest = redis.call('ZRANGE', KEYS[k + 3], count - allowed, count - allowed, 'WITHSCORES')
+      wait = math.max(wait, tonumber(oldest[2]) + span - now)
+    end
+  end
+  if wait > 0 then
+    out[#out + 1] = 0
+    out[#out + 1] = math.ceil(wait)
+  else
+    local slot = math.max(tat, now)
+    local horizon = -1
+    if priority == 1 then horizon = tonumber(ARGV[10]) elseif priority == 2 then horizon = tonumber(ARGV[11]) end
+    if horizon >= 0 and slot - now > horizon then
+      virtual = math.max(virtual, slot)
+      out[#out + 1] = 0
+      out[#out + 1] = math.ceil(virtual - now)
+      virtual = virtual + interval
+    else
+      tokens = tokens - 1
+      redis.call('HSET', KEYS[k + 2], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.0f', now))
+      redis.call('PEXPIRE', KEYS[k + 2], math.ceil((cap - tokens) / rate * 1000) + 1000)
+      if windowed then
+        redis.call('ZADD', KEYS[k + 3], slot, string.format('%.0f', slot) .. ':' .. ARGV[12] .. ':' .. i)
+        redis.call('PEXPIRE', KEYS[k + 3], math.ceil((span + slot - now) / 1000) + 1000)
       end
+      tat = slot + interval
+      tat_changed = true
+      virtual = math.max(virtual, tat)
+      out[#out + 1] = 1
+      out[#out + 1] = math.ceil(slot - now)
     end
   end
 end
-
-if not take or (wait > 0 and not reserve_turn) then return {0, math.ceil(wait)} end
-
-spend(KEYS[2], tokens, rate, cap)
-if not draft then
-  spend(KEYS[3], gtokens, grate, gcap)
-  if limit > 0 then
-    local at = now + wait
-    redis.call('ZADD', KEYS[4], at, string.format('%.0f', at) .. ':' .. ARGV[11])
-    redis.call('PEXPIRE', KEYS[4], math.ceil((span + wait) / 1000) + 1000)
-  end
+if tat_changed then
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
 end
-return {1, math.ceil(wait)}
+return out
 """
+)
 
-# KEYS: pause. ARGV: milliseconds. A pause only ever grows (as `max` in the local budget).
-_PAUSE = """
+# KEYS: pause (sends+edits or drafts), bucket, draft learn, last429, global pause, global learn.
+# ARGV: [1] pause (ms), [2] draft (0|1), [3] recovery per µs, [4] draft backoff, [5] global backoff,
+#       [6] lowest factor, [7] chat id. Returns the whole bot's pause (ms; ≤ 0: none).
+_PENALISE = (
+    _LEARNT
+    + """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local ms = tonumber(ARGV[1])
+local recovery = tonumber(ARGV[3])
+local function lower(key, by)
+  local f = math.max(tonumber(ARGV[6]), learnt(key, now, recovery) * tonumber(by))
+  redis.call('HSET', key, 'f', string.format('%.17g', f), 'ts', string.format('%.0f', now))
+  redis.call('PEXPIRE', key, math.ceil((1 - f) / recovery / 1000) + 1000)
+end
 if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', ms) end
-return 1
+redis.call('HSET', KEYS[2], 'tokens', '0', 'ts', string.format('%.0f', now))
+redis.call('PEXPIRE', KEYS[2], 600000)
+if ARGV[2] == '1' then lower(KEYS[3], ARGV[4]) end
+-- 429s in two chats at once: taken for the bot-wide limit (see output_limits).
+local previous = redis.call('GET', KEYS[4])
+if previous and previous ~= ARGV[7] then
+  if redis.call('PTTL', KEYS[5]) < ms then redis.call('SET', KEYS[5], '1', 'PX', ms) end
+  lower(KEYS[6], ARGV[5])
+end
+redis.call('SET', KEYS[4], ARGV[7], 'PX', ms)
+return redis.call('PTTL', KEYS[5])
 """
+)
 
-# KEYS: old1, new1, old2, new2, ... Each existing old key replaces its new one (as the local budget).
+# KEYS: old1, new1, old2, new2, ... Each existing old key replaces its new one (as the local store).
 _MOVE = """
 local moved = 0
 for i = 1, #KEYS, 2 do
@@ -139,132 +194,125 @@ end
 return moved
 """
 
-_CHAT_FAMILIES = ("pause", "chat", "draft", "window")
+_CHAT_FAMILIES = ("pause", "dpause", "chat", "draft", "window", "dlearn")
 
 
-class RedisTelegramBudget:
-    """`bot.telegram.budget.Budget` shared through Redis, with the in-process budget as fallback.
+class RedisOutputStore:
+    """`bot.core.output_limits.OutputStore` shared through Redis, with the in-process store as fallback.
 
-    Cost: `delay`, `try_take` and `pause_chat` are one round trip each; `take` is one round trip
-    when the budget allows at once, plus one per wake-up when it has to wait; `move_chat` is one.
+    Cost: `decide` is one round trip for a whole batch of requests; `penalise` and `move_chat` one each.
     """
 
     def __init__(
         self,
         redis: aioredis.Redis,
         ns: Namespace,
-        config: BudgetConfig | None = None,
+        limits: OutputLimits | None = None,
         *,
-        fallback: TelegramBudget | None = None,
+        fallback: LocalOutputStore | None = None,
         call_timeout_s: float = 5.0,
     ) -> None:
         self._redis = redis
         self._ns = ns
-        self._config = config or BudgetConfig()
-        self._fallback = fallback or TelegramBudget(self._config)
+        self._limits = limits = limits or OutputLimits()
+        self._fallback = fallback or LocalOutputStore(limits)
         self._call_timeout_s = call_timeout_s
         self._decide = redis.register_script(_DECIDE)
-        self._pause = redis.register_script(_PAUSE)
+        self._penalise = redis.register_script(_PENALISE)
         self._move = redis.register_script(_MOVE)
         self._member = uuid.uuid4().hex  # with the time, makes window entries unique across replicas
         self._sequence = 0
         self._last_warning = -math.inf
         self.fallbacks = 0  # calls answered locally because Redis was unavailable (tests, diagnostics)
+        # Everything that does not change from call to call, computed once (not on the hot path).
+        slack = limits.slack
+        self._global_keys = [str(TelegramGlobalRateKey(ns, f)) for f in ("tat", "pause", "learn")]
+        self._last_429_key = str(TelegramGlobalRateKey(ns, "last429"))
+        self._fixed_args: list[str | int] = [
+            repr(limits.global_per_s * slack),
+            repr(limits.recovery_per_s / 1_000_000),
+            repr(limits.chat_per_s * slack),
+            limits.chat_burst,
+            repr(limits.draft_per_s * slack),
+            limits.draft_burst,
+            limits.group_per_minute,
+            round(limits.group_span_s * 1_000_000),
+            limits.group_final_reserve,
+            round(limits.first_frame_horizon_s * 1_000_000),
+            round(limits.frame_horizon_s * 1_000_000),
+        ]
+        self._chat_keys: dict[int, list[str]] = {}
 
-    async def delay(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> float:
-        try:
-            _, wait = await self._run_decide(chat_id, kind, is_group, reserve, take=False)
-        except UNAVAILABLE as error:
-            self._unavailable(error)
-            return self._fallback.delay(chat_id, kind, is_group=is_group, reserve=reserve)
-        return wait
-
-    async def try_take(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> bool:
-        try:
-            taken, _ = await self._run_decide(chat_id, kind, is_group, reserve, take=True)
-        except UNAVAILABLE as error:
-            self._unavailable(error)
-            return self._fallback.try_take(chat_id, kind, is_group=is_group, reserve=reserve)
-        return taken
-
-    async def take(self, chat_id: int, kind: Kind, *, is_group: bool) -> None:
-        """Book the operation's turn in one round trip, then sleep until it comes (no polling: a
-        thousand waiting senders would otherwise each ask Redis again at every wake-up)."""
-        try:
-            _, wait = await self._run_decide(chat_id, kind, is_group, 0, take=True, reserve_turn=True)
-        except UNAVAILABLE as error:
-            self._unavailable(error)
-            await self._fallback.take(chat_id, kind, is_group=is_group)
-            return
-        if wait > 0:
-            await asyncio.sleep(wait)
-
-    async def pause_chat(self, chat_id: int, seconds: float) -> None:
-        self._fallback.pause_chat(chat_id, seconds)
-        ms = math.ceil((seconds + PAUSE_MARGIN_S) * 1000)
+    async def decide(self, requests: Sequence[TurnRequest]) -> list[Grant]:
+        keys = list(self._global_keys)
+        args = list(self._fixed_args)
+        self._sequence += 1
+        args.append(f"{self._member}:{self._sequence}")
+        for request in requests:
+            pause, dpause, chat, draft, window, dlearn = self._keys_of(request.chat_id)
+            if request.kind is Kind.DRAFT:
+                keys += (dpause, draft, window, dlearn)
+            else:
+                keys += (pause, chat, window, dlearn)
+            args += (int(request.kind is Kind.DRAFT), int(request.is_group), int(request.priority))
         try:
             async with asyncio.timeout(self._call_timeout_s):
-                await self._pause(keys=[self._chat_key("pause", chat_id)], args=[ms])
+                flat = await self._decide(keys=keys, args=args)
         except UNAVAILABLE as error:
             self._unavailable(error)
+            return await self._fallback.decide(requests)
+        return [Grant(bool(int(flat[i])), int(flat[i + 1]) / 1_000_000) for i in range(0, len(flat), 2)]
+
+    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
+        local_pause = await self._fallback.penalise(chat_id, kind, retry_after)
+        limits = self._limits
+        pause, dpause, chat, draft, _, dlearn = self._keys_of(chat_id)
+        is_draft = kind is Kind.DRAFT
+        keys = [
+            dpause if is_draft else pause,
+            draft if is_draft else chat,
+            dlearn,
+            self._last_429_key,
+            self._global_keys[1],
+            self._global_keys[2],
+        ]
+        args: list[str | int] = [
+            math.ceil((retry_after + limits.pause_margin_s) * 1000),
+            int(is_draft),
+            repr(limits.recovery_per_s / 1_000_000),
+            repr(limits.draft_backoff),
+            repr(limits.global_backoff),
+            repr(limits.min_factor),
+            chat_id,
+        ]
+        try:
+            async with asyncio.timeout(self._call_timeout_s):
+                bot_pause_ms = await self._penalise(keys=keys, args=args)
+        except UNAVAILABLE as error:
+            self._unavailable(error)
+            return local_pause
+        return max(0.0, int(bot_pause_ms) / 1000)
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        self._fallback.move_chat(old_chat_id, new_chat_id)
+        await self._fallback.move_chat(old_chat_id, new_chat_id)
         keys: list[str] = []
-        for family in _CHAT_FAMILIES:
-            keys += [self._chat_key(family, old_chat_id), self._chat_key(family, new_chat_id)]
+        for old, new in zip(self._keys_of(old_chat_id), self._keys_of(new_chat_id), strict=True):
+            keys += [old, new]
         try:
             async with asyncio.timeout(self._call_timeout_s):
                 await self._move(keys=keys)
         except UNAVAILABLE as error:
             self._unavailable(error)
 
-    async def _run_decide(
-        self,
-        chat_id: int,
-        kind: Kind,
-        is_group: bool,
-        reserve: int,
-        *,
-        take: bool,
-        reserve_turn: bool = False,
-    ) -> tuple[bool, float]:
-        c = self._config
-        draft = kind is Kind.DRAFT
-        if draft:
-            rate, capacity, bucket_reserve = c.draft_rate_per_s, c.draft_burst, 0
-        else:
-            # As the local budget: frames keep `reserve` tokens of the chat's bucket free too.
-            rate, capacity = c.chat_rate_per_s, c.chat_burst
-            bucket_reserve = max(0, min(reserve, capacity - 1))
-        self._sequence += 1
-        async with asyncio.timeout(self._call_timeout_s):
-            result = await self._decide(
-                keys=[
-                    self._chat_key("pause", chat_id),
-                    self._chat_key("draft" if draft else "chat", chat_id),
-                    str(TelegramGlobalRateKey(self._ns)),
-                    self._chat_key("window", chat_id),
-                ],
-                args=[
-                    2 if reserve_turn else int(take),
-                    int(draft),
-                    repr(float(rate)),
-                    repr(float(capacity)),
-                    bucket_reserve,
-                    repr(float(c.global_rate_per_s)),
-                    repr(float(c.global_burst)),
-                    c.group_per_minute if is_group else 0,
-                    round(c.group_window_s * 1_000_000),
-                    reserve,
-                    f"{self._member}:{self._sequence}",
-                ],
-            )
-        taken, wait_us = result
-        return bool(int(taken)), int(wait_us) / 1_000_000
-
-    def _chat_key(self, family: str, chat_id: int) -> str:
-        return str(TelegramChatRateKey(self._ns, family, chat_id))
+    def _keys_of(self, chat_id: int) -> list[str]:
+        """The chat's keys in _CHAT_FAMILIES order (key strings cached: they never change)."""
+        keys = self._chat_keys.get(chat_id)
+        if keys is None:
+            if len(self._chat_keys) > 10_000:
+                self._chat_keys.clear()  # a cache of names, not state: cheap to rebuild
+            keys = [str(TelegramChatRateKey(self._ns, family, chat_id)) for family in _CHAT_FAMILIES]
+            self._chat_keys[chat_id] = keys
+        return keys
 
     def _unavailable(self, error: BaseException) -> None:
         self.fallbacks += 1

@@ -1,231 +1,154 @@
-"""The one place that knows Telegram's rate limits.
+"""The one output scheduler of this process: every call that shows something asks it for a turn.
 
-Budgets (defaults a little under what Telegram tolerates, so network jitter cannot push us over):
-- every chat: sends + edits as a token bucket (about one per second, small burst);
-- groups and supergroups additionally: at most N sends + edits per rolling minute;
-- drafts: a separate, faster per-chat bucket;
-- the whole bot: sends + edits per second.
-A 429 (`retry_after`) pauses the whole chat. Callers either wait for their turn (final text, which
-must never be dropped) or ask whether a frame may go now (intermediate frames, which may be dropped).
+The limits and the decision rule are in bot.core.output_limits (shared with the Redis store,
+bot.storage.telegram_budget). This module orders the requests: those that arrive together are decided
+together, in ONE call to the store (one Redis round trip for the batch), sorted by priority — final
+texts, then the first frame of an answer that shows nothing yet, then later frames — and within a
+priority the chat served least recently first, so one busy chat cannot starve the others.
 
-`Budget` is what the sender depends on (async: the shared implementation asks Redis, see
-storage.telegram_budget, so that several replicas of the bot spend one budget). `TelegramBudget`
-keeps the same budgets in this process; it is the shared budget's fallback while Redis is down, and
-`LocalBudget` exposes it through the `Budget` protocol for a single process.
+Text that must arrive waits for its turn (`turn`); a frame asks once (`request`) and is refused when
+it cannot go soon: the caller then shows newer text later instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Protocol
+from dataclasses import dataclass
 
+from bot.core.output_limits import (
+    Grant,
+    Kind,
+    LocalOutputStore,
+    OutputLimits,
+    OutputStore,
+    Priority,
+    TurnRequest,
+)
 
-class Kind(StrEnum):
-    MESSAGE = "message"  # sends and edits of real messages
-    DRAFT = "draft"
+log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class BudgetConfig:
-    chat_rate_per_s: float = 0.9
-    chat_burst: int = 2
-    group_per_minute: int = 19
-    group_window_s: float = 60.0
-    draft_rate_per_s: float = 3.3
-    draft_burst: int = 2
-    global_rate_per_s: float = 25.0
-    global_burst: int = 20
-    idle_forget_s: float = 600.0
-
-
-class Budget(Protocol):
-    """Telegram rate budgets as the sender sees them (one process or shared by several)."""
-
-    async def delay(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> float:
-        """Seconds until one operation of `kind` may go to the chat, keeping `reserve` slots free."""
-        ...
-
-    async def try_take(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> bool:
-        """Consume one operation if it may go now (keeping `reserve` slots free); never waits."""
-        ...
-
-    async def take(self, chat_id: int, kind: Kind, *, is_group: bool) -> None:
-        """Wait for the chat's turn, then consume it. Used for text that must not be dropped."""
-        ...
-
-    async def pause_chat(self, chat_id: int, seconds: float) -> None:
-        """Telegram said `retry after N`: nothing goes to this chat until then."""
-        ...
-
-    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        """A group became a supergroup: its spent budget follows it."""
-        ...
+MAX_LATE_RETRIES = 3  # a final text asks again at most this often for a turn it came back late for
+MAX_BATCH = 64  # requests per store call; the rest wait for the next one, highest priority first
+_FORGET_SERVED_OVER = 50_000  # fairness bookkeeping is reset past this many chats (it is only an order)
 
 
 @dataclass(slots=True)
-class _Bucket:
-    capacity: float
-    rate: float
-    tokens: float
-    updated: float
-
-    def _refill(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def delay(self, now: float, reserve: float = 0.0) -> float:
-        self._refill(now)
-        missing = 1.0 + reserve - self.tokens
-        return 0.0 if missing <= 0 else missing / self.rate
-
-    def take(self, now: float) -> None:
-        self._refill(now)
-        self.tokens -= 1.0
+class _Waiting:
+    request: TurnRequest
+    future: asyncio.Future[Grant]
+    sequence: int
 
 
-@dataclass(slots=True)
-class _Window:
-    limit: int
-    span: float
-    stamps: deque[float] = field(default_factory=deque)
+class OutputScheduler:
+    def __init__(self, store: OutputStore, limits: OutputLimits | None = None) -> None:
+        self._store = store
+        self._late_drop_s = (limits or OutputLimits()).late_drop_s
+        self.late_turns = 0  # turns not used because this process came back too late (diagnostics)
+        self._bot_paused_until = 0.0  # a bot-wide 429 this process knows of: booked turns wait too
+        self._pending: list[_Waiting] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._served: dict[int, int] = {}  # chat → when it was last granted a turn (a counter)
+        self._grants = 0
+        self._sequence = 0
 
-    def delay(self, now: float, reserve: int = 0) -> float:
-        while self.stamps and self.stamps[0] <= now - self.span:
-            self.stamps.popleft()
-        allowed = self.limit - reserve
-        if len(self.stamps) < allowed:
-            return 0.0
-        if allowed <= 0:
-            return self.span
-        return self.stamps[len(self.stamps) - allowed] + self.span - now
+    @classmethod
+    def local(cls, limits: OutputLimits | None = None) -> OutputScheduler:
+        """A scheduler whose budgets live in this process only (one replica, tests)."""
+        return cls(LocalOutputStore(limits), limits)
 
-    def take(self, now: float) -> None:
-        self.stamps.append(now)
+    async def request(self, chat_id: int, kind: Kind, *, is_group: bool, priority: Priority) -> Grant:
+        """Ask once: granted (the call may go after `wait_s`) or refused (ask again after `wait_s`)."""
+        future: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
+        self._sequence += 1
+        self._pending.append(_Waiting(TurnRequest(chat_id, kind, is_group, priority), future, self._sequence))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="telegram-output-scheduler")
+        return await future
 
-
-@dataclass(slots=True)
-class _ChatBudget:
-    messages: _Bucket
-    drafts: _Bucket
-    window: _Window | None
-    paused_until: float = 0.0
-    last_used: float = 0.0
-
-
-class TelegramBudget:
-    def __init__(
-        self, config: BudgetConfig | None = None, clock: Callable[[], float] = time.monotonic
+    async def turn(
+        self, chat_id: int, kind: Kind, *, is_group: bool, priority: Priority = Priority.FINAL
     ) -> None:
-        self._config = config or BudgetConfig()
-        self._clock = clock
-        now = clock()
-        self._global = _Bucket(
-            self._config.global_burst, self._config.global_rate_per_s, self._config.global_burst, now
-        )
-        self._chats: dict[int, _ChatBudget] = {}
-        self._operations = 0
+        """Wait until a turn is granted and has come. For text that must not be dropped. A turn
+        missed by coming back late is asked for again a few times (then the text goes anyway)."""
+        late_retries = 0
+        while True:
+            grant = await self.request(chat_id, kind, is_group=is_group, priority=priority)
+            if grant.wait_s > 0:
+                await asyncio.sleep(grant.wait_s)
+            if not grant.granted:
+                continue
+            if late_retries < MAX_LATE_RETRIES and self.missed(grant):
+                late_retries += 1
+                continue
+            return
 
-    def delay(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> float:
-        """Seconds until one operation of `kind` may go to the chat, keeping `reserve` group slots free."""
-        now = self._clock()
-        chat = self._chat(chat_id, is_group, now)
-        waits = [chat.paused_until - now]
-        if kind is Kind.DRAFT:
-            waits.append(chat.drafts.delay(now))
-        else:
-            # Frames keep `reserve` tokens of the chat's bucket free too, so the final text of an
-            # answer streamed by edits does not wait behind its own previews.
-            waits.append(chat.messages.delay(now, min(reserve, chat.messages.capacity - 1)))
-            waits.append(self._global.delay(now))
-            if chat.window is not None:
-                waits.append(chat.window.delay(now, reserve))
-        return max(0.0, *waits)
+    async def try_turn(self, chat_id: int, kind: Kind, *, is_group: bool, priority: Priority) -> bool:
+        """One request; when granted, wait until the turn comes. False: refused, or this process came
+        back too late for its turn (see `missed`)."""
+        grant = await self.request(chat_id, kind, is_group=is_group, priority=priority)
+        if grant.granted and grant.wait_s > 0:
+            await asyncio.sleep(grant.wait_s)
+        return grant.granted and not self.missed(grant)
 
-    def try_take(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> bool:
-        if self.delay(chat_id, kind, is_group=is_group, reserve=reserve) > 0:
+    def missed(self, grant: Grant) -> bool:
+        """A granted turn has passed: the call would leave so late after its slot that it could bunch
+        up with later calls on the way to Telegram (an overloaded event loop), or the whole bot has
+        been paused since it was granted (a bot-wide 429). Drop the frame, or ask again."""
+        now = time.monotonic()
+        if now < self._bot_paused_until:
+            return True
+        if grant.late_by(now) <= self._late_drop_s:
             return False
-        self._take(chat_id, kind, is_group)
+        self.late_turns += 1
         return True
 
-    async def take(self, chat_id: int, kind: Kind, *, is_group: bool) -> None:
-        """Wait for the chat's turn, then consume it. Used for text that must not be dropped."""
-        while True:
-            wait = self.delay(chat_id, kind, is_group=is_group)
-            if wait <= 0:
-                self._take(chat_id, kind, is_group)
-                return
-            await asyncio.sleep(wait)
-
-    def pause_chat(self, chat_id: int, seconds: float) -> None:
-        """Telegram said `retry after N`: nothing goes to this chat until then (plus a small margin)."""
-        now = self._clock()
-        chat = self._chat(chat_id, chat_id < 0, now)
-        chat.paused_until = max(chat.paused_until, now + seconds + 0.05)
-
-    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        """A group became a supergroup: its spent budget follows it."""
-        chat = self._chats.pop(old_chat_id, None)
-        if chat is not None:
-            self._chats[new_chat_id] = chat
-
-    def _take(self, chat_id: int, kind: Kind, is_group: bool) -> None:
-        now = self._clock()
-        chat = self._chat(chat_id, is_group, now)
-        chat.last_used = now
-        if kind is Kind.DRAFT:
-            chat.drafts.take(now)
-        else:
-            chat.messages.take(now)
-            self._global.take(now)
-            if chat.window is not None:
-                chat.window.take(now)
-        self._operations += 1
-        if self._operations % 1000 == 0:
-            self._forget_idle(now)
-
-    def _chat(self, chat_id: int, is_group: bool, now: float) -> _ChatBudget:
-        chat = self._chats.get(chat_id)
-        if chat is None:
-            c = self._config
-            chat = _ChatBudget(
-                messages=_Bucket(c.chat_burst, c.chat_rate_per_s, c.chat_burst, now),
-                drafts=_Bucket(c.draft_burst, c.draft_rate_per_s, c.draft_burst, now),
-                window=_Window(c.group_per_minute, c.group_window_s) if is_group else None,
-                last_used=now,
-            )
-            self._chats[chat_id] = chat
-        return chat
-
-    def _forget_idle(self, now: float) -> None:
-        horizon = now - self._config.idle_forget_s
-        for chat_id in [
-            cid for cid, chat in self._chats.items() if chat.last_used < horizon and chat.paused_until < now
-        ]:
-            del self._chats[chat_id]
-
-
-class LocalBudget:
-    """`Budget` over a `TelegramBudget`: budgets known to this process only (one replica)."""
-
-    def __init__(self, budget: TelegramBudget | None = None) -> None:
-        self._budget = budget or TelegramBudget()
-
-    async def delay(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> float:
-        return self._budget.delay(chat_id, kind, is_group=is_group, reserve=reserve)
-
-    async def try_take(self, chat_id: int, kind: Kind, *, is_group: bool, reserve: int = 0) -> bool:
-        return self._budget.try_take(chat_id, kind, is_group=is_group, reserve=reserve)
-
-    async def take(self, chat_id: int, kind: Kind, *, is_group: bool) -> None:
-        await self._budget.take(chat_id, kind, is_group=is_group)
-
-    async def pause_chat(self, chat_id: int, seconds: float) -> None:
-        self._budget.pause_chat(chat_id, seconds)
+    async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
+        """Telegram said `retry after N`: pause what it was about, and learn (see output_limits)."""
+        bot_pause = await self._store.penalise(chat_id, kind, retry_after)
+        if bot_pause > 0:
+            self._bot_paused_until = max(self._bot_paused_until, time.monotonic() + bot_pause)
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        self._budget.move_chat(old_chat_id, new_chat_id)
+        await self._store.move_chat(old_chat_id, new_chat_id)
+
+    async def close(self) -> None:
+        """Stop deciding; requests still waiting are cancelled."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        for waiting in self._pending:
+            waiting.future.cancel()
+        self._pending.clear()
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # requests made in this turn of the event loop join the batch
+        while self._pending:
+            pending = self._pending
+            served = self._served
+            pending.sort(key=lambda w: (w.request.priority, served.get(w.request.chat_id, 0), w.sequence))
+            batch, self._pending = pending[:MAX_BATCH], pending[MAX_BATCH:]
+            live = [w for w in batch if not w.future.done()]  # a cancelled caller wants nothing
+            if not live:
+                continue
+            try:
+                grants = await self._store.decide([w.request for w in live])
+            except Exception as error:
+                log.error("Telegram output budget failed: %s", type(error).__name__)
+                for waiting in live:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(error)
+                continue
+            decided_at = time.monotonic()
+            for waiting, decided in zip(live, grants, strict=True):
+                grant = Grant(decided.granted, decided.wait_s, decided_at)
+                if grant.granted:
+                    self._grants += 1
+                    served[waiting.request.chat_id] = self._grants
+                if not waiting.future.done():
+                    waiting.future.set_result(grant)
+            if len(served) > _FORGET_SERVED_OVER:
+                served.clear()

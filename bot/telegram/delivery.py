@@ -1,6 +1,7 @@
 """Every call that shows something in a chat goes through TelegramSender.
 
-It applies the budget (telegram.budget), honours `retry after` for the whole chat, retries Telegram
+It takes a turn from the output scheduler (telegram.budget) for each call, tells it about every 429
+(it pauses and learns), retries Telegram
 5xx and network errors for text that must arrive, treats "message is not modified" as success,
 falls back from rich to classic and from entities to plain text.
 """
@@ -37,8 +38,9 @@ from aiogram.methods import (
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, InputRichMessage, Message, ReplyParameters
 from aiohttp import ClientConnectorError, ConnectionTimeoutError
 
+from bot.core.output_limits import Kind, Priority
 from bot.metrics import Metrics
-from bot.telegram.budget import Budget, Kind
+from bot.telegram.budget import OutputScheduler
 from bot.telegram.formatting import Chunk, classic_chunks
 
 log = logging.getLogger(__name__)
@@ -85,11 +87,15 @@ MigrationListener = Callable[[int, int], Awaitable[None]]
 
 class TelegramSender:
     def __init__(
-        self, bot: Bot, budget: Budget, capabilities: Capabilities, metrics: Metrics | None = None
+        self,
+        bot: Bot,
+        scheduler: OutputScheduler,
+        capabilities: Capabilities,
+        metrics: Metrics | None = None,
     ) -> None:
         self._bot = bot
         self._metrics = metrics
-        self._budget = budget
+        self._scheduler = scheduler
         self.capabilities = capabilities
         self._moved: dict[int, int] = {}
         self._moving: dict[int, asyncio.Event] = {}  # old id → set once its state has been moved
@@ -112,7 +118,7 @@ class TelegramSender:
         self._moved[old_chat_id] = new_chat_id
         moving = self._moving[old_chat_id] = asyncio.Event()
         try:
-            await self._budget.move_chat(old_chat_id, new_chat_id)
+            await self._scheduler.move_chat(old_chat_id, new_chat_id)
             for listener in self._migration_listeners:
                 await listener(old_chat_id, new_chat_id)
         finally:
@@ -127,8 +133,8 @@ class TelegramSender:
                 await listener(chat_id, new_chat_id)
 
     @property
-    def budget(self) -> Budget:
-        return self._budget
+    def scheduler(self) -> OutputScheduler:
+        return self._scheduler
 
     async def chat_action(self, dest: Destination) -> None:
         """A typing indicator: cosmetic, so failures are logged and otherwise ignored."""
@@ -155,7 +161,9 @@ class TelegramSender:
         reply: bool,
         essential: bool = True,
         markup: InlineKeyboardMarkup | None = None,
+        granted: bool = False,
     ) -> Message | None:
+        """`granted`: the caller already holds a turn for this call (a frame's)."""
         method = SendMessage(
             chat_id=dest.chat_id,
             text=chunk.text,
@@ -166,7 +174,7 @@ class TelegramSender:
             reply_markup=markup,
         )
         try:
-            return await self._call(method, dest, Kind.MESSAGE, essential)
+            return await self._call(method, dest, Kind.MESSAGE, essential, granted=granted)
         except TelegramBadRequest as error:
             if not chunk.entities or "can't parse entities" not in error.message:
                 raise
@@ -182,6 +190,7 @@ class TelegramSender:
         *,
         essential: bool = True,
         markup: InlineKeyboardMarkup | None = None,
+        granted: bool = False,
     ) -> bool:
         method = EditMessageText(
             chat_id=dest.chat_id,
@@ -192,7 +201,7 @@ class TelegramSender:
             reply_markup=markup,
         )
         try:
-            result = await self._call(method, dest, Kind.MESSAGE, essential)
+            result = await self._call(method, dest, Kind.MESSAGE, essential, granted=granted)
         except TelegramBadRequest as error:
             if not chunk.entities or "can't parse entities" not in error.message:
                 raise
@@ -240,7 +249,9 @@ class TelegramSender:
         except (TelegramBadRequest, TelegramNotFound) as error:
             raise self._rich_rejected(error) from error
 
-    async def draft_text(self, dest: Destination, draft_id: int, chunk: Chunk) -> bool:
+    async def draft_text(
+        self, dest: Destination, draft_id: int, chunk: Chunk, *, granted: bool = False
+    ) -> bool:
         method = SendMessageDraft(
             chat_id=dest.chat_id,
             draft_id=draft_id,
@@ -250,9 +261,11 @@ class TelegramSender:
             message_thread_id=dest.thread_id,
             can_stop=True,
         )
-        return await self._draft(method, dest)
+        return await self._draft(method, dest, granted)
 
-    async def draft_rich(self, dest: Destination, draft_id: int, markdown: str) -> bool:
+    async def draft_rich(
+        self, dest: Destination, draft_id: int, markdown: str, *, granted: bool = False
+    ) -> bool:
         method = SendRichMessageDraft(
             chat_id=dest.chat_id,
             draft_id=draft_id,
@@ -260,11 +273,11 @@ class TelegramSender:
             message_thread_id=dest.thread_id,
             can_stop=True,
         )
-        return await self._draft(method, dest)
+        return await self._draft(method, dest, granted)
 
-    async def _draft(self, method: TelegramMethod[bool], dest: Destination) -> bool:
+    async def _draft(self, method: TelegramMethod[bool], dest: Destination, granted: bool) -> bool:
         try:
-            return await self._call(method, dest, Kind.DRAFT, essential=False) is not None
+            return await self._call(method, dest, Kind.DRAFT, essential=False, granted=granted) is not None
         except (TelegramBadRequest, TelegramNotFound) as error:
             raise DraftRejectedError(error.message) from error
 
@@ -281,18 +294,30 @@ class TelegramSender:
         return ReplyParameters(message_id=dest.reply_to, allow_sending_without_reply=True)
 
     async def _call(
-        self, method: TelegramMethod[T], dest: Destination, kind: Kind, essential: bool
+        self,
+        method: TelegramMethod[T],
+        dest: Destination,
+        kind: Kind,
+        essential: bool,
+        *,
+        granted: bool = False,
     ) -> T | None:
-        """Run one Bot API call within the budget. None: a frame was dropped, or the edit changed nothing."""
+        """Run one Bot API call in a turn of the scheduler. None: a frame was dropped, or the edit
+        changed nothing. `granted`: the first attempt already has its turn (a frame's, asked by the
+        stream); a repeat always asks for a new one."""
         failures = 0
         while True:
             chat_id = getattr(method, "chat_id", None)
             if isinstance(chat_id, int) and chat_id in self._moved:
                 method = method.model_copy(update={"chat_id": self._moved[chat_id]})
                 dest = replace(dest, chat_id=self._moved[chat_id], is_group=True)
-            if essential:
-                await self._budget.take(dest.chat_id, kind, is_group=dest.is_group)
-            elif not await self._budget.try_take(dest.chat_id, kind, is_group=dest.is_group, reserve=1):
+            if granted:
+                granted = False
+            elif essential:
+                await self._scheduler.turn(dest.chat_id, kind, is_group=dest.is_group)
+            elif not await self._scheduler.try_turn(
+                dest.chat_id, kind, is_group=dest.is_group, priority=Priority.FRAME
+            ):
                 return None
             try:
                 return await self._bot(method)
@@ -302,7 +327,7 @@ class TelegramSender:
                     log.warning(
                         "429 from Telegram in chat %s: retry after %ss", dest.chat_id, error.retry_after
                     )
-                    await self._budget.pause_chat(dest.chat_id, error.retry_after)
+                    await self._scheduler.penalise(dest.chat_id, kind, error.retry_after)
                     if not essential:
                         return None
                     continue

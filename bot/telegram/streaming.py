@@ -21,8 +21,8 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot.core.models import Language, Notice
+from bot.core.output_limits import Kind, Priority
 from bot.telegram import texts
-from bot.telegram.budget import Kind
 from bot.telegram.delivery import Destination, DraftRejectedError, RichRejectedError, TelegramSender
 from bot.telegram.formatting import (
     CLASSIC_LIMIT,
@@ -41,12 +41,10 @@ DRAFT_KEEPALIVE_S = 20.0  # drafts vanish after 30 s without an update
 # Groups share 20 sends+edits per minute among all answers: frames of one answer go at most every 3 s.
 GROUP_FRAME_INTERVAL_S = 3.0
 # Private chats: frames of one answer never come closer than this (about what the per-chat budgets
-# allow anyway). The shared budget is asked only once it has passed — asking is a Redis round trip,
-# and text changes with every delta.
+# allow anyway). The scheduler is asked only once it has passed — asking costs a share of a Redis round
+# trip, and text changes with every delta.
 DRAFT_FRAME_INTERVAL_S = 0.3
 EDIT_FRAME_INTERVAL_S = 1.0
-# Slots of the group's per-minute budget that frames leave free, so final texts are never starved.
-GROUP_FINAL_RESERVE = 3
 RICH_DRAFT_TAIL = RICH_LIMIT - 1024
 
 
@@ -100,6 +98,7 @@ class StreamingAnswerView:
         self._finishing = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._last_frame_at = 0.0
+        self._next_ask_at = 0.0  # a refused frame: the scheduler's word on when to ask again
         self._messages: list[int] = []  # edit mode: the messages holding the answer so far
         self._message_texts: list[str] = []
         self.first_visible_at: float | None = None
@@ -164,16 +163,27 @@ class StreamingAnswerView:
                 if too_soon > 0:
                     await self._sleep_unless_finishing(too_soon)
                     continue
-            kind = Kind.DRAFT if self._drafting else Kind.MESSAGE
-            reserve = GROUP_FINAL_RESERVE if self._dest.is_group else 1
-            delay = await self._sender.budget.delay(
-                self._dest.chat_id, kind, is_group=self._dest.is_group, reserve=reserve
-            )
-            if delay > 0:
-                await self._sleep_unless_finishing(delay)
+            refused_for = self._next_ask_at - time.monotonic()
+            if refused_for > 0:
+                await self._sleep_unless_finishing(refused_for)
                 continue
+            # One request per frame (the scheduler batches them: one Redis round trip for many).
+            grant = await self._sender.scheduler.request(
+                self._dest.chat_id,
+                Kind.DRAFT if self._drafting else Kind.MESSAGE,
+                is_group=self._dest.is_group,
+                priority=Priority.FRAME if self._shown else Priority.FIRST_FRAME,
+            )
+            if not grant.granted:
+                # Cannot go soon: drop this text; the newest one is shown when the turn comes.
+                self._next_ask_at = time.monotonic() + grant.wait_s
+                continue
+            if grant.wait_s > 0:
+                await self._sleep_unless_finishing(grant.wait_s)
             if self._finishing.is_set():
                 return
+            if self._sender.scheduler.missed(grant):
+                continue  # came back too late for the turn: ask for another one
             self._changed.clear()
             try:
                 await self._send_frame(self._latest)
@@ -215,6 +225,7 @@ class StreamingAnswerView:
         shown = self._with_preamble(inert_markdown(text))
         if not shown.strip():
             return
+        # The frame's turn is granted already (see _run_pump): its first call does not ask again.
         if self._drafting:
             try:
                 sent = await self._send_draft(shown)
@@ -222,33 +233,37 @@ class StreamingAnswerView:
                 log.warning("drafts refused (%s); streaming by edits instead", error)
                 self._sender.capabilities.drafts = False
                 self._drafting = False
-                sent = await self._send_edit_frame(shown)
+                sent = await self._send_edit_frame(shown, granted=False)
         else:
-            sent = await self._send_edit_frame(shown)
+            sent = await self._send_edit_frame(shown, granted=True)
         if sent:
             self._mark_shown(text)
 
     async def _send_draft(self, text: str) -> bool:
         if self._options.reply_format == "rich" and self._sender.capabilities.rich:
             try:
-                return await self._sender.draft_rich(self._dest, self._draft_id, text[-RICH_DRAFT_TAIL:])
+                return await self._sender.draft_rich(
+                    self._dest, self._draft_id, text[-RICH_DRAFT_TAIL:], granted=True
+                )
             except DraftRejectedError:
                 if not self._sender.capabilities.drafts:
                     raise
-                # Rich drafts refused but plain drafts may work: try the classic form below.
+                # Rich drafts refused but plain drafts may work: try the classic form below (its own turn).
+                return await self._sender.draft_text(self._dest, self._draft_id, classic_chunks(text)[-1])
         chunk = classic_chunks(text)[-1]
-        return await self._sender.draft_text(self._dest, self._draft_id, chunk)
+        return await self._sender.draft_text(self._dest, self._draft_id, chunk, granted=True)
 
-    async def _send_edit_frame(self, text: str) -> bool:
+    async def _send_edit_frame(self, text: str, *, granted: bool) -> bool:
         chunks = classic_chunks(text)
-        return await self._sync_messages(chunks, final=False)
+        return await self._sync_messages(chunks, final=False, granted=granted)
 
-    async def _sync_messages(self, chunks: list[Chunk], *, final: bool) -> bool:
+    async def _sync_messages(self, chunks: list[Chunk], *, final: bool, granted: bool = False) -> bool:
         """Make the answer's messages show `chunks`: edit what changed, send what is new.
 
         Earlier messages are always brought up to date (essential), so a message is never left cut
         when the text moves on to the next one; the last one may be skipped unless `final`. While
         streaming, the last message carries the Stop button; final texts carry no keyboard.
+        `granted`: the frame's turn, held for the last message's call.
         """
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
@@ -260,7 +275,12 @@ class StreamingAnswerView:
                     continue
                 try:
                     edited = await self._sender.edit_chunk(
-                        self._dest, self._messages[index], chunk, essential=essential, markup=markup
+                        self._dest,
+                        self._messages[index],
+                        chunk,
+                        essential=essential,
+                        markup=markup,
+                        granted=granted and not essential,
                     )
                 except TelegramBadRequest as error:
                     if not final or "message to edit not found" not in error.message:
@@ -268,14 +288,19 @@ class StreamingAnswerView:
                     # The message is gone (deleted, or the group migrated): continue in a new one.
                     log.warning("answer message vanished; sending the rest anew")
                     del self._messages[index:], self._message_texts[index:]
-                    return await self._sync_messages(chunks[index:], final=final)
+                    return await self._sync_messages(chunks[index:], final=final, granted=granted)
                 if not edited and not essential:
                     return False
                 self._message_texts[index] = chunk.text
             else:
                 message = await self._reported_send(
                     self._sender.send_chunk(
-                        self._dest, chunk, reply=not self._messages, essential=essential, markup=markup
+                        self._dest,
+                        chunk,
+                        reply=not self._messages,
+                        essential=essential,
+                        markup=markup,
+                        granted=granted and not essential,
                     )
                 )
                 if message is None:

@@ -7,13 +7,13 @@ import asyncio
 
 from aiogram import Bot
 
-from bot.telegram.budget import LocalBudget
+from bot.telegram.budget import OutputScheduler
 from bot.telegram.delivery import Capabilities, TelegramSender
 
 
 async def test_a_second_report_of_a_migration_returns_once_the_state_has_moved() -> None:
     bot = Bot("123:abc")
-    sender = TelegramSender(bot, LocalBudget(), Capabilities())
+    sender = TelegramSender(bot, OutputScheduler.local(), Capabilities())
     release = asyncio.Event()
     moves: list[tuple[int, int]] = []
 

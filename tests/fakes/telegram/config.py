@@ -27,9 +27,11 @@ class FakeConfig:
     group_per_minute: int = 20
     group_window_s: float = 60.0
     draft_burst: int = 3
-    draft_rate_per_s: float = 4.0
-    global_burst: int = 30
-    global_rate_per_s: float = 30.0
+    draft_rate_per_s: float = 2.0
+    global_per_window: int = 30  # sends, edits and drafts of all chats in any rolling global_window_s
+    global_window_s: float = 1.0
+    # Drafts vanish this long after their last update (Bot API: a draft is shown for 30 s).
+    draft_lifetime_s: float = 30.0
 
     # Bot API features; switch off to behave like a server from before Bot API 9.3 / 10.1.
     drafts_supported: bool = True
@@ -52,3 +54,6 @@ class FakeConfig:
     webhook_timeout_s: float = 10.0
     webhook_retry_min_delay_s: float = 0.05
     webhook_retry_max_delay_s: float = 1.0
+    # Telegram opens up to max_connections connections and does not promise one chat's updates one at a
+    # time; True delivers every update on its own as soon as a connection is free (same chat included).
+    webhook_concurrent: bool = False

@@ -42,6 +42,7 @@ from .models import (
     anonymous_admin_user,
     chat_member_api,
 )
+from .ratelimit import PenaltyScope
 from .state import FakeState
 from .text import Entity, check_entity_bounds, detect_entities, utf16_len, validate_entities
 
@@ -375,6 +376,23 @@ class Controller:
     def violations(self) -> list[dict[str, Any]]:
         return list(self.api.limiter.violations)
 
+    def injected_429s(self) -> list[dict[str, Any]]:
+        """Injected 429s that opened a penalty window (not in violations(): the bot did not earn them)."""
+        return list(self.api.limiter.injected)
+
+    def rate_stats(self) -> dict[str, int]:
+        """Limited calls admitted, and the most admitted within one rolling global window."""
+        limiter = self.api.limiter
+        return {"accepted": limiter.accepted, "peak_per_window": limiter.peak_per_window}
+
+    def visible_drafts(self, chat_id: int) -> list[dict[str, Any]]:
+        """The drafts a user sees now: the latest frame of each draft updated within draft_lifetime_s."""
+        horizon = time.time() - self.api.config.draft_lifetime_s
+        latest: dict[int, dict[str, Any]] = {}
+        for frame in self.state.draft_records(chat_id):
+            latest[frame["draft_id"]] = frame
+        return [frame for frame in latest.values() if frame["at"] > horizon]
+
     def webhook_deliveries(self) -> list[dict[str, Any]]:
         return list(self.api.webhook.deliveries)
 
@@ -396,7 +414,11 @@ class Controller:
         description: str,
         retry_after: int | None = None,
         migrate_to_chat_id: int | None = None,
+        penalty: PenaltyScope = "chat",
+        after_delivery: bool = False,
     ) -> None:
+        """Queue failures (see faults.py): an injected 429 penalises the chat (or, with
+        penalty="global", the whole bot) like an earned one; `after_delivery` carries the call out first."""
         self.api.faults.fail_next(
             method,
             count,
@@ -404,6 +426,8 @@ class Controller:
             description=description,
             retry_after=retry_after,
             migrate_to_chat_id=migrate_to_chat_id,
+            penalty=penalty,
+            after_delivery=after_delivery,
         )
 
     def config(self) -> dict[str, Any]:
@@ -717,6 +741,8 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
             description=b["description"],
             retry_after=b.get("retry_after"),
             migrate_to_chat_id=b.get("migrate_to_chat_id"),
+            penalty=b.get("penalty", "chat"),
+            after_delivery=bool(b.get("after_delivery", False)),
         )
         return {"ok": True}
 
@@ -734,6 +760,12 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
 
     async def violations(request: web.Request) -> Any:
         return c.violations()
+
+    async def rate_stats(request: web.Request) -> Any:
+        return c.rate_stats()
+
+    async def visible_drafts(request: web.Request) -> Any:
+        return c.visible_drafts(int(request.match_info["chat_id"]))
 
     async def callback_answers(request: web.Request) -> Any:
         return c.callback_answers()
@@ -779,6 +811,8 @@ def add_control_routes(app: web.Application, controller: Controller) -> None:
         ("POST", "/fail_next", fail_next),
         ("GET", "/calls", calls),
         ("GET", "/violations", violations),
+        ("GET", "/rate_stats", rate_stats),
+        ("GET", "/chats/{chat_id}/visible_drafts", visible_drafts),
         ("GET", "/callback_answers", callback_answers),
         ("GET", "/webhook_deliveries", webhook_deliveries),
         ("GET", "/updates", pending_updates),

@@ -12,10 +12,10 @@ from typing import Any
 from . import errors
 from .config import FakeConfig
 from .errors import BotApiError
-from .faults import FaultInjector
+from .faults import FaultInjector, InjectedFault
 from .methods import DRAFT_METHODS, METHODS, RICH_METHODS, canonical_method_name
 from .params import Params
-from .ratelimit import RateLimiter
+from .ratelimit import LIMITED_METHODS, RateLimiter
 from .state import FakeState
 from .updates import UpdateQueue
 from .webhook import WebhookDelivery
@@ -55,13 +55,29 @@ class FakeBotApi:
         if handler is None:
             raise BotApiError(404, errors.NOT_FOUND)
         fault = self.faults.take(method)
-        if fault is not None:
-            raise fault
+        if fault is not None and not fault.after_delivery:
+            self._penalise(method, params, fault)
+            raise fault.error
         if (method in DRAFT_METHODS and not self.config.drafts_supported) or (
             method in RICH_METHODS and not self.config.rich_supported
         ):
             raise BotApiError(404, errors.METHOD_NOT_FOUND)
-        return await handler(self, params)
+        result = await handler(self, params)
+        if fault is not None:  # carried out, and yet answered with an error
+            self._penalise(method, params, fault)
+            raise fault.error
+        return result
+
+    def _penalise(self, method: str, params: Params, fault: InjectedFault) -> None:
+        """An injected 429 on a limited method opens the penalty window an earned one would."""
+        retry_after = fault.error.parameters.get("retry_after")
+        if fault.error.error_code != 429 or method not in LIMITED_METHODS or not retry_after:
+            return
+        try:
+            chat_id = params.integer("chat_id")
+        except BotApiError:
+            chat_id = None
+        self.limiter.penalise(method, chat_id, int(retry_after), fault.penalty)
 
     def _record(self, method: str, params: Params, at: float, error: BotApiError | None) -> None:
         self.state.calls.append(

@@ -1,17 +1,19 @@
-"""Deterministic flood control modelled on the Bot FAQ limits (shared reference §1.2).
+"""Deterministic flood control: the strictest reading of Telegram's documented limits (README "Rate-limit model").
 
-Three budgets guard "sends and edits" (sendMessage, sendRichMessage, editMessageText, editMessageReplyMarkup,
-sendDocument):
-- per chat: a token bucket (`chat_burst`, refilled at `chat_rate_per_s`);
-- groups and supergroups additionally: at most `group_per_minute` within a rolling `group_window_s`;
-- the whole bot: a token bucket (`global_burst`, `global_rate_per_s`).
-Drafts (sendMessageDraft, sendRichMessageDraft) have their own per-chat bucket (`draft_burst`,
-`draft_rate_per_s`) and count against nothing else; chat actions are not limited.
+- Global: at most `global_per_window` calls of the limited methods (sends, edits AND drafts) in ANY rolling
+  `global_window_s` (a sliding log of accepted calls, not a bucket: no burst on top of the rate).
+- Per chat: sends+edits share a token bucket (`chat_burst`, refilled at `chat_rate_per_s`); drafts have a
+  bucket of their own (`draft_burst`, `draft_rate_per_s`).
+- Groups and supergroups additionally: at most `group_per_minute` sends+edits within a rolling
+  `group_window_s`.
+Chat actions are not limited.
 
 A request over budget fails with 429 `Too Many Requests: retry after N` (N whole seconds, at least 1, the time
-until the budget allows it) and opens a penalty window: until N seconds pass, every request of that family
-(sends+edits of that chat, drafts of that chat, or all sends+edits for a global violation) fails with the
-remaining time. Rejected requests consume nothing. Every 429 is recorded as a violation.
+until the budget allows it) and opens a penalty window on what it was about: the chat's sends+edits (chat or
+group limit), the chat's drafts (draft limit), or the WHOLE BOT (global limit: every limited call of every
+chat). Inside the window every such request fails with the remaining time. An injected 429 (`fail_next`)
+opens the same window (`penalise`; recorded in `injected`). Rejected requests consume nothing. Every 429 the bot
+earns (over a limit, or inside a penalty window) is recorded as a violation.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .config import FakeConfig
 from .errors import too_many_requests
@@ -30,6 +32,10 @@ SEND_METHODS = frozenset(
     {"sendMessage", "sendRichMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument"}
 )
 DRAFT_METHODS = frozenset({"sendMessageDraft", "sendRichMessageDraft"})
+LIMITED_METHODS = SEND_METHODS | DRAFT_METHODS
+
+PenaltyScope = Literal["chat", "global"]
+_GLOBAL = ("global", None)
 
 
 @dataclass
@@ -61,18 +67,24 @@ class RateLimiter:
         self._clock = clock
         self._chat_buckets: dict[int, _Bucket] = {}
         self._draft_buckets: dict[int, _Bucket] = {}
-        self._global_bucket: _Bucket | None = None
+        self._global_log: deque[float] = deque()
         self._group_windows: dict[int, deque[float]] = {}
         self._penalties: dict[tuple[str, int | None], _Penalty] = {}
         self.violations: list[dict[str, Any]] = []
+        self.injected: list[dict[str, Any]] = []
+        self.accepted = 0  # limited calls admitted (introspection for benchmarks and tests)
+        self.peak_per_window = 0  # the most limited calls admitted within one rolling global window
 
     def reset(self) -> None:
         self._chat_buckets.clear()
         self._draft_buckets.clear()
-        self._global_bucket = None
+        self._global_log.clear()
         self._group_windows.clear()
         self._penalties.clear()
         self.violations.clear()
+        self.injected.clear()
+        self.accepted = 0
+        self.peak_per_window = 0
 
     def check_send(self, method: str, chat_id: int, *, is_group: bool) -> None:
         """Admit one send/edit to `chat_id` or raise 429."""
@@ -80,21 +92,16 @@ class RateLimiter:
         if not config.rate_limits_enabled:
             return
         now = self._clock()
-        self._check_penalty(("global", None), method, chat_id, now)
+        self._check_penalty(_GLOBAL, method, chat_id, now)
         self._check_penalty(("send", chat_id), method, chat_id, now)
 
-        global_bucket = self._global_bucket or _Bucket(config.global_burst, now)
-        self._global_bucket = global_bucket
-        global_bucket.refill(now, config.global_burst, config.global_rate_per_s)
         chat_bucket = self._chat_buckets.setdefault(chat_id, _Bucket(config.chat_burst, now))
         chat_bucket.refill(now, config.chat_burst, config.chat_rate_per_s)
         window = self._group_windows.setdefault(chat_id, deque())
         while window and window[0] <= now - config.group_window_s:
             window.popleft()
 
-        if global_bucket.tokens < 1:
-            wait = global_bucket.seconds_until_token(config.global_rate_per_s)
-            self._violate(("global", None), "global", method, chat_id, wait, now)
+        self._check_global(method, chat_id, now)
         if chat_bucket.tokens < 1:
             wait = chat_bucket.seconds_until_token(config.chat_rate_per_s)
             self._violate(("send", chat_id), "chat", method, chat_id, wait, now)
@@ -102,7 +109,7 @@ class RateLimiter:
             wait = window[0] + config.group_window_s - now
             self._violate(("send", chat_id), "group", method, chat_id, wait, now)
 
-        global_bucket.tokens -= 1
+        self._admit(now)
         chat_bucket.tokens -= 1
         if is_group:
             window.append(now)
@@ -113,13 +120,58 @@ class RateLimiter:
         if not config.rate_limits_enabled:
             return
         now = self._clock()
+        self._check_penalty(_GLOBAL, method, chat_id, now)
         self._check_penalty(("draft", chat_id), method, chat_id, now)
         bucket = self._draft_buckets.setdefault(chat_id, _Bucket(config.draft_burst, now))
         bucket.refill(now, config.draft_burst, config.draft_rate_per_s)
+        self._check_global(method, chat_id, now)
         if bucket.tokens < 1:
             wait = bucket.seconds_until_token(config.draft_rate_per_s)
             self._violate(("draft", chat_id), "draft", method, chat_id, wait, now)
+        self._admit(now)
         bucket.tokens -= 1
+
+    def penalise(
+        self, method: str, chat_id: int | None, retry_after: int, scope: PenaltyScope = "chat"
+    ) -> None:
+        """An injected 429 (fault injection) for `method`: open the same window an earned one would."""
+        if not self._config.rate_limits_enabled:
+            return
+        now = self._clock()
+        if scope == "global" or chat_id is None:
+            key: tuple[str, int | None] = _GLOBAL
+            kind = "global"
+        elif method in DRAFT_METHODS:
+            key, kind = ("draft", chat_id), "draft"
+        else:
+            key, kind = ("send", chat_id), "chat"
+        until = now + max(1, retry_after)
+        current = self._penalties.get(key)
+        if current is None or current.until < until:
+            self._penalties[key] = _Penalty(until=until, kind=kind)
+        self.injected.append(
+            {
+                "method": method,
+                "chat_id": chat_id,
+                "kind": kind,
+                "retry_after": retry_after,
+                "at": time.time(),
+            }
+        )
+
+    def _check_global(self, method: str, chat_id: int, now: float) -> None:
+        config = self._config
+        log = self._global_log
+        while log and log[0] <= now - config.global_window_s:
+            log.popleft()
+        if len(log) >= config.global_per_window:
+            wait = log[len(log) - config.global_per_window] + config.global_window_s - now
+            self._violate(_GLOBAL, "global", method, chat_id, wait, now)
+
+    def _admit(self, now: float) -> None:
+        self._global_log.append(now)
+        self.accepted += 1
+        self.peak_per_window = max(self.peak_per_window, len(self._global_log))
 
     def _check_penalty(self, key: tuple[str, int | None], method: str, chat_id: int, now: float) -> None:
         penalty = self._penalties.get(key)
@@ -141,7 +193,14 @@ class RateLimiter:
         raise too_many_requests(retry_after)
 
     def _record(
-        self, method: str, chat_id: int, kind: str, retry_after: int, now: float, *, in_penalty: bool
+        self,
+        method: str,
+        chat_id: int,
+        kind: str,
+        retry_after: int,
+        now: float,
+        *,
+        in_penalty: bool,
     ) -> None:
         self.violations.append(
             {

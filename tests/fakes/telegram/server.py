@@ -20,6 +20,7 @@ from .app import build_app
 from .config import FakeConfig
 from .control import Controller
 from .core import FakeBotApi
+from .ratelimit import PenaltyScope
 
 
 class TelegramFake:
@@ -186,7 +187,11 @@ class TelegramFake:
         description: str,
         retry_after: int | None = None,
         migrate_to_chat_id: int | None = None,
+        penalty: PenaltyScope = "chat",
+        after_delivery: bool = False,
     ) -> None:
+        """Queue failures: an injected 429 penalises the chat (penalty="global": the whole bot) as an earned
+        one does; `after_delivery` carries the call out before answering with the error."""
         self._control.fail_next(
             method,
             count,
@@ -194,6 +199,8 @@ class TelegramFake:
             description=description,
             retry_after=retry_after,
             migrate_to_chat_id=migrate_to_chat_id,
+            penalty=penalty,
+            after_delivery=after_delivery,
         )
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
@@ -212,7 +219,17 @@ class TelegramFake:
         return self._control.callback_answers()
 
     def violations(self) -> list[dict[str, Any]]:
+        """Every 429 the bot earned: over a limit, or inside a penalty window (injected 429s are not here)."""
         return self._control.violations()
+
+    def injected_429s(self) -> list[dict[str, Any]]:
+        return self._control.injected_429s()
+
+    def rate_stats(self) -> dict[str, int]:
+        return self._control.rate_stats()
+
+    def visible_drafts(self, chat_id: int) -> list[dict[str, Any]]:
+        return self._control.visible_drafts(chat_id)
 
     def webhook_deliveries(self) -> list[dict[str, Any]]:
         return self._control.webhook_deliveries()

@@ -1,6 +1,7 @@
 """Webhook delivery: POST each pending update as JSON to the bot's URL, like Telegram does.
 
-Per chat, updates go out one at a time in order (a lane task per chat); lanes of different chats run in
+Per chat, updates go out one at a time in order (a lane task per chat; with `webhook_concurrent` every update
+has a task of its own, so one chat's updates may overlap); lanes of different chats run in
 parallel, at most `max_connections` requests at once. A non-2xx answer or a connection error is retried with
 a doubling backoff (config `webhook_retry_min_delay_s` … `webhook_retry_max_delay_s`) until it succeeds or
 the webhook is removed; the last failure shows in getWebhookInfo. As Telegram allows, a 2xx answer may carry
@@ -38,7 +39,7 @@ class WebhookDelivery:
         self.last_error_date: int | None = None
         self.last_error_message: str | None = None
         self.deliveries: list[dict[str, Any]] = []
-        self._lanes: dict[int | None, asyncio.Task[None]] = {}
+        self._lanes: dict[object, asyncio.Task[None]] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._semaphore = asyncio.Semaphore(self.max_connections)
         self._session: aiohttp.ClientSession | None = None
@@ -75,7 +76,7 @@ class WebhookDelivery:
         self.last_error_date = self.last_error_message = None
         self._semaphore = asyncio.Semaphore(max_connections)
         for update in list(self._queue.pending):
-            self._ensure_lane(update_chat_id(update))
+            self._schedule(update)
         self._queue.wake()  # a pending getUpdates now fails with the webhook conflict
 
     def delete(self) -> None:
@@ -94,13 +95,32 @@ class WebhookDelivery:
 
     def _on_update(self, update: dict[str, Any]) -> None:
         if self.active:
-            self._ensure_lane(update_chat_id(update))
+            self._schedule(update)
 
-    def _ensure_lane(self, chat_id: int | None) -> None:
+    def _schedule(self, update: dict[str, Any]) -> None:
+        if self._config.webhook_concurrent:
+            # Each update on its own connection: one chat's updates may be in flight together.
+            key: object = ("update", update["update_id"])
+            if key not in self._lanes:
+                self._lanes[key] = asyncio.create_task(
+                    self._run_single(key, update), name=f"webhook-update-{update['update_id']}"
+                )
+            return
+        chat_id = update_chat_id(update)
         if chat_id not in self._lanes:
             self._lanes[chat_id] = asyncio.create_task(
                 self._run_lane(chat_id), name=f"webhook-lane-{chat_id}"
             )
+
+    async def _run_single(self, key: object, update: dict[str, Any]) -> None:
+        this_task = asyncio.current_task()
+        try:
+            if self._queue.is_allowed(update, self.allowed_updates):
+                await self._deliver(update)
+            self._queue.remove(update)
+        finally:
+            if self._lanes.get(key) is this_task:
+                del self._lanes[key]
 
     def _stop_lanes(self) -> None:
         for task in self._lanes.values():
