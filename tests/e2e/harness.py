@@ -16,6 +16,7 @@ from bot.app import BotApp
 from bot.settings import Settings, load_settings
 from tests.fakes.telegram.server import TelegramFake
 from tests.fakes.yandex.server import YandexEmulator
+from tests.support.replicas import replica_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,6 +71,21 @@ class Stack:
         }
         values.update({name.upper(): value for name, value in overrides.items()})
         return {name: value for name, value in values.items() if value is not None}
+
+    def replica_env(self, *, public_url: str, port: int, secret: str, **extra: str) -> dict[str, str]:
+        """The environment of one webhook replica (`python -m bot`) against these fakes."""
+        return replica_env(
+            telegram_url=self.telegram.base_url,
+            token=self.telegram.token,
+            redis_url=self.redis_url,
+            yandex_url=self.yandex.base_url,
+            folder_id=self.folder_id,
+            api_key=self.api_key,
+            public_url=public_url,
+            port=port,
+            secret=secret,
+            **extra,
+        )
 
     async def run_cli(self, module: str, env: dict[str, str], timeout: float = 60.0) -> CliRun:
         """Run `python -m <module>` to completion in a scratch directory (no stray .env), the fakes

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from bot.storage.keys import HeartbeatKey, Namespace
 from tests.e2e.harness import REPO_ROOT, Stack, final_texts
 from tests.support.net import free_port
-from tests.support.replicas import ReplicaProcess, replica_env
+from tests.support.replicas import ReplicaProcess
 
 ADMIN = 777
 
@@ -125,13 +125,7 @@ async def test_a_real_bot_process_logs_json_with_update_ids_and_never_its_secret
 ) -> None:
     port = free_port()
     secret = "hook-Secret_42"
-    env = replica_env(
-        telegram_url=stack.telegram.base_url,
-        token=stack.telegram.token,
-        redis_url=stack.redis_url,
-        yandex_url=stack.yandex.base_url,
-        folder_id=stack.folder_id,
-        api_key=stack.api_key,
+    env = stack.replica_env(
         public_url=f"http://127.0.0.1:{port}/telegram/hook",
         port=port,
         secret=secret,

@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.harness import Stack, final_texts
 from tests.support.balancer import Balancer
 from tests.support.net import free_port
-from tests.support.replicas import ReplicaProcess, replica_env
+from tests.support.replicas import ReplicaProcess, running_replicas
 
 BOT = "@test_assistant_bot"
 
@@ -35,13 +35,7 @@ async def two_replicas(
             ReplicaProcess(
                 name,
                 port,
-                replica_env(
-                    telegram_url=stack.telegram.base_url,
-                    token=stack.telegram.token,
-                    redis_url=stack.redis_url,
-                    yandex_url=stack.yandex.base_url,
-                    folder_id=stack.folder_id,
-                    api_key=stack.api_key,
+                stack.replica_env(
                     public_url=f"{balancer.base_url}/telegram/hook",
                     port=port,
                     secret="replica-secret",
@@ -53,14 +47,8 @@ async def two_replicas(
             )
             for name, port in zip(("a", "b"), ports, strict=True)
         ]
-        try:
-            for process in processes:  # one after the other: a failed start leaves nothing behind
-                await process.start()
+        async with running_replicas(processes):
             yield balancer, processes
-        finally:
-            for process in processes:
-                if process.process is not None and process.process.returncode is None:
-                    await process.terminate()
 
 
 def replies(stack: Stack, chat_id: int) -> list[dict[str, Any]]:

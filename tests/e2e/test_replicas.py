@@ -29,7 +29,7 @@ from tests.e2e.settling import until_idle, until_replicas_idle
 from tests.support.balancer import Balancer
 from tests.support.net import free_port
 from tests.support.redis_server import RedisServer
-from tests.support.replicas import ReplicaProcess, replica_env, running_replicas
+from tests.support.replicas import ReplicaProcess, running_replicas
 
 # Real processes start slowly on a loaded machine (see ReplicaProcess.ready_timeout): more than the
 # suite's default 120 s per test.
@@ -51,13 +51,7 @@ async def replicas(
             name: ReplicaProcess(
                 name,
                 port,
-                replica_env(
-                    telegram_url=stack.telegram.base_url,
-                    token=stack.telegram.token,
-                    redis_url=stack.redis_url,
-                    yandex_url=stack.yandex.base_url,
-                    folder_id=stack.folder_id,
-                    api_key=stack.api_key,
+                stack.replica_env(
                     public_url=f"{balancer.base_url}/telegram/hook",
                     port=port,
                     secret=SECRET,
