@@ -13,7 +13,9 @@ Calls are counted per first command (`MULTI` for a transaction) and sorted into:
 - `heartbeat`: the liveness `SET` of `bot.storage.heartbeat` (every 30 s, not per answer).
 
 It also times the interpreter's garbage collections (`gc.callbacks`): a full collection walks every
-object of the process, and stops the event loop meanwhile.
+object of the process, and stops the event loop meanwhile; and it measures the event loop's lag: a
+probe task asks to wake every 20 ms and records how late it wakes (a busy loop delays every timer, so
+every booked Telegram turn, by as much).
 
 On SIGUSR1, and at exit, the counts are written as JSON to `$BENCH_REDIS_COUNTS` (atomically).
 With `$BENCH_PROFILE` set, cProfile runs between the first and the second SIGUSR1 (the benchmark's
@@ -23,6 +25,7 @@ read them with `python -m pstats`).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import cProfile
 import gc
@@ -32,15 +35,19 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
 from redis.asyncio.connection import AbstractConnection
 
 CONNECTION_COMMANDS = frozenset({"HELLO", "AUTH", "CLIENT", "SELECT", "READONLY"})
 HEALTH_COMMANDS = frozenset({"PING"})
 HEARTBEAT_KEY_PART = b"heartbeat"
+LAG_PROBE_INTERVAL_S = 0.02
+
+T = TypeVar("T")
 
 
 class RoundTrips:
@@ -51,6 +58,7 @@ class RoundTrips:
         self.by_command: Counter[str] = Counter()
         self.by_category: Counter[str] = Counter()
         self.gc = GcPauses()
+        self.lag = LoopLag()
         self.snapshots = 0
 
     def record(self, command: bytes | str | list[bytes]) -> None:
@@ -67,6 +75,7 @@ class RoundTrips:
             "by_category": dict(self.by_category),
             "by_command": dict(self.by_command),
             "gc_since_last_snapshot": self.gc.take(),
+            "loop_lag_since_last_snapshot": self.lag.take(),
         }
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(payload))
@@ -98,6 +107,48 @@ class GcPauses:
                 "max_ms": round(max(times) * 1000, 1),
             }
         return summary
+
+
+class LoopLag:
+    """How late the event loop wakes a probe that sleeps LAG_PROBE_INTERVAL_S at a time."""
+
+    def __init__(self) -> None:
+        self._lags: list[float] = []
+
+    async def probe(self) -> None:
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(LAG_PROBE_INTERVAL_S)
+            self._lags.append(max(0.0, time.perf_counter() - asked - LAG_PROBE_INTERVAL_S))
+
+    def take(self) -> dict[str, float]:
+        lags, self._lags = sorted(self._lags), []
+        if not lags:
+            return {}
+        return {
+            "samples": len(lags),
+            "p50_ms": round(lags[len(lags) // 2] * 1000, 1),
+            "p95_ms": round(lags[int(len(lags) * 0.95)] * 1000, 1),
+            "max_ms": round(lags[-1] * 1000, 1),
+            "over_50ms": sum(1 for lag in lags if lag > 0.05),
+        }
+
+
+def run_with_lag_probe(lag: LoopLag) -> None:
+    """Make `asyncio.run` (the bot's one event loop) run the lag probe beside the bot's main coroutine."""
+    original = asyncio.run
+
+    def run(main: Coroutine[Any, Any, T], **kwargs: Any) -> T:
+        async def probed() -> T:
+            probe = asyncio.create_task(lag.probe(), name="bench-loop-lag-probe")
+            try:
+                return await main
+            finally:
+                probe.cancel()
+
+        return original(probed(), **kwargs)
+
+    asyncio.run = run
 
 
 def first_command(command: bytes | str | list[bytes]) -> tuple[str, bytes]:
@@ -173,6 +224,7 @@ def install(
     signal.signal(signal.SIGUSR1, on_signal)
     atexit.register(counter.dump)
     gc.callbacks.append(counter.gc)
+    run_with_lag_probe(counter.lag)
 
 
 def main() -> int:

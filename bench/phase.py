@@ -84,6 +84,7 @@ class PhaseResult:
     redis_round_trips: dict[str, int] | None = None
     redis_by_command: dict[str, int] | None = None
     gc_pauses: dict[str, dict[str, float]] | None = None
+    loop_lag: dict[str, float] | None = None
     outcome: Outcome = "done"
     notes: list[str] = field(default_factory=list)
 
@@ -144,6 +145,7 @@ async def run_phase(
             result.redis_round_trips = _difference(before_redis["by_category"], after_redis["by_category"])
             result.redis_by_command = _difference(before_redis["by_command"], after_redis["by_command"])
             result.gc_pauses = after_redis["gc_since_last_snapshot"]
+            result.loop_lag = after_redis.get("loop_lag_since_last_snapshot")
         await _collect(fakes, asked, started, finished, result)
         result.peak_rss_bytes = _peak(child.usage(), after_cpu)
     finally:

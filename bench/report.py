@@ -29,6 +29,7 @@ def summarize(result: PhaseResult) -> Summary:
     total_calls = sum(calls.values())
     redis = result.redis_round_trips
     behind = behind_ideal(answers)
+    origin = min((a.first_delta_at for a in answers if a.first_delta_at is not None), default=0.0)
     return {
         "bot": result.bot.key,
         "label": result.bot.label,
@@ -62,6 +63,7 @@ def summarize(result: PhaseResult) -> Summary:
         "redis_round_trips": redis,
         "redis_by_command": result.redis_by_command,
         "gc_pauses": result.gc_pauses,
+        "event_loop_lag": result.loop_lag,
         "wall_seconds": round(result.wall_s, 2),
         "notes": result.notes,
         "answers": [
@@ -72,6 +74,9 @@ def summarize(result: PhaseResult) -> Summary:
                 "from_question_ms": _round_ms(answer.from_question_s),
                 "final_delay_ms": _round_ms(answer.final_delay_s),
                 "streaming_frames": answer.streaming_frames,
+                # When, in seconds from the phase's first model delta: a timeline to read queueing from.
+                "first_delta_s": _since(answer.first_delta_at, origin),
+                "first_visible_s": _since(answer.first_visible_at, origin),
             }
             for answer, late in zip(answers, behind, strict=True)
         ],
@@ -374,6 +379,10 @@ def _ms(dist: dict[str, float | int | None]) -> dict[str, float | int | None]:
 
 def _round_ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
+
+
+def _since(at: float | None, origin: float) -> float | None:
+    return None if at is None else round(at - origin, 3)
 
 
 def _per(count: int, answers: int) -> float:

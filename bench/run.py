@@ -144,8 +144,15 @@ def _progress(scenario: Scenario, summary: Summary, elapsed: float) -> str:
         f"  final p50 {_num(final['p50'])} ms  429s {summary['http_429']}"
         f"  cpu {summary['cpu_seconds_measured']:.1f}s ({summary['cpu_ms_per_answer']:.1f} ms/answer)"
         f"  rss {summary['peak_rss_mb']:.0f}MB"
+        f"  loop lag {_lag(summary.get('event_loop_lag'))}"
         f"  [{elapsed:.0f}s]"
     )
+
+
+def _lag(lag: dict[str, float] | None) -> str:
+    if not lag:
+        return "—"
+    return f"p50 {lag['p50_ms']:.0f} p95 {lag['p95_ms']:.0f} max {lag['max_ms']:.0f} ms"
 
 
 def _num(value: float | None) -> str:
