@@ -80,6 +80,7 @@ KNOWLEDGE_TTL_DAYS = 180
 # aiogram's default pool of 100 connections makes final texts queue behind drafts and leave in bursts.
 TELEGRAM_MAX_CONNECTIONS = 400
 REDIS_MAX_CONNECTIONS = 64
+BUDGET_REDIS_CONNECTIONS = 4  # one decision at a time, plus penalties after 429s and migrations
 NOTICE_DRAIN_SECONDS = 5.0  # on shutdown, notices still waiting for their chat's budget get this long
 
 
@@ -89,6 +90,7 @@ class Runtime:
     bot: Bot
     redis: aioredis.Redis
     heartbeat_redis: aioredis.Redis
+    budget_redis: aioredis.Redis
     credentials: YandexCredentials
     openai: AsyncOpenAI
     answers_openai: AsyncOpenAI
@@ -126,6 +128,7 @@ class Runtime:
         await self.credentials.aclose()
         await self.redis.aclose()
         await self.heartbeat_redis.aclose()
+        await self.budget_redis.aclose()
         await self.bot.session.close()
 
 
@@ -288,8 +291,21 @@ async def build_runtime(settings: Settings) -> Runtime:
             sweep_seconds=min(2.0, settings.lane_lock_seconds / 3),
         ),
     )
+    # The output scheduler gets connections of its own too: every frame and final text waits for its
+    # decisions, and queued behind a burst's requests for the shared pool they came seconds late, so
+    # hardly a first frame went out while a 1,000-chat burst started (bench run).
+    budget_redis: aioredis.Redis = aioredis.Redis.from_pool(
+        aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=BUDGET_REDIS_CONNECTIONS,
+            timeout=None,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+            driver_info=DriverInfo(lib_version=redis_version),
+        )
+    )
     limits = output_limits(settings)
-    scheduler = OutputScheduler(RedisOutputStore(redis, ns, limits), limits)
+    scheduler = OutputScheduler(RedisOutputStore(budget_redis, ns, limits), limits)
     sender = TelegramSender(bot, scheduler, Capabilities(), metrics)
     active = ActiveAnswers()
     knowledge_store = RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400)
@@ -417,6 +433,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         bot=bot,
         redis=redis,
         heartbeat_redis=heartbeat_redis,
+        budget_redis=budget_redis,
         credentials=credentials,
         openai=openai,
         answers_openai=answers_openai,

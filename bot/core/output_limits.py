@@ -10,11 +10,16 @@ Telegram). The global limit is kept as GCRA without a burst: one call every 1 / 
 rolling second can hold more than the rate (a token bucket's burst would let rate + burst through).
 
 Turns go by priority: final texts, then the first frame of an answer that shows nothing yet, then later
-frames. A turn is granted only when the chat's own limits allow it now; the global slot may lie ahead
-(the caller sleeps until it): without limit for final texts, at most `first_frame_horizon_s` for first
-frames and `frame_horizon_s` for later ones, so a frame that cannot go soon is refused and the newer
-text goes later instead. Frames leave one message token and `group_final_reserve` group slots free for
-final texts.
+frames. A turn is granted only when the chat's own limits allow it now and the next global slot is
+near: within `final_horizon_s` for final texts, `first_frame_horizon_s` for first frames and
+`frame_horizon_s` for later ones, plus the `lead_s` the scheduler asks for (about as long as a decision
+takes to come back, so a slow round trip does not leave slots unused; the caller sleeps until its slot).
+Nothing books further ahead, so
+the order of turns is decided by the waiting queue (bot.telegram.budget), which re-sorts by priority
+and by how long each chat has waited, not by who asked first. A refusal says when to ask again and
+whether the whole bot is booked up (`Grant.bot_wide`: every request of that priority must wait) or
+only this chat. Frames leave one message token and `group_final_reserve` group slots free for final
+texts.
 
 It learns: a 429 on drafts halves that chat's draft rate; 429s in two chats within one `retry_after`
 are taken for the bot-wide limit (Telegram does not say which limit it was) and pause the whole bot
@@ -30,7 +35,6 @@ shared Redis store (bot.storage.telegram_budget), which implements the same rule
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -66,8 +70,9 @@ class OutputLimits:
     draft_backoff: float = 0.5
     global_backoff: float = 0.75
     min_factor: float = 0.125
-    first_frame_horizon_s: float = 0.3
-    frame_horizon_s: float = 0.1
+    final_horizon_s: float = 0.15
+    first_frame_horizon_s: float = 0.15
+    frame_horizon_s: float = 0.05
     group_final_reserve: int = 3
     late_drop_s: float = 0.05
     pause_margin_s: float = 0.05
@@ -86,6 +91,14 @@ class OutputLimits:
     def recovery_per_s(self) -> float:
         return 0.5 / self.recovery_s
 
+    def horizon_s(self, priority: Priority) -> float:
+        """How far ahead a turn of this priority may book the next global slot."""
+        if priority is Priority.FINAL:
+            return self.final_horizon_s
+        if priority is Priority.FIRST_FRAME:
+            return self.first_frame_horizon_s
+        return self.frame_horizon_s
+
 
 @dataclass(frozen=True, slots=True)
 class TurnRequest:
@@ -101,18 +114,32 @@ class Grant:
     wait_s: float
     """Granted: seconds until the booked turn comes (the call goes then). Refused: when to ask again."""
     decided_at: float = 0.0
-    """time.monotonic() when the decision reached this process (the scheduler sets it)."""
+    """When the decision was made, on this process's time.monotonic() clock (0: unknown; the scheduler
+    then takes the moment the answer reached it). A reply that reached a busy event loop late must not
+    move the slot later: the turns after it were booked from the decision, not from its arrival."""
+    queued_since: float = 0.0
+    """When the granted request's chat began to wait (the scheduler sets it): its place in line, kept
+    if the turn goes unused."""
+    bot_wide: bool = False
+    """Refused because the whole bot is booked up or paused, not because of this chat: every request
+    of this priority waits as long."""
+
+    @property
+    def slot_at(self) -> float:
+        """When a granted turn's call goes (time.monotonic())."""
+        return self.decided_at + self.wait_s
 
     def late_by(self, now: float) -> float:
         """How long after its slot a call made at `now` would leave."""
-        return now - (self.decided_at + self.wait_s)
+        return now - self.slot_at
 
 
 class OutputStore(Protocol):
     """Where the budgets live: this process (LocalOutputStore) or Redis, shared by replicas."""
 
-    async def decide(self, requests: Sequence[TurnRequest]) -> list[Grant]:
-        """Grant or refuse each request, in the given order (callers sort by priority)."""
+    async def decide(self, requests: Sequence[TurnRequest], lead_s: float = 0.0) -> list[Grant]:
+        """Grant or refuse each request, in the given order (callers sort by priority); turns may be
+        booked up to `lead_s` further ahead than the priority's horizon."""
         ...
 
     async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
@@ -164,24 +191,31 @@ class LocalOutputState:
         self._chats: dict[int, _Chat] = {}
         self._decisions = 0
 
-    def decide(self, requests: Sequence[TurnRequest]) -> list[Grant]:
+    def decide(self, requests: Sequence[TurnRequest], lead_s: float = 0.0) -> list[Grant]:
         now = self._clock()
         lim = self._limits
         interval = 1.0 / (lim.global_per_s * lim.slack * learnt(self._factor, self._factor_at, now, lim))
-        virtual = self._tat  # spreads the global retries of refused requests
+        bot_pause = max(0.0, self._paused_until - now)
         grants: list[Grant] = []
         for request in requests:
-            chat = self._chat(request.chat_id, now)
             final = request.priority is Priority.FINAL
-            wait = max(0.0, self._paused_until - now)
+            if bot_pause > 0:
+                grants.append(Grant(False, bot_pause, now, bot_wide=True))
+                continue
+            slot = max(self._tat, now)
+            horizon = lim.horizon_s(request.priority) + lead_s
+            if slot - now > horizon:
+                grants.append(Grant(False, slot - horizon - now, now, bot_wide=True))
+                continue
+            chat = self._chat(request.chat_id, now)
             if request.kind is Kind.DRAFT:
                 rate = lim.draft_per_s * lim.slack * learnt(chat.draft_factor, chat.draft_factor_at, now, lim)
                 bucket, capacity, reserve = chat.drafts, float(lim.draft_burst), 0.0
-                wait = max(wait, chat.drafts_paused_until - now)
+                wait = max(0.0, chat.drafts_paused_until - now)
             else:
                 rate, bucket, capacity = lim.chat_per_s * lim.slack, chat.messages, float(lim.chat_burst)
                 reserve = 0.0 if final else min(1.0, capacity - 1)
-                wait = max(wait, chat.paused_until - now)
+                wait = max(0.0, chat.paused_until - now)
             tokens = bucket.level(now, capacity, rate)
             if tokens < 1 + reserve - _EPSILON:
                 wait = max(wait, (1 + reserve - tokens) / rate)
@@ -195,28 +229,14 @@ class LocalOutputState:
                 elif len(window) >= allowed:
                     wait = max(wait, window[len(window) - allowed] + lim.group_span_s - now)
             if wait > 0:
-                grants.append(Grant(False, wait))
-                continue
-            slot = max(self._tat, now)
-            horizon = (
-                math.inf
-                if final
-                else lim.first_frame_horizon_s
-                if request.priority is Priority.FIRST_FRAME
-                else lim.frame_horizon_s
-            )
-            if slot - now > horizon:
-                virtual = max(virtual, slot)
-                grants.append(Grant(False, virtual - now))
-                virtual += interval
+                grants.append(Grant(False, wait, now))
                 continue
             bucket.tokens, bucket.updated = tokens - 1, now
             if request.is_group and request.kind is Kind.MESSAGE:
                 chat.window.append(slot)
             self._tat = slot + interval
-            virtual = max(virtual, self._tat)
             chat.last_used = now
-            grants.append(Grant(True, slot - now))
+            grants.append(Grant(True, slot - now, now))
         self._decisions += 1
         if self._decisions % 1000 == 0:
             self._forget_idle(now)
@@ -295,8 +315,8 @@ class LocalOutputStore:
     ) -> None:
         self.state = LocalOutputState(limits or OutputLimits(), clock)
 
-    async def decide(self, requests: Sequence[TurnRequest]) -> list[Grant]:
-        return self.state.decide(requests)
+    async def decide(self, requests: Sequence[TurnRequest], lead_s: float = 0.0) -> list[Grant]:
+        return self.state.decide(requests, lead_s)
 
     async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
         return self.state.penalise(chat_id, kind, retry_after)

@@ -23,6 +23,7 @@ import logging
 import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 # Errors that mean "Redis is not there right now" (redis-py wraps socket errors in its own types).
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 WARNING_INTERVAL_S = 60.0
+CLOCK_OFFSET_SAMPLES = 64  # decisions over which the clock offset is the smallest seen (clocks drift)
 
 _LEARNT = """
 local function learnt(key, now, recovery)
@@ -55,9 +57,12 @@ end
 #       bucket (chat or draft), group window, draft learn.
 # ARGV: [1] global calls/s (margin applied), [2] recovery per µs, [3] chat rate/s, [4] chat capacity,
 #       [5] draft rate/s, [6] draft capacity, [7] group limit, [8] group span (µs), [9] group reserve,
-#       [10] first-frame horizon (µs), [11] frame horizon (µs), [12] unique member suffix;
-#       then per request: draft (0|1), group (0|1), priority (0 final, 1 first frame, 2 frame).
-# Returns {granted (0|1), wait (µs, rounded up)} per request, flattened.
+#       [10] final-text horizon (µs), [11] first-frame horizon (µs), [12] frame horizon (µs),
+#       [13] unique member suffix, [14] lead added to every horizon (µs); then per request: draft (0|1), group (0|1), priority (0 final,
+#       1 first frame, 2 frame).
+# Returns Redis's time (µs), then {outcome, wait (µs, rounded up)} per request, flattened; outcome
+# 1 granted (wait: until the slot), 0 refused for this chat, 2 refused for the whole bot (booked up or
+# paused).
 _DECIDE = (
     _LEARNT
     + """
@@ -67,79 +72,77 @@ local recovery = tonumber(ARGV[2])
 local interval = 1000000 / (tonumber(ARGV[1]) * learnt(KEYS[3], now, recovery))
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local tat_changed = false
-local global_wait = 0
-local gpause = redis.call('PTTL', KEYS[2])
-if gpause > 0 then global_wait = gpause * 1000 end
+local bot_pause = redis.call('PTTL', KEYS[2])
 local span = tonumber(ARGV[8])
-local virtual = tat
-local out = {}
-local n = (#ARGV - 12) / 3
+local lead = tonumber(ARGV[14])
+local horizons = {tonumber(ARGV[10]) + lead, tonumber(ARGV[11]) + lead, tonumber(ARGV[12]) + lead}
+local out = {now}
+local n = (#ARGV - 14) / 3
 for i = 1, n do
   local k = 3 + (i - 1) * 4
-  local a = 12 + (i - 1) * 3
+  local a = 14 + (i - 1) * 3
   local draft = ARGV[a + 1] == '1'
   local windowed = ARGV[a + 2] == '1' and not draft
   local priority = tonumber(ARGV[a + 3])
   local final = priority == 0
-  local wait = global_wait
-  local pause = redis.call('PTTL', KEYS[k + 1])
-  if pause > 0 and pause * 1000 > wait then wait = pause * 1000 end
-  local rate, cap, reserve
-  if draft then
-    rate = tonumber(ARGV[5]) * learnt(KEYS[k + 4], now, recovery)
-    cap = tonumber(ARGV[6])
-    reserve = 0
+  local slot = math.max(tat, now)
+  local horizon = horizons[priority + 1]
+  if bot_pause > 0 then
+    out[#out + 1] = 2
+    out[#out + 1] = bot_pause * 1000
+  elseif slot - now > horizon then
+    out[#out + 1] = 2
+    out[#out + 1] = math.ceil(slot - horizon - now)
   else
-    rate = tonumber(ARGV[3])
-    cap = tonumber(ARGV[4])
-    reserve = 0
-    if not final then reserve = math.min(1, cap - 1) end
-  end
-  local v = redis.call('HMGET', KEYS[k + 2], 'tokens', 'ts')
-  local tokens, ts = tonumber(v[1]), tonumber(v[2])
-  if tokens == nil or ts == nil then
-    tokens = cap
-  else
-    local elapsed = (now - ts) / 1000000
-    if elapsed < 0 then elapsed = 0 end
-    tokens = math.min(cap, tokens + elapsed * rate)
-  end
-  if tokens < 1 + reserve - 1e-9 then wait = math.max(wait, (1 + reserve - tokens) / rate * 1000000) end
-  if windowed then
-    redis.call('ZREMRANGEBYSCORE', KEYS[k + 3], '-inf', now - span)
-    local count = redis.call('ZCARD', KEYS[k + 3])
-    local allowed = tonumber(ARGV[7])
-    if not final then allowed = allowed - tonumber(ARGV[9]) end
-    if allowed <= 0 then
-      wait = math.max(wait, span)
-    elseif count >= allowed then
-      local oldest = redis.call('ZRANGE', KEYS[k + 3], count - allowed, count - allowed, 'WITHSCORES')
-      wait = math.max(wait, tonumber(oldest[2]) + span - now)
+    local wait = 0
+    local pause = redis.call('PTTL', KEYS[k + 1])
+    if pause > 0 then wait = pause * 1000 end
+    local rate, cap, reserve
+    if draft then
+      rate = tonumber(ARGV[5]) * learnt(KEYS[k + 4], now, recovery)
+      cap = tonumber(ARGV[6])
+      reserve = 0
+    else
+      rate = tonumber(ARGV[3])
+      cap = tonumber(ARGV[4])
+      reserve = 0
+      if not final then reserve = math.min(1, cap - 1) end
     end
-  end
-  if wait > 0 then
-    out[#out + 1] = 0
-    out[#out + 1] = math.ceil(wait)
-  else
-    local slot = math.max(tat, now)
-    local horizon = -1
-    if priority == 1 then horizon = tonumber(ARGV[10]) elseif priority == 2 then horizon = tonumber(ARGV[11]) end
-    if horizon >= 0 and slot - now > horizon then
-      virtual = math.max(virtual, slot)
+    local v = redis.call('HMGET', KEYS[k + 2], 'tokens', 'ts')
+    local tokens, ts = tonumber(v[1]), tonumber(v[2])
+    if tokens == nil or ts == nil then
+      tokens = cap
+    else
+      local elapsed = (now - ts) / 1000000
+      if elapsed < 0 then elapsed = 0 end
+      tokens = math.min(cap, tokens + elapsed * rate)
+    end
+    if tokens < 1 + reserve - 1e-9 then wait = math.max(wait, (1 + reserve - tokens) / rate * 1000000) end
+    if windowed then
+      redis.call('ZREMRANGEBYSCORE', KEYS[k + 3], '-inf', now - span)
+      local count = redis.call('ZCARD', KEYS[k + 3])
+      local allowed = tonumber(ARGV[7])
+      if not final then allowed = allowed - tonumber(ARGV[9]) end
+      if allowed <= 0 then
+        wait = math.max(wait, span)
+      elseif count >= allowed then
+        local oldest = redis.call('ZRANGE', KEYS[k + 3], count - allowed, count - allowed, 'WITHSCORES')
+        wait = math.max(wait, tonumber(oldest[2]) + span - now)
+      end
+    end
+    if wait > 0 then
       out[#out + 1] = 0
-      out[#out + 1] = math.ceil(virtual - now)
-      virtual = virtual + interval
+      out[#out + 1] = math.ceil(wait)
     else
       tokens = tokens - 1
       redis.call('HSET', KEYS[k + 2], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.0f', now))
       redis.call('PEXPIRE', KEYS[k + 2], math.ceil((cap - tokens) / rate * 1000) + 1000)
       if windowed then
-        redis.call('ZADD', KEYS[k + 3], slot, string.format('%.0f', slot) .. ':' .. ARGV[12] .. ':' .. i)
+        redis.call('ZADD', KEYS[k + 3], slot, string.format('%.0f', slot) .. ':' .. ARGV[13] .. ':' .. i)
         redis.call('PEXPIRE', KEYS[k + 3], math.ceil((span + slot - now) / 1000) + 1000)
       end
       tat = slot + interval
       tat_changed = true
-      virtual = math.max(virtual, tat)
       out[#out + 1] = 1
       out[#out + 1] = math.ceil(slot - now)
     end
@@ -238,16 +241,18 @@ class RedisOutputStore:
             limits.group_per_minute,
             round(limits.group_span_s * 1_000_000),
             limits.group_final_reserve,
+            round(limits.final_horizon_s * 1_000_000),
             round(limits.first_frame_horizon_s * 1_000_000),
             round(limits.frame_horizon_s * 1_000_000),
         ]
         self._chat_keys: dict[int, list[str]] = {}
+        self._clock_offsets: deque[float] = deque(maxlen=CLOCK_OFFSET_SAMPLES)
 
-    async def decide(self, requests: Sequence[TurnRequest]) -> list[Grant]:
+    async def decide(self, requests: Sequence[TurnRequest], lead_s: float = 0.0) -> list[Grant]:
         keys = list(self._global_keys)
         args = list(self._fixed_args)
         self._sequence += 1
-        args.append(f"{self._member}:{self._sequence}")
+        args += (f"{self._member}:{self._sequence}", round(lead_s * 1_000_000))
         for request in requests:
             pause, dpause, chat, draft, window, dlearn = self._keys_of(request.chat_id)
             if request.kind is Kind.DRAFT:
@@ -255,13 +260,27 @@ class RedisOutputStore:
             else:
                 keys += (pause, chat, window, dlearn)
             args += (int(request.kind is Kind.DRAFT), int(request.is_group), int(request.priority))
+        asked_at = time.monotonic()
         try:
             async with asyncio.timeout(self._call_timeout_s):
                 flat = await self._decide(keys=keys, args=args)
         except UNAVAILABLE as error:
             self._unavailable(error)
-            return await self._fallback.decide(requests)
-        return [Grant(bool(int(flat[i])), int(flat[i + 1]) / 1_000_000) for i in range(0, len(flat), 2)]
+            return await self._fallback.decide(requests, lead_s)
+        decided_at = self._local_time(flat[0] / 1_000_000, asked_at, time.monotonic())
+        return [
+            Grant(flat[i] == 1, flat[i + 1] / 1_000_000, decided_at, bot_wide=flat[i] == 2)
+            for i in range(1, len(flat), 2)
+        ]
+
+    def _local_time(self, redis_time: float, asked_at: float, answered_at: float) -> float:
+        """Redis's `TIME` at a decision, on this process's monotonic clock. The offset between the two
+        clocks is the smallest (answer received − Redis time) of the recent decisions: the quickest round
+        trip says it best. A reply that waited in a busy event loop thus still books from the decision's
+        real moment, not from when it was read (calls would leave late, bunched with the next ones)."""
+        self._clock_offsets.append(answered_at - redis_time)
+        decided_at = redis_time + min(self._clock_offsets)
+        return min(max(decided_at, asked_at), answered_at)  # the script ran while we waited for it
 
     async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> float:
         local_pause = await self._fallback.penalise(chat_id, kind, retry_after)

@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot.core.models import Language, Notice
-from bot.core.output_limits import Kind, Priority
+from bot.core.output_limits import Grant, Kind, Priority
 from bot.telegram import texts
 from bot.telegram.delivery import Destination, DraftRejectedError, RichRejectedError, TelegramSender
 from bot.telegram.formatting import (
@@ -98,7 +98,7 @@ class StreamingAnswerView:
         self._finishing = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._last_frame_at = 0.0
-        self._next_ask_at = 0.0  # a refused frame: the scheduler's word on when to ask again
+        self._finishing_future: asyncio.Future[None] | None = None
         self._messages: list[int] = []  # edit mode: the messages holding the answer so far
         self._message_texts: list[str] = []
         self.first_visible_at: float | None = None
@@ -112,7 +112,7 @@ class StreamingAnswerView:
         return self._draft_id
 
     async def start(self) -> None:
-        # The typing indicator goes out from the pump task, so asking the model is not delayed by it.
+        # The typing indicator goes out from the pump, so asking the model is not delayed by it.
         self._pump = asyncio.create_task(self._run_pump(), name=f"frames:{self._dest.chat_id}")
         if self._options.preamble:
             self._changed.set()  # the preamble is shown at once, while the model starts
@@ -147,6 +147,8 @@ class StreamingAnswerView:
     async def _stop_pump(self) -> None:
         self._finishing.set()
         self._changed.set()
+        if self._finishing_future is not None and not self._finishing_future.done():
+            self._finishing_future.set_result(None)
         if self._pump is not None:
             try:
                 await self._pump
@@ -154,7 +156,20 @@ class StreamingAnswerView:
                 log.exception("frame pump failed")
 
     async def _run_pump(self) -> None:
-        await self._sender.chat_action(self._dest)
+        # The typing indicator goes out beside the frames: under a burst its call can take a while, and
+        # the first frame must not wait for it.
+        typing = asyncio.create_task(
+            self._sender.chat_action(self._dest), name=f"typing:{self._dest.chat_id}"
+        )
+        try:
+            await self._pump_frames()
+        except BaseException:
+            typing.cancel()
+            raise
+        finally:
+            await asyncio.gather(typing, return_exceptions=True)
+
+    async def _pump_frames(self) -> None:
         while not self._finishing.is_set():
             if not await self._wait_for_change():
                 continue
@@ -163,26 +178,19 @@ class StreamingAnswerView:
                 if too_soon > 0:
                     await self._sleep_unless_finishing(too_soon)
                     continue
-            refused_for = self._next_ask_at - time.monotonic()
-            if refused_for > 0:
-                await self._sleep_unless_finishing(refused_for)
-                continue
-            # One request per frame (the scheduler batches them: one Redis round trip for many).
-            grant = await self._sender.scheduler.request(
-                self._dest.chat_id,
-                Kind.DRAFT if self._drafting else Kind.MESSAGE,
-                is_group=self._dest.is_group,
-                priority=Priority.FRAME if self._shown else Priority.FIRST_FRAME,
-            )
-            if not grant.granted:
-                # Cannot go soon: drop this text; the newest one is shown when the turn comes.
-                self._next_ask_at = time.monotonic() + grant.wait_s
-                continue
-            if grant.wait_s > 0:
-                await self._sleep_unless_finishing(grant.wait_s)
+            # Wait in the scheduler's queue; the newest text goes when the turn comes, so a frame that
+            # could not go soon is never sent stale: it is replaced by the text of that moment.
+            grant = await self._wait_for_turn()
+            if grant is None:
+                return  # the answer is done: its final text takes a turn of its own
+            delay = grant.slot_at - time.monotonic()
+            if delay > 0:
+                await self._sleep_unless_finishing(delay)
             if self._finishing.is_set():
+                self._sender.scheduler.unused(self._dest.chat_id, grant)
                 return
             if self._sender.scheduler.missed(grant):
+                self._sender.scheduler.unused(self._dest.chat_id, grant)
                 continue  # came back too late for the turn: ask for another one
             self._changed.clear()
             try:
@@ -192,6 +200,29 @@ class StreamingAnswerView:
             except Exception:
                 # A frame is only a preview: log and let the final delivery do its job.
                 log.exception("streaming frame failed in chat %s", self._dest.chat_id)
+
+    async def _wait_for_turn(self) -> Grant | None:
+        """A turn for the next frame, or None once the answer is finishing (the request leaves the queue)."""
+        turn = self._sender.scheduler.acquire(
+            self._dest.chat_id,
+            Kind.DRAFT if self._drafting else Kind.MESSAGE,
+            is_group=self._dest.is_group,
+            priority=Priority.FRAME if self._shown else Priority.FIRST_FRAME,
+        )
+        try:
+            await asyncio.wait((turn, self._finishing_waiter()), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not turn.done():
+                turn.cancel()  # leave the queue: finishing, or the pump itself was cancelled
+        return None if turn.cancelled() else turn.result()
+
+    def _finishing_waiter(self) -> asyncio.Future[None]:
+        """One future per answer that resolves when it starts finishing (waited on beside each turn)."""
+        if self._finishing_future is None:
+            self._finishing_future = asyncio.get_running_loop().create_future()
+            if self._finishing.is_set():
+                self._finishing_future.set_result(None)
+        return self._finishing_future
 
     def _frame_interval(self) -> float:
         if self._dest.is_group:
@@ -212,8 +243,9 @@ class StreamingAnswerView:
         return not self._finishing.is_set()
 
     async def _sleep_unless_finishing(self, delay: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._finishing.wait(), timeout=delay)
+        # asyncio.wait on a future wakes in one turn of the event loop; wait_for on a coroutine takes
+        # three (a task to create, then to cancel and await): a busy loop made frames miss their turns.
+        await asyncio.wait((self._finishing_waiter(),), timeout=delay)
 
     def _with_preamble(self, markdown: str) -> str:
         preamble = self._options.preamble

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections.abc import Sequence
 
 from bot.core.output_limits import (
@@ -83,23 +84,48 @@ def test_the_global_limit_spaces_calls_so_no_rolling_second_holds_more_than_the_
     assert all(b - a >= 1 / 27 - 1e-9 for a, b in itertools.pairwise(starts))
 
 
-def test_frames_that_cannot_go_soon_are_refused_and_told_when_to_ask_again() -> None:
+def test_turns_are_booked_only_as_far_ahead_as_their_prioritys_horizon() -> None:
     clock = Clock()
-    state = LocalOutputState(NO_MARGIN, clock)
-    batch = [TurnRequest(chat, Kind.DRAFT, False, FRAME) for chat in range(10)]
-    grants = state.decide(batch)
-    granted = [g for g in grants if g.granted]
-    refused = [g for g in grants if not g.granted]
-    # The first slot is now, then one every 1/30 s: those within the 0.1 s horizon go.
-    assert len(granted) == 4 and all(g.wait_s <= 0.1 + 1e-9 for g in granted)
-    # The refused are told to come back one slot apart, not all at once.
-    waits = [g.wait_s for g in refused]
-    assert waits == sorted(waits) and len(set(waits)) == len(waits)
-    # A first frame may book further ahead than a later one; a final text as far as it takes.
-    first = ask(state, 100, Kind.DRAFT, FIRST)
-    assert first.granted and 0.1 < first.wait_s <= 0.3
-    final = state.decide([TurnRequest(200 + c, Kind.MESSAGE, False, FINAL) for c in range(30)])
-    assert all(g.granted for g in final) and final[-1].wait_s > 1.0
+    limits = OutputLimits(margin=0.0, final_horizon_s=0.2, first_frame_horizon_s=0.1, frame_horizon_s=0.05)
+    state = LocalOutputState(limits, clock)
+    interval = 1 / 30
+    for priority, horizon in ((FRAME, 0.05), (FIRST, 0.1), (FINAL, 0.2)):
+        clock.now += 10.0  # a fresh start: the next global slot is now
+        grants = state.decide(
+            [TurnRequest(100 * priority + c, Kind.DRAFT, False, priority) for c in range(10)]
+        )
+        granted = [g for g in grants if g.granted]
+        # Slots are now, then one every 1/30 s: exactly those within the priority's horizon go.
+        assert len(granted) == math.floor(horizon / interval + 1e-9) + 1, priority
+        assert [round(g.wait_s, 6) for g in granted] == [round(i * interval, 6) for i in range(len(granted))]
+        refused = [g for g in grants if not g.granted]
+        # The rest learn that the whole bot is booked up, and when the next slot comes within reach.
+        next_slot = len(granted) * interval
+        assert all(g.bot_wide and abs(g.wait_s - (next_slot - horizon)) < 1e-9 for g in refused)
+    # Asking later, by as much more as the queue was told to wait, gets the next slot.
+    clock.now += next_slot - 0.2
+    assert ask(state, 999, Kind.DRAFT, FINAL).granted
+
+
+def test_a_lead_books_further_ahead_and_a_bot_wide_pause_refuses_everyone() -> None:
+    clock = Clock()
+    state = LocalOutputState(OutputLimits(margin=0.0, frame_horizon_s=0.0), clock)
+    grants = state.decide([TurnRequest(c, Kind.DRAFT, False, FRAME) for c in range(5)], lead_s=0.1)
+    assert [g.granted for g in grants] == [True, True, True, True, False]
+    state.penalise(1, Kind.MESSAGE, 1)
+    state.penalise(2, Kind.MESSAGE, 1)  # two chats at once: the whole bot
+    paused = state.decide([TurnRequest(3, Kind.MESSAGE, False, FINAL)])[0]
+    assert not paused.granted and paused.bot_wide and paused.wait_s > 1.0
+
+
+def test_a_chats_own_limits_refuse_it_alone() -> None:
+    clock = Clock()
+    state = LocalOutputState(OutputLimits(global_per_s=1000.0), clock)
+    for _ in range(3):
+        assert ask(state, 1).granted
+    refused = ask(state, 1)
+    assert not refused.granted and not refused.bot_wide  # this chat waits; the queue moves on
+    assert ask(state, 2).granted
 
 
 def test_groups_keep_slots_of_their_minute_for_final_texts() -> None:
@@ -163,19 +189,35 @@ def test_a_migrated_group_keeps_its_spent_budget() -> None:
 
 
 class RecordingStore(LocalOutputStore):
-    def __init__(self) -> None:
-        super().__init__(OutputLimits(global_per_s=1000.0))
+    def __init__(self, limits: OutputLimits | None = None) -> None:
+        super().__init__(limits or OutputLimits(global_per_s=1000.0))
         self.batches: list[list[TurnRequest]] = []
 
-    async def decide(self, requests: Sequence[TurnRequest]) -> list[Grant]:
+    async def decide(self, requests: Sequence[TurnRequest], lead_s: float = 0.0) -> list[Grant]:
         self.batches.append(list(requests))
-        return await super().decide(requests)
+        return await super().decide(requests, lead_s)
+
+
+async def granted_in_order(
+    scheduler: OutputScheduler, requests: Sequence[tuple[int, Priority]], *, kind: Kind = Kind.MESSAGE
+) -> list[int]:
+    """Queue the requests in this order, all at once; → their chats in the order their turns come."""
+    order: list[int] = []
+
+    async def wait_for_turn(chat_id: int, priority: Priority) -> None:
+        await scheduler.turn(chat_id, kind, is_group=False, priority=priority)
+        order.append(chat_id)
+
+    async with asyncio.TaskGroup() as tasks:
+        for chat_id, priority in requests:
+            tasks.create_task(wait_for_turn(chat_id, priority))
+    return order
 
 
 async def test_turns_granted_before_a_bot_wide_429_wait_for_its_end() -> None:
     scheduler = OutputScheduler.local()
-    booked = await scheduler.request(1, Kind.MESSAGE, is_group=False, priority=FINAL)
-    assert booked.granted and not scheduler.missed(booked)
+    booked = await scheduler.acquire(1, Kind.MESSAGE, is_group=False, priority=FINAL)
+    assert booked is not None and booked.granted and not scheduler.missed(booked)
     await scheduler.penalise(2, Kind.MESSAGE, 0.2)
     await scheduler.penalise(3, Kind.MESSAGE, 0.2)  # two chats at once: the whole bot
     assert scheduler.missed(booked)
@@ -184,41 +226,88 @@ async def test_turns_granted_before_a_bot_wide_429_wait_for_its_end() -> None:
     assert asyncio.get_running_loop().time() - started >= 0.2
 
 
-async def test_requests_made_together_are_decided_together_by_priority_then_least_served_chat() -> None:
-    store = RecordingStore()
+async def test_while_the_whole_bot_is_paused_the_queue_waits_without_asking_again() -> None:
+    store = RecordingStore(OutputLimits())
     scheduler = OutputScheduler(store)
-    await scheduler.turn(1, Kind.MESSAGE, is_group=False)  # chat 1 has been served recently
+    for _ in range(3):
+        await scheduler.turn(1, Kind.MESSAGE, is_group=False)
+    # Chat 1 has spent its burst: its next text waits about a second, and keeps the queue running.
+    keeps_the_queue_running = asyncio.create_task(scheduler.turn(1, Kind.MESSAGE, is_group=False))
+    await asyncio.sleep(0.05)
+    await scheduler.penalise(2, Kind.MESSAGE, 0.3)
+    await scheduler.penalise(3, Kind.MESSAGE, 0.3)
     store.batches.clear()
-    await asyncio.gather(
-        scheduler.request(1, Kind.DRAFT, is_group=False, priority=FRAME),
-        scheduler.request(2, Kind.DRAFT, is_group=False, priority=FRAME),
-        scheduler.request(3, Kind.DRAFT, is_group=False, priority=FIRST),
-        scheduler.request(4, Kind.MESSAGE, is_group=False, priority=FINAL),
-    )
-    assert len(store.batches) == 1  # one store call (one Redis round trip) for all four
-    assert [(r.chat_id, r.priority) for r in store.batches[0]] == [
-        (4, FINAL),
-        (3, FIRST),
-        (2, FRAME),  # never served before chat 1
-        (1, FRAME),
+    waiting = [
+        asyncio.create_task(scheduler.turn(10 + c, Kind.MESSAGE, is_group=False, priority=p))
+        for c, p in enumerate((FINAL, FIRST, FRAME, FINAL))
     ]
+    await asyncio.sleep(0.2)
+    assert store.batches == [] and not any(task.done() for task in waiting)
+    await asyncio.gather(*waiting)
+    # Once the pause is over, the four go at the global rate: a handful of decisions, not a spin.
+    assert 1 <= len(store.batches) <= 8
+    await keeps_the_queue_running
 
 
-async def test_a_cancelled_request_does_not_stop_the_others() -> None:
-    store = RecordingStore()
+async def test_the_line_is_by_priority_then_by_how_long_the_chat_has_waited() -> None:
+    no_booking_ahead = OutputLimits(
+        global_per_s=10.0, margin=0.0, final_horizon_s=0.0, first_frame_horizon_s=0.0, frame_horizon_s=0.0
+    )
+    scheduler = OutputScheduler(RecordingStore(no_booking_ahead))
+    await scheduler.turn(5, Kind.MESSAGE, is_group=False)  # chat 5 is served; the next slot is 0.1 s away
+    first_frame = scheduler.acquire(6, Kind.MESSAGE, is_group=False, priority=FIRST)
+    await asyncio.sleep(0.02)
+    first_frame.cancel()  # chat 6's answer finished before its first frame could go: it still waits
+    order = await granted_in_order(
+        scheduler, [(1, FRAME), (2, FRAME), (3, FIRST), (4, FINAL), (5, FRAME), (6, FINAL)]
+    )
+    # Final texts first, and of those the chat that has waited longest, although it asked last;
+    # then the first frame; then later frames, the chat served just before last.
+    assert order == [6, 4, 3, 1, 2, 5]
+
+
+async def test_a_final_text_overtakes_frames_that_have_waited_long() -> None:
+    scheduler = OutputScheduler(RecordingStore(OutputLimits(global_per_s=20.0, margin=0.0)))
+    order: list[int] = []
+
+    async def frame(chat_id: int) -> None:
+        await scheduler.turn(chat_id, Kind.DRAFT, is_group=False, priority=FIRST)
+        order.append(chat_id)
+
+    frames = [asyncio.create_task(frame(c)) for c in range(1, 21)]  # a second's worth of first frames
+    await asyncio.sleep(0.2)
+    await scheduler.turn(99, Kind.MESSAGE, is_group=False)  # nothing was booked far ahead of it
+    order.append(99)
+    await asyncio.gather(*frames)
+    assert 2 <= order.index(99) <= 8
+
+
+async def test_an_unused_turn_keeps_the_chats_place_in_line() -> None:
+    scheduler = OutputScheduler(RecordingStore(OutputLimits(global_per_s=10.0, margin=0.0)))
+    early = await scheduler.acquire(1, Kind.DRAFT, is_group=False, priority=FIRST)
+    assert early is not None and early.granted
+    scheduler.unused(1, early)  # e.g. the answer finished while its frame waited for the slot
+    await asyncio.sleep(0.01)
+    order = await granted_in_order(scheduler, [(2, FINAL), (3, FINAL), (1, FINAL)])
+    assert order == [1, 2, 3]
+
+
+async def test_a_request_leaves_the_line_when_cancelled_and_one_with_patience_gives_up() -> None:
+    store = RecordingStore(OutputLimits(global_per_s=2.0, margin=0.0))
     scheduler = OutputScheduler(store)
-    async with asyncio.TaskGroup() as tasks:
-        cancelled = tasks.create_task(scheduler.request(1, Kind.MESSAGE, is_group=False, priority=FINAL))
-        kept = tasks.create_task(scheduler.request(2, Kind.MESSAGE, is_group=False, priority=FINAL))
-        await asyncio.sleep(0)
-        cancelled.cancel()
-    assert kept.result().granted and cancelled.cancelled()
+    await scheduler.turn(1, Kind.MESSAGE, is_group=False)  # the next global slot is half a second away
+    left = scheduler.acquire(2, Kind.MESSAGE, is_group=False, priority=FINAL)
+    left.cancel()
+    assert not await scheduler.try_turn(3, Kind.DRAFT, is_group=False, priority=FRAME)  # 0.3 s of patience
+    kept = await scheduler.acquire(4, Kind.MESSAGE, is_group=False, priority=FINAL)
+    assert kept is not None and kept.granted
+    assert all(request.chat_id != 2 for batch in store.batches for request in batch)
     await scheduler.close()
 
 
 async def test_a_frame_whose_caller_comes_back_late_for_its_turn_is_not_sent() -> None:
     scheduler = OutputScheduler.local(OutputLimits(late_drop_s=0.05))
-    grant = await scheduler.request(1, Kind.DRAFT, is_group=False, priority=FIRST)
-    assert grant.granted and not scheduler.missed(grant)
+    grant = await scheduler.acquire(1, Kind.DRAFT, is_group=False, priority=FIRST)
+    assert grant is not None and grant.granted and not scheduler.missed(grant)
     await asyncio.sleep(0.08)  # an event loop busy elsewhere: the slot has passed
     assert scheduler.missed(grant) and scheduler.late_turns == 1

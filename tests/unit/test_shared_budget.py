@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from bot.core.output_limits import Kind, LocalOutputState, OutputLimits, Priority, TurnRequest
 from bot.storage.keys import Namespace
 from bot.storage.telegram_budget import RedisOutputStore
-from bot.telegram.budget import OutputScheduler
+from bot.telegram.budget import MAX_BATCH, OutputScheduler
 
 NS = Namespace(bot_id=4242)
 UNREACHABLE_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -50,7 +50,7 @@ async def test_two_replicas_never_exceed_one_chats_rate_together(redis_client: a
 
 
 async def test_the_global_slots_are_shared_by_replicas_and_drafts(redis_client: aioredis.Redis) -> None:
-    a, b = pair(redis_client, OutputLimits(global_per_s=10.0, margin=0.0))
+    a, b = pair(redis_client, OutputLimits(global_per_s=10.0, margin=0.0, final_horizon_s=0.5))
     waits: list[float] = []
     for store, kind in ((a, Kind.MESSAGE), (b, Kind.DRAFT), (a, Kind.DRAFT), (b, Kind.MESSAGE)):
         (grant,) = await store.decide([request(len(waits) + 1, kind)])
@@ -115,9 +115,11 @@ async def test_redis_and_the_local_fallback_decide_alike(redis_client: aioredis.
         for priority in (FIRST, FRAME, FRAME, FINAL, FINAL, FRAME)
         if not (c < 0 and kind is Kind.DRAFT)
     ]
-    remote = await shared.decide(script)
-    here = local.decide(script)
+    remote = await shared.decide(script, lead_s=0.05)
+    here = local.decide(script, lead_s=0.05)
     assert [g.granted for g in remote] == [g.granted for g in here]
+    assert [g.bot_wide for g in remote] == [g.bot_wide for g in here]
+    assert any(g.bot_wide for g in here) and any(not g.granted and not g.bot_wide for g in here)
     assert all(abs(r.wait_s - h.wait_s) < 0.05 for r, h in zip(remote, here, strict=True))
 
 
@@ -140,7 +142,7 @@ async def test_every_key_is_namespaced_and_expires(redis_client: aioredis.Redis)
         assert 0 < ttl <= 600_000, key  # the learnt factor lives longest: until it has climbed back
 
 
-async def test_one_round_trip_for_a_batch_of_frames(redis_url: str) -> None:
+async def test_one_round_trip_per_decision_for_a_batch_of_requests(redis_url: str) -> None:
     calls: list[str] = []
 
     class Counting(aioredis.Redis):
@@ -150,17 +152,21 @@ async def test_one_round_trip_for_a_batch_of_frames(redis_url: str) -> None:
 
     client: aioredis.Redis = Counting.from_url(redis_url)
     try:
-        scheduler = OutputScheduler(RedisOutputStore(client, NS, OutputLimits()))
-        await scheduler.request(1, Kind.MESSAGE, is_group=True, priority=FINAL)  # loads the script once
+        limits = OutputLimits(global_per_s=1000.0)
+        scheduler = OutputScheduler(RedisOutputStore(client, NS, limits), limits)
+        await scheduler.turn(1, Kind.MESSAGE, is_group=True)  # loads the script once
         calls.clear()
+        # A batch of requests waiting together is decided in one round trip (up to the batch size).
         grants = await asyncio.gather(
-            *(scheduler.request(c, Kind.DRAFT, is_group=False, priority=FIRST) for c in range(2, 42))
+            *(
+                scheduler.acquire(c, Kind.DRAFT, is_group=False, priority=FIRST)
+                for c in range(2, 2 + MAX_BATCH)
+            )
         )
-        assert calls == ["EVALSHA"]  # forty frames, one round trip
-        # Slots 1/27 s apart within the first frames' 0.3 s horizon go; the rest are told when to ask.
-        assert 5 <= sum(g.granted for g in grants) <= 9
+        assert calls == ["EVALSHA"]
+        assert all(grant is not None and grant.granted for grant in grants)
         calls.clear()
-        await scheduler.request(50, Kind.DRAFT, is_group=False, priority=FRAME)
+        await scheduler.acquire(50, Kind.DRAFT, is_group=False, priority=FRAME)
         await scheduler.penalise(50, Kind.DRAFT, 0.01)
         await scheduler.move_chat(51, 52)
         assert calls == ["EVALSHA"] * 3
@@ -189,3 +195,24 @@ async def test_falls_back_to_this_process_when_redis_is_unreachable(
         assert len(warnings) == 1  # at most one warning a minute
     finally:
         await client.aclose()
+
+
+async def test_a_decision_read_late_keeps_its_own_time(
+    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisOutputStore(redis_client, NS, OutputLimits())
+    await store.decide([request(1)])  # a quick round trip: it tells the offset between the clocks
+    script = store._decide
+
+    async def read_late(*args: Any, **kwargs: Any) -> Any:
+        reply = await script(*args, **kwargs)
+        await asyncio.sleep(0.1)  # the reply waited in a busy event loop before anyone read it
+        return reply
+
+    monkeypatch.setattr(store, "_decide", read_late)
+    asked_at = time.monotonic()
+    (grant,) = await store.decide([request(2)])
+    # The slot counts from the decision, not from the reading: a caller that waited until 0.1 s
+    # later would send late, next to the calls booked after it.
+    assert grant.granted and grant.decided_at - asked_at < 0.05
+    assert grant.late_by(time.monotonic()) > 0.05
