@@ -13,21 +13,22 @@ Turns go by priority: final texts, then the first frame of an answer that shows 
 frames. A turn is granted only when the chat's own limits allow it now and the next global slot is
 near: within `final_horizon_s` for final texts, `first_frame_horizon_s` for first frames and
 `frame_horizon_s` for later ones, plus the `lead_s` the scheduler asks for (about as long as a decision
-takes to come back, so a slow round trip does not leave slots unused; the caller sleeps until its slot).
-Nothing books further ahead, so
-the order of turns is decided by the waiting queue (bot.telegram.budget), which re-sorts by priority
-and by how long each chat has waited, not by who asked first. A refusal says when to ask again and
-whether the whole bot is booked up (`Grant.bot_wide`: every request of that priority must wait) or
-only this chat. Frames leave one message token and `group_final_reserve` group slots free for final
-texts.
+takes to come back, so that a slow round trip does not leave slots unused); the caller sleeps until its
+slot. Nothing books further ahead, so the order of turns is the order of the scheduler's waiting line
+(bot.telegram.budget: priority, then how long the chat has waited), not the order of asking. A refusal
+says when to ask again and whether the whole bot is booked up (`Grant.bot_wide`: every request of that
+priority waits as long) or only this chat. Frames leave one message token and `group_final_reserve`
+group slots free for final texts.
 
 It learns: a 429 on drafts halves that chat's draft rate; 429s in two chats within one `retry_after`
 are taken for the bot-wide limit (Telegram does not say which limit it was) and pause the whole bot
 and lower the global rate by a quarter; both factors climb back by half in `recovery_s`.
 
-A granted turn is only safe if the call leaves when its slot comes: a frame whose caller comes back
-more than `late_drop_s` (50 ms) after its slot (an overloaded event loop) is not sent, since late calls bunch
-up on the way to Telegram; it asks again (final texts always go).
+A granted turn is only safe if the call leaves when its slot comes: with the defaults (slots 1/27 s
+apart), calls late by up to d seconds can put 27 × (1 + d) + 1 calls in a rolling second, which stays
+within 30 for d up to about 75 ms. So a frame whose caller
+comes back more than `late_drop_s` (50 ms) after its slot (an overloaded event loop) is not sent; it
+asks again (a final text up to three times, then it goes).
 
 `LocalOutputStore` keeps this state in the process: the single-process store and the fallback of the
 shared Redis store (bot.storage.telegram_budget), which implements the same rule in Lua.

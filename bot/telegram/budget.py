@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 MAX_LATE_RETRIES = 3  # a final text asks again at most this often for a turn it came back late for
 MAX_BATCH = 8  # requests per store call: more than the turns a decision can book, fewer than a herd
 FRAME_PATIENCE_S = 0.3  # `try_turn`: a frame not granted this soon is dropped
+# Turns are booked ahead by about as long as a decision takes to come back (measured), so that slow
+# round trips (a busy Redis, a busy event loop) do not leave global slots unused; never further than:
+MAX_LEAD_S = 0.2
+_LATENCY_WEIGHT = 0.2  # of the newest decision in the moving average of their latency
 _FORGET_WAITING_AFTER_S = 600.0  # a chat's waiting mark without a request (its answer gave up)
 
 
@@ -76,6 +80,7 @@ class OutputScheduler:
         self._dispatcher: asyncio.Task[None] | None = None
         self._waiting_since: dict[int, float] = {}  # chat → when it began to wait for its next turn
         self._sequence = 0
+        self._decision_latency_s = 0.0  # moving average of how long the store takes to decide
 
     @classmethod
     def local(cls, limits: OutputLimits | None = None) -> OutputScheduler:
@@ -199,8 +204,10 @@ class OutputScheduler:
                     return  # nobody waits: the next request starts a new dispatcher
                 await self._sleep_until(wake_at)
                 continue
+            asked_at = time.monotonic()
+            lead = min(MAX_LEAD_S, self._decision_latency_s)
             try:
-                grants = await self._store.decide([w.request for w in batch])
+                grants = await self._store.decide([w.request for w in batch], lead)
             except Exception as error:
                 log.error("Telegram output budget failed: %s", type(error).__name__)
                 for waiting in batch:
@@ -208,6 +215,7 @@ class OutputScheduler:
                         waiting.future.set_exception(error)
                 continue
             arrived_at = time.monotonic()
+            self._decision_latency_s += _LATENCY_WEIGHT * (arrived_at - asked_at - self._decision_latency_s)
             for waiting, decided in zip(batch, grants, strict=True):
                 decided_at = decided.decided_at or arrived_at
                 if decided.granted:

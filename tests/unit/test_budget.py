@@ -16,7 +16,7 @@ from bot.core.output_limits import (
     Priority,
     TurnRequest,
 )
-from bot.telegram.budget import OutputScheduler
+from bot.telegram.budget import MAX_LEAD_S, OutputScheduler
 
 FINAL, FIRST, FRAME = Priority.FINAL, Priority.FIRST_FRAME, Priority.FRAME
 NO_MARGIN = OutputLimits(margin=0.0)
@@ -311,3 +311,27 @@ async def test_a_frame_whose_caller_comes_back_late_for_its_turn_is_not_sent() -
     assert grant is not None and grant.granted and not scheduler.missed(grant)
     await asyncio.sleep(0.08)  # an event loop busy elsewhere: the slot has passed
     assert scheduler.missed(grant) and scheduler.late_turns == 1
+
+
+async def test_a_slow_store_gets_its_turns_booked_about_one_decision_ahead() -> None:
+    class SlowStore(RecordingStore):
+        def __init__(self, limits: OutputLimits) -> None:
+            super().__init__(limits)
+            self.leads: list[float] = []
+
+        async def decide(self, requests: Sequence[TurnRequest], lead_s: float = 0.0) -> list[Grant]:
+            self.leads.append(lead_s)
+            await asyncio.sleep(0.05)  # a busy Redis, or a busy event loop reading its reply
+            return await super().decide(requests, lead_s)
+
+    store = SlowStore(
+        OutputLimits(global_per_s=20.0, margin=0.0, final_horizon_s=0.0, first_frame_horizon_s=0.0)
+    )
+    scheduler = OutputScheduler(store)
+    started = asyncio.get_running_loop().time()
+    await asyncio.gather(*(scheduler.turn(c, Kind.MESSAGE, is_group=False) for c in range(20)))
+    elapsed = asyncio.get_running_loop().time() - started
+    assert store.leads[0] == 0.0 and 0.03 < store.leads[-1] <= MAX_LEAD_S
+    # 20 turns at 20 a second take about a second; with nothing booked ahead of a slow round trip,
+    # slots pass while each decision travels, and they took about 2 s.
+    assert elapsed < 1.3
