@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import aiohttp
 import redis.asyncio as aioredis
 
 from bench.fakes import JSON, Fakes, TelegramControl, bounded_gather
@@ -85,6 +86,8 @@ class PhaseResult:
     redis_by_command: dict[str, int] | None = None
     gc_pauses: dict[str, dict[str, float]] | None = None
     loop_lag: dict[str, float] | None = None
+    late_turns: int | None = None
+    """Output-scheduler turns not used because the call would have left late (this bot only)."""
     outcome: Outcome = "done"
     notes: list[str] = field(default_factory=list)
 
@@ -127,6 +130,8 @@ async def run_phase(
         before_cpu = child.usage()
         before_fakes = [fake.usage().cpu_seconds for fake in fakes.children]
         before_redis = await _redis_snapshot(child, counts_path) if bot.counts_redis else None
+        metrics_url = f"http://127.0.0.1:{env['METRICS_PORT']}/metrics"
+        late_before = await _late_turns(metrics_url) if bot.counts_redis else None
         started = time.time()
         asked, result.outcome = await _ask_and_wait(
             questions, fakes, child, scenario.timeout_s, "questions", arrivals=scenario.arrivals_s
@@ -135,6 +140,9 @@ async def run_phase(
         after_cpu = child.usage()
         after_fakes = [fake.usage().cpu_seconds for fake in fakes.children]
         after_redis = await _redis_snapshot(child, counts_path) if bot.counts_redis else None
+        late_after = await _late_turns(metrics_url) if bot.counts_redis else None
+        if late_before is not None and late_after is not None:
+            result.late_turns = late_after - late_before
         result.wall_s = finished - started
         result.measured_cpu_s = after_cpu.cpu_seconds - before_cpu.cpu_seconds
         result.fakes_cpu_s = {
@@ -255,6 +263,19 @@ async def _group_of(telegram: TelegramControl, spec: tuple[int, int]) -> tuple[i
 
 def _text(tag: str, chars: int) -> str:
     return f"{tag} how does streaming work in Telegram? emu:long={chars}"
+
+
+async def _late_turns(metrics_url: str) -> int | None:
+    """`bot_telegram_late_turns_total` from the bot's metrics endpoint (None if it cannot be read)."""
+    try:
+        async with aiohttp.ClientSession() as session, session.get(metrics_url) as response:
+            text = await response.text()
+    except aiohttp.ClientError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("bot_telegram_late_turns_total "):
+            return round(float(line.split()[1]))
+    return None
 
 
 async def _redis_snapshot(child: Child, path: Path) -> dict[str, Any]:

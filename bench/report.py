@@ -64,6 +64,7 @@ def summarize(result: PhaseResult) -> Summary:
         "redis_by_command": result.redis_by_command,
         "gc_pauses": result.gc_pauses,
         "event_loop_lag": result.loop_lag,
+        "telegram_late_turns": result.late_turns,
         "wall_seconds": round(result.wall_s, 2),
         "notes": result.notes,
         "answers": [

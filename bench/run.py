@@ -145,6 +145,7 @@ def _progress(scenario: Scenario, summary: Summary, elapsed: float) -> str:
         f"  cpu {summary['cpu_seconds_measured']:.1f}s ({summary['cpu_ms_per_answer']:.1f} ms/answer)"
         f"  rss {summary['peak_rss_mb']:.0f}MB"
         f"  loop lag {_lag(summary.get('event_loop_lag'))}"
+        f"  late turns {summary.get('telegram_late_turns')}"
         f"  [{elapsed:.0f}s]"
     )
 

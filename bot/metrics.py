@@ -35,6 +35,12 @@ class Metrics:
         self.telegram_429 = Counter(
             "bot_telegram_429_total", "Too Many Requests answers from Telegram", registry=r
         )
+        self.telegram_late_turns = Counter(
+            "bot_telegram_late_turns_total",
+            "Turns of the output scheduler not used because the call would have left over 50 ms after "
+            "its slot (a busy event loop)",
+            registry=r,
+        )
         self.provider_errors = Counter(
             "bot_provider_errors_total", "Yandex AI Studio errors by kind", ["kind"], registry=r
         )

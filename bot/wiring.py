@@ -305,7 +305,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         )
     )
     limits = output_limits(settings)
-    scheduler = OutputScheduler(RedisOutputStore(budget_redis, ns, limits), limits)
+    scheduler = OutputScheduler(RedisOutputStore(budget_redis, ns, limits), limits, metrics)
     sender = TelegramSender(bot, scheduler, Capabilities(), metrics)
     active = ActiveAnswers()
     knowledge_store = RedisKnowledgeBaseStore(redis, ns, ttl_seconds=KNOWLEDGE_TTL_DAYS * 86400)

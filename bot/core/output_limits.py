@@ -24,11 +24,12 @@ It learns: a 429 on drafts halves that chat's draft rate; 429s in two chats with
 are taken for the bot-wide limit (Telegram does not say which limit it was) and pause the whole bot
 and lower the global rate by a quarter; both factors climb back by half in `recovery_s`.
 
-A granted turn is only safe if the call leaves when its slot comes: with the defaults (slots 1/27 s
-apart), calls late by up to d seconds can put 27 × (1 + d) + 1 calls in a rolling second, which stays
-within 30 for d up to about 75 ms. So a frame whose caller
-comes back more than `late_drop_s` (50 ms) after its slot (an overloaded event loop) is not sent; it
-asks again (a final text up to three times, then it goes).
+A granted turn is only safe if the call leaves close to its slot: with the defaults (slots 1/27 s
+apart), calls that leave between e seconds early and d seconds late put at most 27 × (1 + e + d)
+calls in any rolling second: within 30 while e + d stays under about 110 ms. The scheduler takes 70 ms
+of that and leaves the rest to the network's jitter. Callers aim `early_leave_s` (20 ms) before the slot, since a busy event loop only ever wakes
+them late, and a call that would leave more than `late_drop_s` (50 ms) after its slot is not sent: a
+frame asks again, a final text up to three times (then it goes).
 
 `LocalOutputStore` keeps this state in the process: the single-process store and the fallback of the
 shared Redis store (bot.storage.telegram_budget), which implements the same rule in Lua.
@@ -76,6 +77,7 @@ class OutputLimits:
     frame_horizon_s: float = 0.05
     group_final_reserve: int = 3
     late_drop_s: float = 0.05
+    early_leave_s: float = 0.02
     pause_margin_s: float = 0.05
     idle_forget_s: float = 600.0
 

@@ -36,6 +36,7 @@ from bot.core.output_limits import (
     Priority,
     TurnRequest,
 )
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,14 @@ class _Waiting:
 
 
 class OutputScheduler:
-    def __init__(self, store: OutputStore, limits: OutputLimits | None = None) -> None:
+    def __init__(
+        self, store: OutputStore, limits: OutputLimits | None = None, metrics: Metrics | None = None
+    ) -> None:
         self._store = store
-        self._late_drop_s = (limits or OutputLimits()).late_drop_s
+        self._metrics = metrics
+        limits = limits or OutputLimits()
+        self._late_drop_s = limits.late_drop_s
+        self._early_leave_s = limits.early_leave_s
         self.late_turns = 0  # turns not used because this process came back too late (diagnostics)
         self._bot_paused_until = 0.0  # a bot-wide 429 this process knows of: booked turns wait too
         # The line: ready requests by (priority, waiting since, arrival); requests their chat's own limits
@@ -122,7 +128,7 @@ class OutputScheduler:
         while True:
             grant = await self.acquire(chat_id, kind, is_group=is_group, priority=priority)
             assert grant is not None  # no patience: only a grant resolves it
-            delay = grant.slot_at - time.monotonic()
+            delay = self.until_turn(grant)
             if delay > 0:
                 await asyncio.sleep(delay)
             if late_retries < MAX_LATE_RETRIES and self.missed(grant):
@@ -139,10 +145,15 @@ class OutputScheduler:
         )
         if grant is None:
             return False
-        delay = grant.slot_at - time.monotonic()
+        delay = self.until_turn(grant)
         if delay > 0:
             await asyncio.sleep(delay)
         return not self.missed(grant)
+
+    def until_turn(self, grant: Grant) -> float:
+        """Seconds to wait before the granted call goes: a little before its slot, as a busy event
+        loop only ever wakes a caller late (see bot.core.output_limits on how early and late)."""
+        return grant.slot_at - self._early_leave_s - time.monotonic()
 
     def missed(self, grant: Grant) -> bool:
         """A granted turn has passed: the call would leave so late after its slot that it could bunch
@@ -154,6 +165,8 @@ class OutputScheduler:
         if grant.late_by(now) <= self._late_drop_s:
             return False
         self.late_turns += 1
+        if self._metrics is not None:
+            self._metrics.telegram_late_turns.inc()
         return True
 
     def unused(self, chat_id: int, grant: Grant) -> None:

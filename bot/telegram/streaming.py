@@ -183,7 +183,7 @@ class StreamingAnswerView:
             grant = await self._wait_for_turn()
             if grant is None:
                 return  # the answer is done: its final text takes a turn of its own
-            delay = grant.slot_at - time.monotonic()
+            delay = self._sender.scheduler.until_turn(grant)
             if delay > 0:
                 await self._sleep_unless_finishing(delay)
             if self._finishing.is_set():

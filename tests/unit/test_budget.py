@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import math
+import time
 from collections.abc import Sequence
 
 from bot.core.output_limits import (
@@ -16,6 +18,7 @@ from bot.core.output_limits import (
     Priority,
     TurnRequest,
 )
+from bot.metrics import Metrics
 from bot.telegram.budget import MAX_LEAD_S, OutputScheduler
 
 FINAL, FIRST, FRAME = Priority.FINAL, Priority.FIRST_FRAME, Priority.FRAME
@@ -306,11 +309,31 @@ async def test_a_request_leaves_the_line_when_cancelled_and_one_with_patience_gi
 
 
 async def test_a_frame_whose_caller_comes_back_late_for_its_turn_is_not_sent() -> None:
-    scheduler = OutputScheduler.local(OutputLimits(late_drop_s=0.05))
+    limits = OutputLimits(late_drop_s=0.05)
+    metrics = Metrics()
+    scheduler = OutputScheduler(LocalOutputStore(limits), limits, metrics)
     grant = await scheduler.acquire(1, Kind.DRAFT, is_group=False, priority=FIRST)
     assert grant is not None and grant.granted and not scheduler.missed(grant)
     await asyncio.sleep(0.08)  # an event loop busy elsewhere: the slot has passed
     assert scheduler.missed(grant) and scheduler.late_turns == 1
+    assert b"bot_telegram_late_turns_total 1.0" in metrics.exposition()
+
+
+def test_callers_aim_a_little_before_their_slot_and_within_the_bound_no_second_overflows() -> None:
+    limits = OutputLimits()
+    scheduler = OutputScheduler.local(limits)
+    booked = Grant(True, 0.5, decided_at=time.monotonic())
+    assert 0.5 - limits.early_leave_s - 0.01 < scheduler.until_turn(booked) <= 0.5 - limits.early_leave_s
+    # Slots 1/27 s apart; the worst case for a rolling second is calls leaving as late as allowed
+    # followed by calls leaving as early as aimed: still no more than 30 (the docstring's bound).
+    slots = [k / 27 for k in range(200)]
+    late_then_early = sorted(
+        [s + limits.late_drop_s for s in slots[:100]] + [s - limits.early_leave_s for s in slots[100:]]
+    )
+    busiest = max(
+        bisect.bisect_left(late_then_early, start + 1.0) - i for i, start in enumerate(late_then_early)
+    )
+    assert busiest <= 30
 
 
 async def test_a_slow_store_gets_its_turns_booked_about_one_decision_ahead() -> None:
