@@ -6,12 +6,13 @@ final texts, then the first frame of an answer that shows nothing yet, then late
 priority by how long their chat has been waiting (the chat served least recently first), so one busy
 chat cannot starve the others and answers become visible in the order they began to wait.
 
-The store books a turn only when the next global slot is near (see `OutputLimits.horizon_s`), so the
-queue, not the order of asking, decides who goes next: a final text that arrives while a thousand
-first frames wait still goes first, and a chat that never showed anything goes before one that did.
-The queue asks the store for the head of the line in ONE call (one Redis round trip for a batch) and
-sleeps until the whole bot can take another turn (`Grant.bot_wide`), a refused chat's own limits allow
-it again, or a new request arrives.
+The store books a turn only when the next global slot is near (see `OutputLimits.horizon_s`; plus
+about one decision's round trip, measured, so that a slow Redis or a busy event loop does not leave
+slots unused), so the queue, not the order of asking, decides who goes next: a final text that arrives
+while a thousand first frames wait still goes first, and a chat that never showed anything goes before
+one that did. The queue asks the store about its head (up to MAX_BATCH requests) in ONE call (one
+Redis round trip) and sleeps until the whole bot can take another turn (`Grant.bot_wide`), a refused
+chat's own limits allow it again, or a new request arrives.
 
 `turn` waits for text that must arrive; a frame waits with `acquire` (the stream shows the newest text
 when its turn comes, so older text is never sent late) and leaves the queue when the answer is done.
@@ -102,8 +103,9 @@ class OutputScheduler:
         priority: Priority,
         patience_s: float | None = None,
     ) -> asyncio.Future[Grant | None]:
-        """Join the queue. The future resolves with the granted turn (the call may go after its
-        `wait_s`), or None when `patience_s` ran out first; cancel it (or the task awaiting it) to leave."""
+        """Join the queue. The future resolves with the granted turn (the call goes after
+        `until_turn(grant)` seconds), or None when `patience_s` ran out first; cancel it (or the task
+        awaiting it) to leave the queue."""
         now = time.monotonic()
         future: asyncio.Future[Grant | None] = asyncio.get_running_loop().create_future()
         since = self._waiting_since.setdefault(chat_id, now)
