@@ -14,7 +14,6 @@ import httpx2
 import redis.asyncio as aioredis
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from openai import AsyncOpenAI
 from redis import __version__ as redis_version
@@ -64,7 +63,7 @@ from bot.telegram.media import TELEGRAM_DOWNLOAD_LIMIT, MediaPreparer, MediaSett
 from bot.telegram.notices import BackgroundNotices
 from bot.telegram.receiving import ReceiptMiddleware, UpdateReceipt
 from bot.telegram.services import BotServices
-from bot.telegram.session import KeepResponseModels
+from bot.telegram.session import JsonBotSession, KeepResponseModels
 from bot.yandex.answers import ResponsesAnswerModel, WebSearchOptions
 from bot.yandex.client import build_credentials, build_openai_client, yandex_http_options
 from bot.yandex.credentials import YandexCredentials
@@ -131,7 +130,7 @@ class Runtime:
 
 def build_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.telegram_api_url) if settings.telegram_api_url else PRODUCTION
-    session = AiohttpSession(
+    session = JsonBotSession(
         api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS, proxy=settings.telegram_proxy_url
     )
     session.middleware(KeepResponseModels())
