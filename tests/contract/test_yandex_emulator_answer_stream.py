@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import openai
 import pytest
 
@@ -22,7 +23,7 @@ from bot.core.errors import (
 )
 from bot.core.models import CompletedAnswer, Ending, Turn
 from bot.core.ports import AnswerRequest, CompletionRequest
-from bot.yandex.answers import ResponsesAnswerModel, ResponsesAnswerStream
+from bot.yandex.answers import ResponsesAnswerModel, ResponsesAnswerStream, body_chunks
 from tests.fakes.yandex.server import YandexEmulator
 
 BACKENDS = ("httpx", "aiohttp")
@@ -81,6 +82,33 @@ async def test_a_completed_answer_streams_its_text_and_ends_with_usage_and_a_cha
         await model.start(ask("and then? emu:history", context_handle=result.context_handle))
     )
     assert chained is not None and "history=2" in chained.text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_aiohttp_backend_is_read_from_aiohttps_own_stream(
+    backend: str, yandex_emulator: YandexEmulator, yandex_api_key: str, yandex_folder_id: str
+) -> None:
+    """The answer client's chunks skip httpx's layers (bot.yandex.answers.body_chunks); should openai's
+    transport change so that its stream cannot be found, this fails instead of quietly costing more."""
+    client = openai.AsyncOpenAI(
+        base_url=yandex_emulator.base_url,
+        api_key=yandex_api_key,
+        project=yandex_folder_id,
+        max_retries=0,
+        http_client=http_client(backend),
+    )
+    try:
+        raw = await client.responses.with_streaming_response.create(
+            model=f"gpt://{yandex_folder_id}/yandexgpt/latest", input="hi", stream=True
+        ).__aenter__()
+        try:
+            chunks = body_chunks(raw.http_response)
+            assert isinstance(chunks, aiohttp.streams.AsyncStreamIterator) == (backend == "aiohttp")
+            assert b"response.completed" in b"".join([chunk async for chunk in chunks])
+        finally:
+            await raw.close()
+    finally:
+        await client.close()
 
 
 async def test_a_new_chain_opens_with_the_summary_as_a_developer_message(
