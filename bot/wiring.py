@@ -50,6 +50,7 @@ from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
 from bot.storage.lanes import RedisLaneStore
 from bot.storage.notices import RedisNoticeLog
+from bot.storage.pool import ReadyConnectionPool
 from bot.storage.redis_typing import awaited
 from bot.storage.stops import RedisAnswerDirectory
 from bot.storage.telegram_budget import RedisOutputStore
@@ -190,7 +191,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     # Redis, a 1,000-chat burst otherwise opens thousands of connections at once (each costing
     # several round trips to set up) and starves the event loop for tens of seconds (bench run).
     # A wait timeout is no better: it turns a busy moment into failed answers.
-    pool = aioredis.BlockingConnectionPool.from_url(
+    pool = ReadyConnectionPool.from_url(
         settings.redis_url,
         max_connections=REDIS_MAX_CONNECTIONS,
         timeout=None,
