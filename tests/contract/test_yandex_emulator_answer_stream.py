@@ -10,7 +10,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 import openai
 import pytest
 
@@ -103,10 +102,46 @@ async def test_the_aiohttp_backend_is_read_from_aiohttps_own_stream(
         ).__aenter__()
         try:
             chunks = body_chunks(raw.http_response)
-            assert isinstance(chunks, aiohttp.streams.AsyncStreamIterator) == (backend == "aiohttp")
+            from_aiohttp = getattr(chunks, "__qualname__", "") == "_aiohttp_chunks"
+            assert from_aiohttp == (backend == "aiohttp")
             assert b"response.completed" in b"".join([chunk async for chunk in chunks])
         finally:
             await raw.close()
+    finally:
+        await client.close()
+
+
+def slow_client(emulator: YandexEmulator, api_key: str, folder_id: str, backend: str) -> openai.AsyncOpenAI:
+    """A client that waits at most 0.4 s for each read (the bot's YC_TIMEOUT_SECONDS, made short)."""
+    return openai.AsyncOpenAI(
+        base_url=emulator.base_url,
+        api_key=api_key,
+        project=folder_id,
+        max_retries=0,
+        timeout=0.4,
+        http_client=http_client(backend),
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_read_timeout_is_per_read_not_per_answer(
+    backend: str, yandex_emulator: YandexEmulator, yandex_api_key: str, yandex_folder_id: str
+) -> None:
+    """Deltas every 0.2 s keep a 0.4-s read timeout at bay for a whole answer of several seconds; a
+    pause of 1.5 s between two deltas breaks the stream after about 0.4 s of silence."""
+    client = slow_client(yandex_emulator, yandex_api_key, yandex_folder_id, backend)
+    model = ResponsesAnswerModel(client, lambda name: f"gpt://{yandex_folder_id}/yandexgpt/latest")
+    try:
+        started = time.monotonic()
+        deltas, result = await read(await model.start(ask("herons emu:long=60 emu:slow=200")))
+        assert result is not None and "".join(deltas) == result.text
+        assert time.monotonic() - started > 1.0, "longer than the timeout: only each read is bounded"
+
+        stream = await model.start(ask("herons emu:long=60 emu:slow=1500"))
+        started = time.monotonic()
+        with pytest.raises(StreamBrokenError):
+            await read(stream)
+        assert 0.3 < time.monotonic() - started < 1.4
     finally:
         await client.close()
 
