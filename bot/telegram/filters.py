@@ -14,7 +14,7 @@ from aiogram import Bot
 from aiogram.enums import MessageEntityType
 from aiogram.filters import Filter
 from aiogram.types import Message, MessageEntity, TelegramObject, User
-from magic_filter import MagicFilter
+from aiogram.utils.magic_filter import MagicFilter
 
 
 class InLoop(Filter):
