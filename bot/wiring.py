@@ -14,7 +14,6 @@ import httpx2
 import redis.asyncio as aioredis
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from openai import AsyncOpenAI
 from redis import __version__ as redis_version
@@ -51,6 +50,7 @@ from bot.storage.keys import Namespace
 from bot.storage.knowledge import RedisKnowledgeBaseStore
 from bot.storage.lanes import RedisLaneStore
 from bot.storage.notices import RedisNoticeLog
+from bot.storage.pool import ReadyConnectionPool
 from bot.storage.redis_typing import awaited
 from bot.storage.stops import RedisAnswerDirectory
 from bot.storage.telegram_budget import RedisOutputStore
@@ -64,7 +64,7 @@ from bot.telegram.media import TELEGRAM_DOWNLOAD_LIMIT, MediaPreparer, MediaSett
 from bot.telegram.notices import BackgroundNotices
 from bot.telegram.receiving import ReceiptMiddleware, UpdateReceipt
 from bot.telegram.services import BotServices
-from bot.telegram.session import KeepResponseModels
+from bot.telegram.session import JsonBotSession, KeepResponseModels
 from bot.yandex.answers import ResponsesAnswerModel, WebSearchOptions
 from bot.yandex.client import build_credentials, build_openai_client, yandex_http_options
 from bot.yandex.credentials import YandexCredentials
@@ -134,7 +134,7 @@ class Runtime:
 
 def build_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.telegram_api_url) if settings.telegram_api_url else PRODUCTION
-    session = AiohttpSession(
+    session = JsonBotSession(
         api=api, timeout=60, limit=TELEGRAM_MAX_CONNECTIONS, proxy=settings.telegram_proxy_url
     )
     session.middleware(KeepResponseModels())
@@ -194,7 +194,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     # Redis, a 1,000-chat burst otherwise opens thousands of connections at once (each costing
     # several round trips to set up) and starves the event loop for tens of seconds (bench run).
     # A wait timeout is no better: it turns a busy moment into failed answers.
-    pool = aioredis.BlockingConnectionPool.from_url(
+    pool = ReadyConnectionPool.from_url(
         settings.redis_url,
         max_connections=REDIS_MAX_CONNECTIONS,
         timeout=None,

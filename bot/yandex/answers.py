@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import httpx2
 import openai
+from aiohttp import SocketTimeoutError
 from openai import AsyncOpenAI
 from openai._response import AsyncAPIResponse
 
@@ -58,6 +60,7 @@ _DECODED_EVENTS = _TEXT_EVENTS | {
 }
 # The same names as the bytes of an `event:` line's value, compared before anything is decoded.
 _DECODED_EVENT_BYTES = frozenset(name.encode() for name in _DECODED_EVENTS)
+_JSON = json.JSONDecoder()
 # Yandex documents a prompt over the context as 400 INVALID_ARGUMENT ("exceeded prompt length",
 # troubleshooting/error-codes.md) and warns that messages may change: recognise the idea, not a wording.
 _PROMPT_WORDS = re.compile(r"prompt|context|input|token|промпт|контекст|запрос|токен")
@@ -195,7 +198,7 @@ class ResponsesAnswerStream:
 
     async def deltas(self) -> AsyncIterator[str]:
         try:
-            async for raw_kind, data in server_sent_events(self._raw.http_response.aiter_bytes()):
+            async for raw_kind, data in server_sent_events(body_chunks(self._raw.http_response)):
                 if raw_kind is not None and raw_kind not in _DECODED_EVENT_BYTES:
                     continue
                 event = _decode(data)
@@ -241,6 +244,69 @@ class ResponsesAnswerStream:
 
     async def close(self) -> None:
         await self._raw.close()
+
+
+def body_chunks(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The body of a streamed response, chunk by chunk as it arrives.
+
+    On openai's aiohttp transport (answer streams without a proxy, see `bot.yandex.client`) the chunks
+    are read from aiohttp's own stream: httpx's `aiter_bytes` hands each of them down four more layers of
+    async iterators (its decoder and chunker, its stream binding, the transport's `iter_chunked`), which
+    cost as much CPU as splitting and decoding the events (bench profile of the answer stream). That
+    stream is only reachable through the transport's attributes, so anything unexpected — another
+    transport, a compressed body that httpx would decode — takes httpx's path as before."""
+    transport_stream = getattr(response.stream, "_stream", None)
+    raw = getattr(transport_stream, "_aiohttp_response", None)
+    if (
+        isinstance(raw, aiohttp.ClientResponse)
+        and response.headers.get("content-encoding", "identity") == "identity"
+    ):
+        return _aiohttp_chunks(raw)
+    return response.aiter_bytes()
+
+
+async def _aiohttp_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The body's chunks, with the client's read timeout kept by one timer per stream.
+
+    aiohttp keeps a read timeout by cancelling its timer and scheduling a new one for every chunk that
+    arrives (`ResponseHandler._reschedule_timeout`): a hundred timers per answer, each left in the event
+    loop's heap until its time comes or the heap is swept (3.7% of the bot's CPU in a sampled profile of
+    sustained-5). Here the protocol's timeout is switched off for the rest of this body and kept
+    instead by a timer that is only moved when it fires: then, if no chunk came for the whole timeout,
+    the stream fails exactly as aiohttp fails it (`SocketTimeoutError`, the connection not reused)."""
+    connection = response.connection
+    protocol = connection.protocol if connection is not None else None
+    timeout = protocol.read_timeout if protocol is not None else None
+    if protocol is None or not timeout:
+        async for chunk in response.content.iter_any():
+            yield chunk
+        return
+    # aiohttp's timer for the current wait stays armed; the next chunk cancels it and arms none.
+    protocol.read_timeout = None
+    content = response.content
+    loop = asyncio.get_running_loop()
+    active_at, seen_bytes = loop.time(), content.total_bytes
+    timer: asyncio.TimerHandle | None = None
+
+    def check() -> None:
+        nonlocal timer, active_at, seen_bytes
+        if content.total_bytes != seen_bytes:  # bytes came (maybe not read yet): the socket is alive
+            active_at, seen_bytes = loop.time(), content.total_bytes
+        if loop.time() < active_at + timeout:
+            timer = loop.call_at(active_at + timeout, check)
+            return
+        error = SocketTimeoutError("Timeout on reading data from socket")
+        protocol.set_exception(error)
+        content.set_exception(error)
+
+    timer = loop.call_at(active_at + timeout, check)
+    try:
+        async for chunk in content.iter_any():
+            active_at, seen_bytes = loop.time(), content.total_bytes
+            yield chunk
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 async def server_sent_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[bytes | None, bytes]]:
@@ -292,7 +358,9 @@ def _field_value(line: bytes, name: bytes) -> bytes | None:
 
 
 def _decode(data: bytes) -> dict[str, Any]:
-    event = json.loads(data)
+    # An event stream is UTF-8 (the SSE format says so): decoded once here, the JSON decoder gets the
+    # text without `json.loads`'s encoding detection and wrappers (about a hundred events per answer).
+    event = _JSON.decode(data.decode())
     if not isinstance(event, dict):
         raise ValueError("an event that is not a JSON object")
     return event

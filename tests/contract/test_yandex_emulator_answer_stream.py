@@ -22,7 +22,7 @@ from bot.core.errors import (
 )
 from bot.core.models import CompletedAnswer, Ending, Turn
 from bot.core.ports import AnswerRequest, CompletionRequest
-from bot.yandex.answers import ResponsesAnswerModel, ResponsesAnswerStream
+from bot.yandex.answers import ResponsesAnswerModel, ResponsesAnswerStream, body_chunks
 from tests.fakes.yandex.server import YandexEmulator
 
 BACKENDS = ("httpx", "aiohttp")
@@ -81,6 +81,69 @@ async def test_a_completed_answer_streams_its_text_and_ends_with_usage_and_a_cha
         await model.start(ask("and then? emu:history", context_handle=result.context_handle))
     )
     assert chained is not None and "history=2" in chained.text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_aiohttp_backend_is_read_from_aiohttps_own_stream(
+    backend: str, yandex_emulator: YandexEmulator, yandex_api_key: str, yandex_folder_id: str
+) -> None:
+    """The answer client's chunks skip httpx's layers (bot.yandex.answers.body_chunks); should openai's
+    transport change so that its stream cannot be found, this fails instead of quietly costing more."""
+    client = openai.AsyncOpenAI(
+        base_url=yandex_emulator.base_url,
+        api_key=yandex_api_key,
+        project=yandex_folder_id,
+        max_retries=0,
+        http_client=http_client(backend),
+    )
+    try:
+        raw = await client.responses.with_streaming_response.create(
+            model=f"gpt://{yandex_folder_id}/yandexgpt/latest", input="hi", stream=True
+        ).__aenter__()
+        try:
+            chunks = body_chunks(raw.http_response)
+            from_aiohttp = getattr(chunks, "__qualname__", "") == "_aiohttp_chunks"
+            assert from_aiohttp == (backend == "aiohttp")
+            assert b"response.completed" in b"".join([chunk async for chunk in chunks])
+        finally:
+            await raw.close()
+    finally:
+        await client.close()
+
+
+def slow_client(emulator: YandexEmulator, api_key: str, folder_id: str, backend: str) -> openai.AsyncOpenAI:
+    """A client that waits at most 0.4 s for each read (the bot's YC_TIMEOUT_SECONDS, made short)."""
+    return openai.AsyncOpenAI(
+        base_url=emulator.base_url,
+        api_key=api_key,
+        project=folder_id,
+        max_retries=0,
+        timeout=0.4,
+        http_client=http_client(backend),
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_read_timeout_is_per_read_not_per_answer(
+    backend: str, yandex_emulator: YandexEmulator, yandex_api_key: str, yandex_folder_id: str
+) -> None:
+    """Deltas every 0.2 s keep a 0.4-s read timeout at bay for a whole answer of several seconds; a
+    pause of 1.5 s between two deltas breaks the stream after about 0.4 s of silence."""
+    client = slow_client(yandex_emulator, yandex_api_key, yandex_folder_id, backend)
+    model = ResponsesAnswerModel(client, lambda name: f"gpt://{yandex_folder_id}/yandexgpt/latest")
+    try:
+        started = time.monotonic()
+        deltas, result = await read(await model.start(ask("herons emu:long=60 emu:slow=200")))
+        assert result is not None and "".join(deltas) == result.text
+        assert time.monotonic() - started > 1.0, "longer than the timeout: only each read is bounded"
+
+        stream = await model.start(ask("herons emu:long=60 emu:slow=1500"))
+        started = time.monotonic()
+        with pytest.raises(StreamBrokenError):
+            await read(stream)
+        assert 0.3 < time.monotonic() - started < 1.4
+    finally:
+        await client.close()
 
 
 async def test_a_new_chain_opens_with_the_summary_as_a_developer_message(

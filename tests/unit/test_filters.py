@@ -1,12 +1,16 @@
-"""Deciding whether a group message is addressed to the bot."""
+"""Deciding whether a group message is addressed to the bot; filters checked in the event loop."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
+from aiogram import F
 from aiogram.types import Chat, Message, MessageEntity, User
 
-from bot.telegram.filters import is_reply_to_bot, strip_mentions
+from bot.telegram.dispatcher import build_dispatcher
+from bot.telegram.filters import InLoop, is_reply_to_bot, strip_mentions
+from bot.telegram.services import BotServices
 
 ME = User(id=42, is_bot=True, first_name="Assistant", username="helper_bot")
 ANN = User(id=7, is_bot=False, first_name="Ann")
@@ -77,3 +81,38 @@ def test_only_the_mention_goes_lines_and_indentation_stay() -> None:
     assert stripped("please @helper_bot explain\n  this") == "please explain\n  this"
     assert stripped("@helper_bot\n    indented = True\n") == "    indented = True"
     assert stripped("- one\n- two @helper_bot") == "- one\n- two"
+
+
+def test_no_filter_or_handler_of_the_dispatcher_is_run_in_a_thread() -> None:
+    """aiogram runs a filter or handler that is not a coroutine function (a bare `F...` included)
+    through `asyncio.to_thread`; the bot's are all checked in the event loop (bot.telegram.filters.InLoop)."""
+    dispatcher = build_dispatcher(cast(BotServices, object()))
+    threaded: list[str] = []
+    checked = 0
+    for router in dispatcher.chain_tail:
+        for name, observer in router.observers.items():
+            for handler in observer.handlers:
+                for callable_object in [handler, *(handler.filters or [])]:
+                    checked += 1
+                    if not callable_object.awaitable:
+                        threaded.append(f"{router.name}.{name}: {callable_object.callback!r}")
+            for router_filter in observer._handler.filters or []:
+                checked += 1
+                if not router_filter.awaitable:
+                    threaded.append(f"{router.name}.{name} (router filter): {router_filter.callback!r}")
+    assert checked > 50  # every router's handlers and filters were looked at
+    assert threaded == []
+
+
+async def test_a_magic_filter_checked_in_the_loop_answers_as_the_magic_filter() -> None:
+    photo_less = message("hello")
+    command = message("/help")
+    for magic in (
+        F.text,
+        F.text.startswith("/"),
+        ~F.text.startswith("/"),
+        F.chat.type == "supergroup",
+        F.voice,
+    ):
+        for event in (photo_less, command):
+            assert await InLoop(magic)(event) == magic.resolve(event)

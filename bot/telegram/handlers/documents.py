@@ -27,7 +27,7 @@ from bot.telegram.documents import (
     page_of,
     shown_name,
 )
-from bot.telegram.filters import is_reply_to_bot, strip_mentions
+from bot.telegram.filters import InLoop, is_reply_to_bot, strip_mentions
 from bot.telegram.formatting import Chunk
 from bot.telegram.mappers import conversation_key, destination, is_group, language, pressed_key
 from bot.telegram.permissions import may_administer, sent_by_admin
@@ -190,8 +190,8 @@ def setup() -> Router:
     router = Router(name="documents")
     router.message.register(list_documents, Command("docs"))
     router.message.register(forget_documents, Command("forget"))
-    router.message.register(receive_document, F.document)
-    router.callback_query.register(delete_document, F.data.startswith(DELETE_PREFIX))
-    router.callback_query.register(confirm_forget, F.data.startswith(FORGET_PREFIX))
-    router.callback_query.register(turn_page, F.data.startswith(PAGE_PREFIX))
+    router.message.register(receive_document, InLoop(F.document))
+    router.callback_query.register(delete_document, InLoop(F.data.startswith(DELETE_PREFIX)))
+    router.callback_query.register(confirm_forget, InLoop(F.data.startswith(FORGET_PREFIX)))
+    router.callback_query.register(turn_page, InLoop(F.data.startswith(PAGE_PREFIX)))
     return router

@@ -13,7 +13,7 @@ from aiogram.types import ChatMemberUpdated, Message
 from bot.core.models import Question
 from bot.telegram import texts
 from bot.telegram.delivery import Destination
-from bot.telegram.filters import AddressedToBot, CommandForOtherBot
+from bot.telegram.filters import AddressedToBot, CommandForOtherBot, InLoop
 from bot.telegram.formatting import Chunk
 from bot.telegram.handlers.private import history
 from bot.telegram.mappers import GONE, PRESENT, author_of, conversation_key, destination, language
@@ -121,15 +121,15 @@ async def membership(event: ChatMemberUpdated, services: BotServices, bot: Bot) 
 
 def setup() -> Router:
     router = Router(name="groups")
-    router.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
-    router.message.register(migrated_to, F.migrate_to_chat_id)
-    router.message.register(migrated_from, F.migrate_from_chat_id)
+    router.message.filter(InLoop(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})))
+    router.message.register(migrated_to, InLoop(F.migrate_to_chat_id))
+    router.message.register(migrated_from, InLoop(F.migrate_from_chat_id))
     router.message.register(ignore, CommandForOtherBot())
     router.message.register(ask_command, Command("ask"))
     router.message.register(help_command, Command("help", "start"))
     router.message.register(new_conversation, Command("new"))
     router.message.register(history, Command("history"))
     router.message.register(addressed, AddressedToBot())
-    router.message.register(remember_chatter, F.text, ~F.text.startswith("/"))
+    router.message.register(remember_chatter, InLoop(F.text), InLoop(~F.text.startswith("/")))
     router.my_chat_member.register(membership)
     return router

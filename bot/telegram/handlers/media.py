@@ -17,7 +17,7 @@ from aiogram.types import Message, User
 from bot.core.models import Notice, Question
 from bot.telegram import texts
 from bot.telegram.documents import human_size
-from bot.telegram.filters import is_reply_to_bot, strip_mentions
+from bot.telegram.filters import InLoop, is_reply_to_bot, strip_mentions
 from bot.telegram.mappers import author_of, conversation_key, destination, is_group, language
 from bot.telegram.media import (
     JobMedia,
@@ -121,7 +121,7 @@ async def _ask_about_images(parts: list[Message], services: BotServices, me: Use
     await services.answers.ask(question, dest, asker, first.message_id, media=JobMedia(images=tuple(images)))
 
 
-def _for_vision(message: Message, services: BotServices) -> bool:
+async def _for_vision(message: Message, services: BotServices) -> bool:
     """Photos always (without a vision model they get "not enabled"); image documents only when a
     vision model reads them — otherwise they stay documents, refused for their type as before."""
     if message.photo:
@@ -131,6 +131,6 @@ def _for_vision(message: Message, services: BotServices) -> bool:
 
 def setup() -> Router:
     router = Router(name="media")
-    router.message.register(voice_message, F.voice | F.audio)
+    router.message.register(voice_message, InLoop(F.voice | F.audio))
     router.message.register(image_message, _for_vision)
     return router

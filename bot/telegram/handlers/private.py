@@ -12,6 +12,7 @@ from aiogram.types import Message
 
 from bot.core.models import Question
 from bot.telegram import texts
+from bot.telegram.filters import InLoop
 from bot.telegram.history import transcript_markdown
 from bot.telegram.mappers import conversation_key, destination, language
 from bot.telegram.replies import ReplyContext, reply_context
@@ -89,13 +90,13 @@ async def unsupported(message: Message, services: BotServices) -> None:
 
 def setup() -> Router:
     router = Router(name="private")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(InLoop(F.chat.type == ChatType.PRIVATE))
     router.message.register(start, CommandStart())
     router.message.register(help_command, Command("help"))
     router.message.register(new_conversation, Command("new"))
     router.message.register(history, Command("history"))
     router.message.register(ask_command, Command("ask"))
-    router.message.register(unknown_command, F.text.startswith("/"))
-    router.message.register(ask, F.text)
+    router.message.register(unknown_command, InLoop(F.text.startswith("/")))
+    router.message.register(ask, InLoop(F.text))
     router.message.register(unsupported)
     return router

@@ -19,6 +19,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.core.chat_settings import MAX_INSTRUCTIONS_CHARS, Change, ChatSettings, ReplyFormat
 from bot.core.models import ConversationKey, Language
 from bot.telegram import texts
+from bot.telegram.filters import InLoop
 from bot.telegram.formatting import CLASSIC_LIMIT, Chunk, escape_markdown, split_chunk, utf16_len
 from bot.telegram.mappers import conversation_key, destination, is_group, language, pressed_key
 from bot.telegram.permissions import may_administer, sent_by_admin
@@ -258,5 +259,5 @@ def setup() -> Router:
     router.message.register(format_command, Command("format"))
     router.message.register(websearch_command, Command("websearch"))
     router.message.register(prompt_command, Command("prompt"))
-    router.callback_query.register(settings_button, F.data.startswith(CALLBACK_PREFIX))
+    router.callback_query.register(settings_button, InLoop(F.data.startswith(CALLBACK_PREFIX)))
     return router

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message, MessageGenerationStopped
 from bot.core.models import Notice
 from bot.telegram import texts
 from bot.telegram.answers import STOP_CALLBACK_PREFIX
+from bot.telegram.filters import InLoop
 from bot.telegram.mappers import is_group, language
 from bot.telegram.permissions import may_administer
 from bot.telegram.services import BotServices
@@ -60,5 +61,5 @@ async def stop_button(query: CallbackQuery, services: BotServices, bot: Bot) -> 
 def setup() -> Router:
     router = Router(name="stop")
     router.stopped_message_generation.register(stop_generation)
-    router.callback_query.register(stop_button, F.data.startswith(STOP_CALLBACK_PREFIX))
+    router.callback_query.register(stop_button, InLoop(F.data.startswith(STOP_CALLBACK_PREFIX)))
     return router
