@@ -295,7 +295,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     # decisions, and queued behind a burst's requests for the shared pool they came seconds late, so
     # hardly a first frame went out while a 1,000-chat burst started (bench run).
     budget_redis: aioredis.Redis = aioredis.Redis.from_pool(
-        aioredis.BlockingConnectionPool.from_url(
+        ReadyConnectionPool.from_url(
             settings.redis_url,
             max_connections=BUDGET_REDIS_CONNECTIONS,
             timeout=None,

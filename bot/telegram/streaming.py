@@ -99,6 +99,7 @@ class StreamingAnswerView:
         self._pump: asyncio.Task[None] | None = None
         self._last_frame_at = 0.0
         self._finishing_future: asyncio.Future[None] | None = None
+        self._change_waiter: asyncio.Future[None] | None = None  # set by the next change (keepalive wait)
         self._messages: list[int] = []  # edit mode: the messages holding the answer so far
         self._message_texts: list[str] = []
         self.first_visible_at: float | None = None
@@ -115,11 +116,17 @@ class StreamingAnswerView:
         # The typing indicator goes out from the pump, so asking the model is not delayed by it.
         self._pump = asyncio.create_task(self._run_pump(), name=f"frames:{self._dest.chat_id}")
         if self._options.preamble:
-            self._changed.set()  # the preamble is shown at once, while the model starts
+            self._signal_change()  # the preamble is shown at once, while the model starts
 
     def show(self, text: str) -> None:
         self._latest = text
+        self._signal_change()
+
+    def _signal_change(self) -> None:
         self._changed.set()
+        waiter = self._change_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def complete(self, text: str, sources: Sequence[str], web_sources: Sequence[str] = ()) -> None:
         await self._stop_pump()
@@ -146,7 +153,7 @@ class StreamingAnswerView:
 
     async def _stop_pump(self) -> None:
         self._finishing.set()
-        self._changed.set()
+        self._signal_change()
         if self._finishing_future is not None and not self._finishing_future.done():
             self._finishing_future.set_result(None)
         if self._pump is not None:
@@ -234,12 +241,18 @@ class StreamingAnswerView:
         if not self._drafting or not self._shown:
             await self._changed.wait()
             return not self._finishing.is_set()
-        keepalive = self._options.draft_keepalive_s or DRAFT_KEEPALIVE_S
-        remaining = keepalive - (time.monotonic() - self._last_frame_at)
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout=max(0.05, remaining))
-        except TimeoutError:
-            self._changed.set()  # re-send the same text so the draft does not expire
+        if not self._changed.is_set():
+            keepalive = self._options.draft_keepalive_s or DRAFT_KEEPALIVE_S
+            remaining = keepalive - (time.monotonic() - self._last_frame_at)
+            # A future and asyncio.wait, not wait_for(Event.wait()): no task and timer to build for
+            # every wake of a pump that wakes with every delta.
+            waiter = self._change_waiter = asyncio.get_running_loop().create_future()
+            try:
+                changed, _ = await asyncio.wait((waiter,), timeout=max(0.05, remaining))
+            finally:
+                self._change_waiter = None
+            if not changed:
+                self._changed.set()  # re-send the same text so the draft does not expire
         return not self._finishing.is_set()
 
     async def _sleep_unless_finishing(self, delay: float) -> None:
