@@ -37,6 +37,7 @@ shared Redis store (bot.storage.telegram_budget), which implements the same rule
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -123,6 +124,9 @@ class Grant:
     queued_since: float = 0.0
     """When the granted request's chat began to wait (the scheduler sets it): its place in line, kept
     if the turn goes unused."""
+    served_before: float = -math.inf
+    """When the chat was granted its previous turn (the scheduler sets it): restored if this one goes
+    unused."""
     bot_wide: bool = False
     """Refused because the whole bot is booked up or paused, not because of this chat: every request
     of this priority waits as long."""

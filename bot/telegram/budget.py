@@ -3,8 +3,10 @@
 The limits and the decision rule are in bot.core.output_limits (shared with the Redis store,
 bot.storage.telegram_budget). This module keeps the queue: requests wait here, sorted by priority —
 final texts, then the first frame of an answer that shows nothing yet, then later frames — and within a
-priority by how long their chat has been waiting (the chat served least recently first), so one busy
-chat cannot starve the others and answers become visible in the order they began to wait.
+priority the chat served least recently first (one that was not served lately before any that was),
+then the chat that has waited longest: one busy chat cannot starve the others, a user who sees nothing
+of an answer goes before one who sees part of it, and answers become visible in the order they began
+to wait.
 
 The store books a turn only when the next global slot is near (see `OutputLimits.horizon_s`; plus
 about one decision's round trip, measured, so that a slow Redis or a busy event loop does not leave
@@ -55,14 +57,16 @@ _FORGET_WAITING_AFTER_S = 600.0  # a chat's waiting mark without a request (its 
 class _Waiting:
     request: TurnRequest
     future: asyncio.Future[Grant | None]
+    served_at: float
+    """When its chat was last granted a turn (monotonic; -inf: not lately): the order within a priority."""
     since: float
-    """When its chat began to wait (monotonic): the order within a priority."""
+    """When its chat began to wait (monotonic): the order among chats served alike."""
     sequence: int
     deadline: float = math.inf
     """Patience: resolved with None if not granted by then."""
 
-    def order(self) -> tuple[int, float, int]:
-        return (self.request.priority, self.since, self.sequence)
+    def order(self) -> tuple[int, float, float, int]:
+        return (self.request.priority, self.served_at, self.since, self.sequence)
 
 
 class OutputScheduler:
@@ -76,16 +80,18 @@ class OutputScheduler:
         self._early_leave_s = limits.early_leave_s
         self.late_turns = 0  # turns not used because this process came back too late (diagnostics)
         self._bot_paused_until = 0.0  # a bot-wide 429 this process knows of: booked turns wait too
-        # The line: ready requests by (priority, waiting since, arrival); requests their chat's own limits
+        # The line: ready requests by (priority, chat last served, waiting since, arrival); requests their
+        # chat's own limits
         # refused, by when to ask again; requests with patience, by deadline. Heaps with lazy removal:
         # a granted, cancelled or expired request stays in a heap until it comes up, and is skipped.
-        self._ready: list[tuple[tuple[int, float, int], _Waiting]] = []
+        self._ready: list[tuple[tuple[int, float, float, int], _Waiting]] = []
         self._delayed: list[tuple[float, int, _Waiting]] = []
         self._deadlines: list[tuple[float, int, _Waiting]] = []
         self._bot_busy_until = [0.0] * len(Priority)  # per priority: the whole bot is booked up till then
         self._arrival: asyncio.Future[None] | None = None  # the sleeping dispatcher's wake-up call
         self._dispatcher: asyncio.Task[None] | None = None
         self._waiting_since: dict[int, float] = {}  # chat → when it began to wait for its next turn
+        self._served_at: dict[int, float] = {}  # chat → when it was last granted a turn
         self._sequence = 0
         self._decision_latency_s = 0.0  # moving average of how long the store takes to decide
 
@@ -110,7 +116,13 @@ class OutputScheduler:
         future: asyncio.Future[Grant | None] = asyncio.get_running_loop().create_future()
         since = self._waiting_since.setdefault(chat_id, now)
         self._sequence += 1
-        waiting = _Waiting(TurnRequest(chat_id, kind, is_group, priority), future, since, self._sequence)
+        waiting = _Waiting(
+            TurnRequest(chat_id, kind, is_group, priority),
+            future,
+            self._served_at.get(chat_id, -math.inf),
+            since,
+            self._sequence,
+        )
         if patience_s is not None:
             waiting.deadline = now + patience_s
             heapq.heappush(self._deadlines, (waiting.deadline, waiting.sequence, waiting))
@@ -177,6 +189,11 @@ class OutputScheduler:
         since = self._waiting_since.get(chat_id)
         if since is None or grant.queued_since < since:
             self._waiting_since[chat_id] = grant.queued_since
+        if self._served_at.get(chat_id) == grant.decided_at:  # not served again since
+            if grant.served_before == -math.inf:
+                del self._served_at[chat_id]
+            else:
+                self._served_at[chat_id] = grant.served_before
 
     async def penalise(self, chat_id: int, kind: Kind, retry_after: float) -> None:
         """Telegram said `retry after N`: pause what it was about, and learn (see output_limits)."""
@@ -235,10 +252,19 @@ class OutputScheduler:
                 decided_at = decided.decided_at or arrived_at
                 if decided.granted:
                     # A caller that left meanwhile wastes this slot; it is one slot, not a stall.
-                    self._waiting_since.pop(waiting.request.chat_id, None)
+                    chat_id = waiting.request.chat_id
+                    self._waiting_since.pop(chat_id, None)
+                    served_before = self._served_at.get(chat_id, -math.inf)
+                    self._served_at[chat_id] = decided_at
                     if not waiting.future.done():
                         waiting.future.set_result(
-                            Grant(True, decided.wait_s, decided_at, queued_since=waiting.since)
+                            Grant(
+                                True,
+                                decided.wait_s,
+                                decided_at,
+                                queued_since=waiting.since,
+                                served_before=served_before,
+                            )
                         )
                 elif waiting.future.done():
                     continue
@@ -279,6 +305,10 @@ class OutputScheduler:
             waiting = heapq.heappop(deadlines)[2]
             if not waiting.future.done():
                 waiting.future.set_result(None)
+        if len(self._served_at) > 2 * (len(self._ready) + len(self._delayed)) + 1000:
+            # Served so long ago that it counts as never (the order is what matters, not the record).
+            horizon = now - _FORGET_WAITING_AFTER_S
+            self._served_at = {chat: at for chat, at in self._served_at.items() if at > horizon}
         if len(self._waiting_since) > 2 * (len(self._ready) + len(self._delayed)) + 1000:
             # Marks of chats whose answers stopped asking (a failure before their final text).
             horizon = now - _FORGET_WAITING_AFTER_S

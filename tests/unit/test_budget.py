@@ -269,6 +269,25 @@ async def test_the_line_is_by_priority_then_by_how_long_the_chat_has_waited() ->
     assert order == [6, 4, 3, 1, 2, 5]
 
 
+async def test_a_chat_served_lately_waits_behind_one_that_was_not_although_it_asked_first() -> None:
+    no_booking_ahead = OutputLimits(
+        global_per_s=10.0, margin=0.0, final_horizon_s=0.0, first_frame_horizon_s=0.0, frame_horizon_s=0.0
+    )
+    scheduler = OutputScheduler(RecordingStore(no_booking_ahead))
+    await scheduler.turn(7, Kind.MESSAGE, is_group=False)  # chat 7's draft was just shown
+    order: list[int] = []
+
+    async def final_text(chat_id: int) -> None:
+        await scheduler.turn(chat_id, Kind.MESSAGE, is_group=False)
+        order.append(chat_id)
+
+    served_lately = asyncio.create_task(final_text(7))  # asks first, waiting for the next slot
+    await asyncio.sleep(0.03)
+    shows_nothing_yet = asyncio.create_task(final_text(8))
+    await asyncio.gather(served_lately, shows_nothing_yet)
+    assert order == [8, 7]  # the chat whose user sees nothing of an answer goes first
+
+
 async def test_a_final_text_overtakes_frames_that_have_waited_long() -> None:
     scheduler = OutputScheduler(RecordingStore(OutputLimits(global_per_s=20.0, margin=0.0)))
     order: list[int] = []
