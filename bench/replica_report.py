@@ -158,6 +158,15 @@ def _avg(values: list[float]) -> str:
     return " / ".join(f"{value:.2f}" for value in values)
 
 
+def existing_section(path: Path) -> str | None:
+    """The section as `path` holds it now (None: it has none), to keep across a rewrite of the page."""
+    text = path.read_text() if path.exists() else ""
+    start, end = text.find(SECTION_START), text.find(SECTION_END)
+    if start == -1 or end < start:
+        return None
+    return text[start : end + len(SECTION_END)] + "\n"
+
+
 def write_section(path: Path, section: str) -> None:
     """Replace the section in `path` (or append it), keeping everything else."""
     text = path.read_text() if path.exists() else ""

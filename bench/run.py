@@ -27,6 +27,7 @@ import aiohttp
 from bench.fakes import start_fakes
 from bench.phase import run_phase
 from bench.processes import ROOT, ChildError
+from bench.replica_report import existing_section, write_section
 from bench.report import Summary, failed_summary, markdown, summarize, write_scenario
 from bench.scenarios import BOTS, FULL, MODEL_STREAM, QUICK, Scenario
 
@@ -171,7 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"logs in {workdir}", flush=True)
     done = asyncio.run(run(args, scenarios, out, workdir, env))
     command = "python -m bench.run" + (" --quick" if args.quick else "")
-    (out / "README.md").write_text(markdown(done, env, command))
+    readme = out / "README.md"
+    replicas = existing_section(readme)  # `python -m bench.replicas` keeps its own section on this page
+    readme.write_text(markdown(done, env, command))
+    if replicas is not None:
+        write_section(readme, replicas)
     print(f"wrote {out}/README.md in {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
