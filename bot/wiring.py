@@ -189,14 +189,11 @@ def output_limits(settings: Settings) -> OutputLimits:
     )
 
 
-async def build_runtime(settings: Settings) -> Runtime:
-    # Bounded, and waiting without a deadline for a free connection: with lanes and rate budgets in
-    # Redis, a 1,000-chat burst otherwise opens thousands of connections at once (each costing
-    # several round trips to set up) and starves the event loop for tens of seconds (bench run).
-    # A wait timeout is no better: it turns a busy moment into failed answers.
+def redis_client(url: str, max_connections: int) -> aioredis.Redis:
+    """A client over a bounded pool whose callers wait, without a deadline, for a free connection."""
     pool = ReadyConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=REDIS_MAX_CONNECTIONS,
+        url,
+        max_connections=max_connections,
         timeout=None,
         socket_connect_timeout=5,
         health_check_interval=30,
@@ -204,7 +201,16 @@ async def build_runtime(settings: Settings) -> Runtime:
         # connection of the pool reads the package metadata from disk again (about 2 ms of CPU each).
         driver_info=DriverInfo(lib_version=redis_version),
     )
-    redis: aioredis.Redis = aioredis.Redis.from_pool(pool)
+    client: aioredis.Redis = aioredis.Redis.from_pool(pool)
+    return client
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    # Bounded, and waiting without a deadline for a free connection: with lanes and rate budgets in
+    # Redis, a 1,000-chat burst otherwise opens thousands of connections at once (each costing
+    # several round trips to set up) and starves the event loop for tens of seconds (bench run).
+    # A wait timeout is no better: it turns a busy moment into failed answers.
+    redis = redis_client(settings.redis_url, REDIS_MAX_CONNECTIONS)
     try:
         await awaited(redis.ping())
     except (RedisError, OSError) as error:
@@ -294,16 +300,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     # The output scheduler gets connections of its own too: every frame and final text waits for its
     # decisions, and queued behind a burst's requests for the shared pool they came seconds late, so
     # hardly a first frame went out while a 1,000-chat burst started (bench run).
-    budget_redis: aioredis.Redis = aioredis.Redis.from_pool(
-        ReadyConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=BUDGET_REDIS_CONNECTIONS,
-            timeout=None,
-            socket_connect_timeout=5,
-            health_check_interval=30,
-            driver_info=DriverInfo(lib_version=redis_version),
-        )
-    )
+    budget_redis = redis_client(settings.redis_url, BUDGET_REDIS_CONNECTIONS)
     limits = output_limits(settings)
     scheduler = OutputScheduler(RedisOutputStore(budget_redis, ns, limits), limits, metrics)
     sender = TelegramSender(bot, scheduler, Capabilities(), metrics)
